@@ -1,0 +1,33 @@
+# mmwsss: two commands do all set-up on a fresh machine (Python 3.11, CPU):
+#   make demo   - every pipeline stage on the bundled VOC images (data/voc_mini)
+#   make test   - the test suite
+# Both create (or reuse) the virtual environment $(VENV) with the pinned stack
+# of requirements/pinned-cpu.txt and install mmwsss into it in editable mode.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIN := requirements/pinned-cpu.txt
+STAMP := $(VENV)/.mmwsss-deps-$(shell sha1sum $(PIN) | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: venv demo test clean-demo
+
+$(STAMP): $(PIN)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r $(PIN)
+	@rm -f $(VENV)/.mmwsss-deps-*
+	@touch $@
+
+venv: $(STAMP)
+	@$(PY) -m pip install --disable-pip-version-check -q --no-deps \
+		--no-build-isolation -e .
+
+demo: venv
+	$(PY) tools/demo.py $(DEMO_ARGS)
+
+test: venv
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf work_dirs/demo

@@ -1,0 +1,165 @@
+"""Every class-name table of mmwsss, in one module.
+
+Dataset class lists (index 0 is background), the VOC colour map, the CLIP-ES
+background classes, the CLIP-ES prompt names (synonyms that CLIP reads
+better), and the survey's tag-to-class synonym table. Nothing else in the
+package spells these lists out: datasets, prompt learners, seed writers and
+baselines all import them from here, through :func:`get_dataset_info`.
+
+Sources: CLIP-ES ``clip_text.py`` (linyq2117/CLIP-ES) for the background and
+prompt names; the WSSS survey's synonym table for zero-shot tag mapping.
+"""
+from typing import Dict, List, Sequence, Tuple
+
+__all__ = [
+    'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'CLIP_ES_BG_VOC',
+    'CLIP_ES_BG_COCO', 'CLIP_ES_PROMPT_NAMES_VOC', 'CLIP_ES_PROMPT_NAMES_COCO',
+    'TAG_SYNONYMS_VOC', 'voc_colormap', 'get_dataset_info', 'DATASET_INFO',
+    'IGNORE_INDEX'
+]
+
+#: Label value for pixels that count in no class (VOC boundaries, void).
+IGNORE_INDEX = 255
+
+VOC_CLASSES: Tuple[str, ...] = (
+    'background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus',
+    'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike',
+    'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+
+#: MS COCO 2014 object classes as used in WSSS: background + the 80 things.
+COCO_CLASSES: Tuple[str, ...] = (
+    'background', 'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus',
+    'train', 'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
+    'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
+    'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag',
+    'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
+    'baseball bat', 'baseball glove', 'skateboard', 'surfboard',
+    'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'spoon',
+    'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot',
+    'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
+    'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote',
+    'keyboard', 'cell phone', 'microwave', 'oven', 'toaster', 'sink',
+    'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear',
+    'hair drier', 'toothbrush')
+
+#: Official COCO category ids of COCO_CLASSES[1:], in the same order.
+COCO_CATEGORY_IDS: Tuple[int, ...] = (
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+    23, 24, 25, 27, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62,
+    63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85,
+    86, 87, 88, 89, 90)
+
+#: CLIP-ES background classes for VOC (25).
+CLIP_ES_BG_VOC: Tuple[str, ...] = (
+    'ground', 'land', 'grass', 'tree', 'building', 'wall', 'sky', 'lake',
+    'water', 'river', 'sea', 'railway', 'railroad', 'keyboard', 'helmet',
+    'cloud', 'house', 'mountain', 'ocean', 'road', 'rock', 'street', 'valley',
+    'bridge', 'sign')
+
+#: CLIP-ES background classes for COCO: the VOC ones minus keyboard, sign.
+CLIP_ES_BG_COCO: Tuple[str, ...] = tuple(
+    c for c in CLIP_ES_BG_VOC if c not in ('keyboard', 'sign'))
+
+#: CLIP-ES prompt names for the 20 VOC foreground classes.
+CLIP_ES_PROMPT_NAMES_VOC: Tuple[str, ...] = (
+    'aeroplane', 'bicycle', 'bird avian', 'boat', 'bottle', 'bus', 'car',
+    'cat', 'chair seat', 'cow', 'diningtable', 'dog', 'horse', 'motorbike',
+    'person with clothes,people,human', 'pottedplant', 'sheep', 'sofa',
+    'train', 'tvmonitor screen')
+
+#: CLIP-ES prompt names for the 80 COCO foreground classes (spelling as in
+#: CLIP-ES, 'sknowboard' included, so that published numbers reproduce).
+CLIP_ES_PROMPT_NAMES_COCO: Tuple[str, ...] = (
+    'person with clothes,people,human', 'bicycle', 'car', 'motorbike',
+    'aeroplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
+    'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird avian',
+    'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra',
+    'giraffe', 'backpack,bag', 'umbrella,parasol', 'handbag,purse', 'necktie',
+    'suitcase', 'frisbee', 'skis', 'sknowboard', 'sports ball', 'kite',
+    'baseball bat', 'glove', 'skateboard', 'surfboard', 'tennis racket',
+    'bottle', 'wine glass', 'cup', 'fork', 'knife', 'dessertspoon', 'bowl',
+    'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog',
+    'pizza', 'donut', 'cake', 'chair seat', 'sofa', 'pottedplant', 'bed',
+    'diningtable', 'toilet', 'tvmonitor screen', 'laptop', 'mouse',
+    'remote control', 'keyboard', 'cell phone', 'microwave', 'oven',
+    'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
+    'teddy bear', 'hairdrier,blowdrier', 'toothbrush')
+
+#: The survey's tag -> VOC class mapping for zero-shot tags (RAM / CLIP tags
+#: to dataset classes). Keys are lower-case tags; values are VOC classes.
+TAG_SYNONYMS_VOC: Dict[str, str] = {
+    'airplane': 'aeroplane', 'plane': 'aeroplane', 'aircraft': 'aeroplane',
+    'jet': 'aeroplane', 'bike': 'bicycle', 'boat': 'boat', 'ship': 'boat',
+    'sailboat': 'boat', 'bottle': 'bottle', 'bus': 'bus', 'car': 'car',
+    'cat': 'cat', 'kitten': 'cat', 'chair': 'chair', 'cow': 'cow',
+    'cattle': 'cow', 'table': 'diningtable', 'dining table': 'diningtable',
+    'dog': 'dog', 'puppy': 'dog', 'horse': 'horse', 'motorcycle': 'motorbike',
+    'motorbike': 'motorbike', 'man': 'person', 'woman': 'person',
+    'boy': 'person', 'girl': 'person', 'child': 'person', 'baby': 'person',
+    'people': 'person', 'person': 'person', 'plant': 'pottedplant',
+    'potted plant': 'pottedplant', 'houseplant': 'pottedplant',
+    'sheep': 'sheep', 'lamb': 'sheep', 'couch': 'sofa', 'sofa': 'sofa',
+    'train': 'train', 'monitor': 'tvmonitor', 'screen': 'tvmonitor',
+    'television': 'tvmonitor', 'tv': 'tvmonitor', 'bird': 'bird',
+    'bicycle': 'bicycle', 'aeroplane': 'aeroplane'
+}
+
+
+def voc_colormap(n: int = 256) -> List[List[int]]:
+    """The standard PASCAL VOC colour map (bit-interleaved class index).
+
+    Args:
+        n (int): Number of entries. Defaults to 256 (index 255 = ignore,
+            drawn as (224, 224, 192)).
+
+    Returns:
+        list[list[int]]: ``n`` RGB triples; entry ``i`` is class ``i``'s
+        colour.
+    """
+    cmap = []
+    for i in range(n):
+        r = g = b = 0
+        c = i
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        cmap.append([r, g, b])
+    return cmap
+
+
+def _info(classes: Sequence[str], bg: Sequence[str],
+          prompt_names: Sequence[str]) -> dict:
+    assert len(prompt_names) == len(classes) - 1
+    return dict(
+        classes=tuple(classes),
+        palette=voc_colormap(len(classes)),
+        bg_classes=tuple(bg),
+        prompt_names=tuple(prompt_names))
+
+
+#: Per-dataset tables: ``classes`` (index 0 = background), ``palette``,
+#: ``bg_classes`` (CLIP-ES background prompts) and ``prompt_names`` (CLIP-ES
+#: names of the foreground classes, same order as ``classes[1:]``).
+DATASET_INFO: Dict[str, dict] = {
+    'voc': _info(VOC_CLASSES, CLIP_ES_BG_VOC, CLIP_ES_PROMPT_NAMES_VOC),
+    'coco': _info(COCO_CLASSES, CLIP_ES_BG_COCO, CLIP_ES_PROMPT_NAMES_COCO),
+}
+
+
+def get_dataset_info(name: str) -> dict:
+    """Class tables of a dataset by name.
+
+    Args:
+        name (str): ``'voc'`` or ``'coco'``.
+
+    Returns:
+        dict: ``classes``, ``palette``, ``bg_classes`` and ``prompt_names``.
+    """
+    key = name.lower()
+    if key not in DATASET_INFO:
+        raise KeyError(f'Unknown dataset "{name}" for class tables; known: '
+                       f'{sorted(DATASET_INFO)}')
+    return DATASET_INFO[key]

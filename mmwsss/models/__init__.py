@@ -1,0 +1,8 @@
+"""mmwsss models: frozen CLIP, prompt learners, CAM tools, SAMS, baselines.
+
+Importing this package registers every model component into
+``mmseg.registry.MODELS``. The pure numeric modules (``gradcam``, ``caa``,
+``losses``, ``sams.seeding``, ``sams.mask_filter``) import nothing from
+OpenMMLab; their registered wrappers are added here.
+"""
+from . import baselines, clip, sams  # noqa: F401
