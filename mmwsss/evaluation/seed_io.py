@@ -1,0 +1,327 @@
+"""Reading and writing seed maps: one palette PNG per image.
+
+A *seed* is an (H, W) uint8 map of class indices: 0 = background,
+``1..C`` = foreground classes, optionally 255 where a method abstains. Every
+seed producer of mmwsss (the FMA prompt model, the baselines, the seed
+metric's writer) stores seeds with :func:`write_seed_png` at
+:func:`seed_path`, and every consumer (the seed tools, PseudoLabelDataset)
+reads them with :func:`read_seed_png`:
+
+.. code-block:: python
+
+    path = seed_path(seed_dir, data_sample.img_path)   # <seed_dir>/<stem>.png
+    if not is_done(path):                               # resume
+        write_seed_png(path, seed)                      # atomic, VOC palette
+
+All writers are atomic (a hidden temporary file in the destination folder,
+then :func:`os.replace`), so an interrupted run never leaves a truncated file
+that a rerun would take as finished; existing files are kept unless
+``overwrite=True``.
+"""
+import io
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Any, Optional, Sequence
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from mmwsss.class_names import voc_colormap
+
+__all__ = [
+    'SEED_SUFFIX', 'seed_path', 'is_done', 'atomic_write_bytes',
+    'dump_json_atomic', 'write_seed_png', 'read_seed_png',
+    'seed_palette_colors', 'render_seed_overlay', 'write_seed_overlay'
+]
+
+#: File suffix of seed maps.
+SEED_SUFFIX = '.png'
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def seed_path(seed_dir: str, img_path: str) -> str:
+    """Where the seed of an image lives: ``<seed_dir>/<image stem>.png``.
+
+    Args:
+        seed_dir (str): Folder of seed PNGs.
+        img_path (str): Path (or file name) of the image.
+
+    Returns:
+        str: The seed file's path.
+    """
+    stem = osp.splitext(osp.basename(img_path))[0]
+    return osp.join(seed_dir, stem + SEED_SUFFIX)
+
+
+def is_done(path: str) -> bool:
+    """Whether an output file is finished (used to resume runs).
+
+    Writers in this module are atomic, so an existing non-empty file is
+    complete.
+
+    Args:
+        path (str): The output file.
+
+    Returns:
+        bool: True if ``path`` is a non-empty file.
+    """
+    return osp.isfile(path) and osp.getsize(path) > 0
+
+
+def atomic_write_bytes(path: str,
+                       data: bytes,
+                       overwrite: bool = True) -> bool:
+    """Write bytes atomically: hidden temp file in the same folder, then
+    :func:`os.replace`.
+
+    Args:
+        path (str): Destination; its folder is created.
+        data (bytes): The content.
+        overwrite (bool): Replace an existing file. If False and ``path``
+            :func:`is_done`, nothing is written. Defaults to True.
+
+    Returns:
+        bool: True if the file was written, False if it was skipped.
+    """
+    if not overwrite and is_done(path):
+        return False
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        # mkstemp creates 0600 files; give the result the usual permissions.
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    return True
+
+
+def dump_json_atomic(obj: Any, path: str, indent: int = 2) -> None:
+    """Write a JSON file atomically (NaN is not allowed: use None).
+
+    Args:
+        obj: JSON-serialisable object.
+        path (str): Destination ``.json`` path.
+        indent (int): Indentation. Defaults to 2.
+    """
+    text = json.dumps(obj, indent=indent, allow_nan=False)
+    atomic_write_bytes(path, (text + '\n').encode('utf-8'))
+
+
+def seed_palette_colors(
+        palette: Optional[Sequence[Sequence[int]]] = None) -> np.ndarray:
+    """A full 256-entry colour table for seeds.
+
+    Args:
+        palette (sequence, optional): RGB triples for the first classes
+            (e.g. ``dataset_meta['palette']``). Entries beyond it (and all
+            entries when None) come from the VOC colour map, so 255 is drawn
+            as VOC's ignore colour.
+
+    Returns:
+        np.ndarray: (256, 3) uint8 RGB.
+    """
+    colors = np.asarray(voc_colormap(256), dtype=np.uint8)
+    if palette is not None and len(palette):
+        pal = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
+        if len(pal) > 256 or pal.min() < 0 or pal.max() > 255:
+            raise ValueError('palette must hold at most 256 RGB triples in '
+                             f'0..255, got shape {pal.shape}')
+        colors[:len(pal)] = pal
+    return colors
+
+
+def _check_seed(seed: np.ndarray, what: str) -> np.ndarray:
+    seed = np.asarray(seed)
+    if seed.ndim == 3 and seed.shape[0] == 1:
+        seed = seed[0]
+    if seed.ndim != 2:
+        raise ValueError(f'{what}: a seed must be an (H, W) map of class '
+                         f'indices, got shape {seed.shape}')
+    if seed.dtype != np.uint8:
+        if seed.size and (seed.min() < 0 or seed.max() > 255):
+            raise ValueError(f'{what}: seed values must lie in 0..255, got '
+                             f'{seed.min()}..{seed.max()}')
+        seed = seed.astype(np.uint8)
+    return seed
+
+
+def write_seed_png(path: str,
+                   seed: np.ndarray,
+                   palette: Optional[Sequence[Sequence[int]]] = None,
+                   overwrite: bool = False) -> bool:
+    """Write a seed as a palette PNG, atomically.
+
+    The pixel values are the class indices (what :func:`read_seed_png` and
+    mmseg's ``LoadAnnotations`` read back); the palette only colours them
+    for viewers.
+
+    Args:
+        path (str): Destination PNG (see :func:`seed_path`).
+        seed (np.ndarray): (H, W) (or (1, H, W)) integer map, values in
+            0..255 (0 background, 1..C classes, 255 optional ignore). A
+            torch tensor is accepted too.
+        palette (sequence, optional): RGB triples of the classes; the VOC
+            colour map when None (see :func:`seed_palette_colors`).
+        overwrite (bool): Replace an existing seed. Defaults to False
+            (resume: finished seeds are skipped).
+
+    Returns:
+        bool: True if written, False if skipped because it exists.
+    """
+    if not overwrite and is_done(path):
+        return False
+    if hasattr(seed, 'detach'):
+        seed = seed.detach().cpu().numpy()
+    seed = _check_seed(seed, path)
+    h, w = seed.shape
+    img = Image.frombytes('P', (w, h), np.ascontiguousarray(seed).tobytes())
+    img.putpalette(seed_palette_colors(palette).reshape(-1).tolist())
+    buf = io.BytesIO()
+    img.save(buf, format='PNG')
+    return atomic_write_bytes(path, buf.getvalue(), overwrite=overwrite)
+
+
+def read_seed_png(path: str) -> np.ndarray:
+    """Read a seed PNG as class indices.
+
+    Args:
+        path (str): A palette (``P``) or grey (``L``) PNG; 16-bit or 32-bit
+            integer PNGs are accepted when their values fit in 0..255.
+
+    Returns:
+        np.ndarray: (H, W) uint8.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it cannot be decoded or is not a single-channel map
+            of class indices (e.g. an RGB colour rendering).
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'seed file not found: {path}')
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            arr = np.array(img)
+    except Exception as e:  # PIL raises several types for broken files
+        raise ValueError(f'cannot read seed file {path}: {e}') from e
+    if mode in ('P', 'L'):
+        return arr.astype(np.uint8, copy=False)
+    if mode in ('I', 'I;16', 'I;16B', 'I;16L') and arr.ndim == 2:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(f'seed file {path} holds values '
+                             f'{arr.min()}..{arr.max()} outside 0..255')
+        return arr.astype(np.uint8)
+    raise ValueError(
+        f'seed file {path} has PIL mode {mode!r}; expected a palette (P) or '
+        'grey (L) PNG whose pixel values are class indices, not colours')
+
+
+def render_seed_overlay(image: np.ndarray,
+                        seed: np.ndarray,
+                        class_names: Sequence[str],
+                        palette: Optional[Sequence[Sequence[int]]] = None,
+                        alpha: float = 0.5) -> np.ndarray:
+    """Blend a seed over its image and add a legend of the classes present.
+
+    Args:
+        image (np.ndarray): (H, W, 3) uint8 RGB image.
+        seed (np.ndarray): (H, W) class indices.
+        class_names (sequence[str]): Names by class index; values outside
+            (e.g. 255) are labelled ``'ignore'`` (255) or ``'#<value>'``.
+        palette (sequence, optional): Class colours (VOC map by default).
+        alpha (float): Weight of the seed colours. Defaults to 0.5.
+
+    Returns:
+        np.ndarray: (H, W + legend width, 3) uint8 RGB; the legend is a
+        white strip on the right with one colour swatch per class present.
+    """
+    seed = _check_seed(seed, 'overlay')
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError('image must be (H, W, 3) uint8 RGB, got '
+                         f'{image.shape} {image.dtype}')
+    if image.shape[:2] != seed.shape:
+        raise ValueError(f'image size {image.shape[:2]} differs from seed '
+                         f'size {seed.shape}')
+    colors = seed_palette_colors(palette)
+    blend = (image.astype(np.float32) * (1 - alpha) +
+             colors[seed].astype(np.float32) * alpha)
+    blend = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+
+    present = np.flatnonzero(np.bincount(seed.ravel(), minlength=256))
+    names = []
+    for v in present:
+        if v < len(class_names):
+            names.append(str(class_names[v]))
+        else:
+            names.append('ignore' if v == 255 else f'#{v}')
+    h = seed.shape[0]
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1
+    row, box = 20, 14
+    text_w = max(
+        [cv2.getTextSize(n, font, scale, thick)[0][0] for n in names] + [0])
+    legend = np.full((max(h, row * len(names) + 8), box + text_w + 16, 3),
+                     255, np.uint8)
+    for i, (v, name) in enumerate(zip(present, names)):
+        y = 6 + i * row
+        legend[y:y + box, 4:4 + box] = colors[v]
+        cv2.putText(legend, name, (box + 10, y + box - 2), font, scale,
+                    (0, 0, 0), thick, cv2.LINE_AA)
+    legend = legend[:h] if legend.shape[0] > h else legend
+    if legend.shape[0] < h:
+        pad = np.full((h - legend.shape[0], legend.shape[1], 3), 255,
+                      np.uint8)
+        legend = np.concatenate([legend, pad], axis=0)
+    return np.concatenate([blend, legend], axis=1)
+
+
+def write_seed_overlay(path: str,
+                       image: np.ndarray,
+                       seed: np.ndarray,
+                       class_names: Sequence[str],
+                       palette: Optional[Sequence[Sequence[int]]] = None,
+                       alpha: float = 0.5,
+                       overwrite: bool = False,
+                       quality: int = 90) -> bool:
+    """Write :func:`render_seed_overlay` as a JPEG, atomically.
+
+    Args:
+        path (str): Destination ``.jpg`` path.
+        image (np.ndarray): (H, W, 3) uint8 RGB image.
+        seed (np.ndarray): (H, W) class indices.
+        class_names (sequence[str]): Names by class index.
+        palette (sequence, optional): Class colours (VOC map by default).
+        alpha (float): Weight of the seed colours. Defaults to 0.5.
+        overwrite (bool): Replace an existing file. Defaults to False.
+        quality (int): JPEG quality. Defaults to 90.
+
+    Returns:
+        bool: True if written, False if skipped because it exists.
+    """
+    if not overwrite and is_done(path):
+        return False
+    vis = render_seed_overlay(image, seed, class_names, palette, alpha)
+    ok, buf = cv2.imencode('.jpg', vis[..., ::-1].copy(),
+                           [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+    if not ok:
+        raise RuntimeError(f'JPEG encoding failed for {path}')
+    return atomic_write_bytes(path, buf.tobytes(), overwrite=overwrite)
