@@ -6,3 +6,9 @@ Importing this package registers every model component into
 OpenMMLab; their registered wrappers are added here.
 """
 from . import baselines, clip, sams  # noqa: F401
+from mmseg.registry import MODELS  # noqa: E402
+
+from .losses import CALLoss, MCLLoss  # noqa: E402
+
+MODELS.register_module(module=MCLLoss)
+MODELS.register_module(module=CALLoss)

@@ -1,0 +1,230 @@
+"""Softmax-GradCAM for CLIP (CLIP-ES eqs. 1-3), batched and optionally
+differentiable, plus the min-max normalisation shared by CAA and seeding.
+
+Pure tensor code: no OpenMMLab imports.
+
+Pipeline as the FMA-WSSS / CLIP-ES code computes it::
+
+    logits (B, K)  = CLIP image embedding . text embeddings of G fg + Q bg
+    scores (B, K)  = softmax over the PRESENT fg classes and ALL bg classes
+    w[p]   (C,)    = mean over the L patch tokens of d scores[b, k] / d target[b, 1:]
+    cam[p] (h, w)  = sum_C w[p] * target[b, 1:]     (target detached)
+
+for every pair ``p = (b, k)``. ``target`` is the token features entering the
+last ViT block (its ``ln_1`` output), with the class token at index 0.
+"""
+import warnings
+from typing import Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor
+
+__all__ = ['softmax_scores', 'grad_cam', 'min_max_normalize']
+
+
+def softmax_scores(logits: Tensor, fg_present: Tensor) -> Tensor:
+    """Softmax over the present foreground classes plus all background
+    classes, per image (CLIP-ES eq. 2).
+
+    Absent foreground classes are masked to ``-inf`` before the softmax, so
+    their score is exactly 0 and they do not take part in the normalisation.
+    A row with nothing to normalise (no present fg class and ``Q == 0``)
+    yields all zeros instead of NaN.
+
+    Args:
+        logits (Tensor): (B, K) logits, the first G columns foreground
+            classes, the remaining ``Q = K - G`` background classes.
+        fg_present (Tensor): (B, G) bool (or 0/1), True where the
+            foreground class is in the image.
+
+    Returns:
+        Tensor: (B, K) scores, differentiable w.r.t. ``logits``.
+    """
+    if logits.dim() != 2 or fg_present.dim() != 2:
+        raise ValueError('softmax_scores expects logits (B, K) and '
+                         f'fg_present (B, G), got {tuple(logits.shape)} and '
+                         f'{tuple(fg_present.shape)}')
+    B, K = logits.shape
+    G = fg_present.shape[1]
+    if fg_present.shape[0] != B or G > K:
+        raise ValueError(f'fg_present {tuple(fg_present.shape)} does not fit '
+                         f'logits {tuple(logits.shape)} (need (B, G<=K))')
+    allowed = torch.ones_like(logits, dtype=torch.bool)
+    allowed[:, :G] = fg_present.to(device=logits.device, dtype=torch.bool)
+    masked = logits.masked_fill(~allowed, float('-inf'))
+    # Rows with nothing allowed would be softmax(-inf, ..., -inf) = NaN:
+    # feed them zeros and zero the result, so no NaN ever enters a graph.
+    empty = ~allowed.any(dim=1, keepdim=True)
+    masked = masked.masked_fill(empty, 0.)
+    return masked.softmax(dim=1) * allowed.to(logits.dtype)
+
+
+def _slot_selectors(pairs: Tensor, scores: Tensor) -> Tuple[Tensor, Tensor]:
+    """Pack pairs into as few one-hot selectors as possible.
+
+    Samples are independent, so one selector can hold one pair of every
+    image: slot j holds the j-th pair of each image.
+
+    Returns:
+        tuple[Tensor, Tensor]: selectors (J, B, K) and the slot index (P,)
+        of every pair.
+    """
+    P = pairs.shape[0]
+    b = pairs[:, 0]
+    # rank of each pair among the pairs of its image, in input order
+    same = b[:, None] == b[None, :]
+    earlier = torch.ones(P, P, dtype=torch.bool,
+                         device=pairs.device).tril(diagonal=-1)
+    slot = (same & earlier).sum(dim=1)
+    J = int(slot.max()) + 1
+    sel = scores.new_zeros((J, ) + tuple(scores.shape))
+    sel[slot, b, pairs[:, 1]] = 1
+    return sel, slot
+
+
+def grad_cam(target: Tensor,
+             scores: Tensor,
+             pairs: Tensor,
+             grid: Sequence[int],
+             create_graph: bool = False,
+             relu: bool = False,
+             retain_graph: bool = True,
+             samples_independent: bool = True) -> Tensor:
+    """Softmax-GradCAM of many (image, class) pairs from one batched backward.
+
+    For pair ``p = (b, k)``::
+
+        g      = d scores[b, k] / d target[b, 1:]          # (L, C)
+        w      = g.mean(0)                                  # (C,)
+        cam[p] = (target[b, 1:].detach() @ w).view(h, w)    # row-major grid
+
+    All pairs come from ONE ``torch.autograd.grad(..., is_grads_batched=True)``
+    call with one-hot ``grad_outputs``. With ``samples_independent`` (the
+    default, true for CLIP: ``scores[b]`` depends on ``target[b]`` only) one
+    selector carries one pair of every image, so the batch size of the
+    backward is the largest number of pairs of one image, not P.
+
+    With ``create_graph=True`` the channel weights keep their graph (second
+    order GradCAM, so a loss on the CAMs trains e.g. the text prompts),
+    while the activations are detached, as the FMA-WSSS code does. The
+    graph must be twice differentiable: torch's fused CPU attention
+    (``scaled_dot_product_attention`` flash kernel) has no double backward,
+    so the attention of the blocks after ``target`` must be computed
+    explicitly (e.g. ``nn.MultiheadAttention(..., need_weights=True)``).
+    If vmap cannot batch the double backward of some op, the pairs are
+    computed in a loop over selectors instead (same values, a warning).
+
+    Args:
+        target (Tensor): (B, 1+L, C) tokens with ``requires_grad`` from which
+            ``scores`` was computed; token 0 (CLS) is not used.
+        scores (Tensor): (B, K) scores computed from ``target``
+            (see :func:`softmax_scores`).
+        pairs (Tensor): (P, 2) long, rows ``(b, k)``: image index and class
+            column of ``scores``. Output order follows this order.
+        grid (Sequence[int]): Patch grid ``(h, w)`` with ``h * w == L``.
+        create_graph (bool): Keep the graph of the weights (second order).
+            Defaults to False.
+        relu (bool): ReLU the CAMs (not used in the loss path).
+            Defaults to False.
+        retain_graph (bool): Keep the forward graph after the call, e.g. for
+            a loss on the logits. Forced True with ``create_graph``.
+            Defaults to True.
+        samples_independent (bool): Pack one pair per image into each
+            selector (valid when images do not interact). False: one
+            selector per pair. Defaults to True.
+
+    Returns:
+        Tensor: (P, h, w) CAMs in ``promote(target.dtype, float32)``; they
+        carry a graph only with ``create_graph=True``.
+    """
+    if target.dim() != 3:
+        raise ValueError('grad_cam: target must be (B, 1+L, C), got '
+                         f'{tuple(target.shape)}')
+    if not target.requires_grad:
+        raise ValueError('grad_cam: target must require grad (it is the '
+                         'tensor the scores were computed from)')
+    B, T, C = target.shape
+    h, w = (int(v) for v in grid)
+    L = T - 1
+    if h * w != L:
+        raise ValueError(f'grad_cam: grid {(h, w)} does not match the {L} '
+                         f'patch tokens of target {tuple(target.shape)}')
+    if scores.dim() != 2 or scores.shape[0] != B:
+        raise ValueError(f'grad_cam: scores {tuple(scores.shape)} must be '
+                         f'(B={B}, K)')
+    pairs = torch.as_tensor(pairs, dtype=torch.long, device=scores.device)
+    if pairs.dim() != 2 or pairs.shape[1] != 2:
+        raise ValueError('grad_cam: pairs must be (P, 2) of (image, class), '
+                         f'got {tuple(pairs.shape)}')
+    out_dtype = torch.promote_types(target.dtype, torch.float32)
+    P = pairs.shape[0]
+    if P == 0:
+        return target.new_zeros((0, h, w), dtype=out_dtype)
+    if (pairs[:, 0] < 0).any() or (pairs[:, 0] >= B).any() or \
+            (pairs[:, 1] < 0).any() or (pairs[:, 1] >= scores.shape[1]).any():
+        raise ValueError('grad_cam: pairs index outside scores '
+                         f'{tuple(scores.shape)}')
+
+    if samples_independent:
+        sel, slot = _slot_selectors(pairs, scores)
+    else:
+        sel = scores.new_zeros((P, ) + tuple(scores.shape))
+        slot = torch.arange(P, device=pairs.device)
+        sel[slot, pairs[:, 0], pairs[:, 1]] = 1
+    retain = retain_graph or create_graph
+    try:
+        grads = torch.autograd.grad(
+            scores,
+            target,
+            grad_outputs=sel,
+            is_grads_batched=True,
+            retain_graph=retain,
+            create_graph=create_graph)[0]  # (J, B, 1+L, C)
+    except RuntimeError as err:
+        if not create_graph:
+            raise
+        warnings.warn('grad_cam: batched double backward failed '
+                      f'({err}); computing the selectors in a loop')
+        grads = torch.stack([
+            torch.autograd.grad(
+                scores, target, grad_outputs=s, retain_graph=True,
+                create_graph=True)[0] for s in sel
+        ])
+    b = pairs[:, 0]
+    g = grads[slot.to(grads.device), b.to(grads.device), 1:]  # (P, L, C)
+    weights = g.to(out_dtype).mean(dim=1)  # (P, C)
+    act = target.detach()[b.to(target.device), 1:].to(out_dtype)  # (P, L, C)
+    cams = torch.einsum('plc,pc->pl', act, weights).reshape(P, h, w)
+    if relu:
+        cams = cams.clamp(min=0)
+    return cams
+
+
+def min_max_normalize(cams: Tensor,
+                      dim: Union[int, Sequence[int]] = (-2, -1),
+                      thresh: Optional[float] = 0.,
+                      eps: float = 1e-7) -> Tensor:
+    """Min-max normalisation ``N_D`` of the reference code (``min_max_norm``).
+
+    ``x' = max(x, thresh)`` (skipped when ``thresh`` is None), then
+    ``(x' - min_D x') / (max_D x' - min_D x' + eps)`` in the input dtype,
+    min and max taken per remaining index. With ``thresh=0`` every value
+    lies in [0, 1), an all-<=0 or constant map gives zeros, and the maximum
+    maps to ``r / (r + eps)`` for a range r.
+
+    Args:
+        cams (Tensor): Maps, e.g. (P, h, w).
+        dim (int | Sequence[int]): Dimensions normalised together.
+            Defaults to the last two.
+        thresh (float, optional): Lower clamp before normalising.
+            Defaults to 0.
+        eps (float): Added to the range. Defaults to 1e-7.
+
+    Returns:
+        Tensor: Normalised maps, same shape and dtype.
+    """
+    x = cams if thresh is None else cams.clamp(min=thresh)
+    dims = (dim, ) if isinstance(dim, int) else tuple(dim)
+    lo = x.amin(dim=dims, keepdim=True)
+    hi = x.amax(dim=dims, keepdim=True)
+    return (x - lo) / (hi - lo + eps)
