@@ -79,7 +79,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     import mmwsss  # noqa: F401  (stack fixes + registries)
     from mmengine.logging import print_log
 
-    from mmwsss.evaluation import (atomic_write_bytes,
+    from mmwsss.evaluation import (BUILTIN_DATASETS, atomic_write_bytes,
                                    build_seed_eval_dataset, dump_json_atomic,
                                    format_comparison_markdown,
                                    parse_named_dirs, score_seed_dirs)
@@ -94,8 +94,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
         nproc=args.nproc)
     markdown = format_comparison_markdown(reports, digits=args.digits)
     counts = {n: r['num_images'] for n, r in reports.items()}
+    split = args.split or ('train' if args.dataset in BUILTIN_DATASETS
+                           else None)
     note = (f'Seed quality on {args.dataset}'
-            f'{" " + args.split if args.split else ""}: IoU per class, mIoU, '
+            f'{" " + split if split else ""}: IoU per class, mIoU, '
             'mean precision and mean recall (%); images scored: ' +
             ', '.join(f'{n} {c}' for n, c in counts.items()) + '.')
     md_path = osp.join(args.out_dir, 'seed_comparison.md')
@@ -104,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     dump_json_atomic(
         dict(
             dataset=args.dataset,
-            split=args.split,
+            split=split,
             methods=list(reports),
             reports=reports), json_path)
     print(markdown)

@@ -112,8 +112,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     import mmwsss  # noqa: F401  (stack fixes + registries)
     from mmengine.logging import print_log
 
-    from mmwsss.evaluation import (build_seed_eval_dataset, dump_json_atomic,
-                                   format_seed_table, score_seed_dirs)
+    from mmwsss.evaluation import (BUILTIN_DATASETS, build_seed_eval_dataset,
+                                   dump_json_atomic, format_seed_table,
+                                   score_seed_dirs)
     dataset = build_seed_eval_dataset(args.dataset, args.split,
                                       args.data_root, args.cfg_options)
     name = osp.basename(osp.normpath(args.seed_dir))
@@ -123,7 +124,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
         ignore_index=args.ignore_index,
         allow_missing=args.allow_missing,
         nproc=args.nproc,
-        extra=dict(dataset=args.dataset, split=args.split))[name]
+        extra=dict(
+            dataset=args.dataset,
+            split=args.split or
+            ('train' if args.dataset in BUILTIN_DATASETS else None)))[name]
     print_log(
         f'Seeds {args.seed_dir}: {report["num_images"]} images\n' +
         format_seed_table(report),

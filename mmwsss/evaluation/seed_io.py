@@ -251,8 +251,10 @@ def render_seed_overlay(image: np.ndarray,
         alpha (float): Weight of the seed colours. Defaults to 0.5.
 
     Returns:
-        np.ndarray: (H, W + legend width, 3) uint8 RGB; the legend is a
-        white strip on the right with one colour swatch per class present.
+        np.ndarray: (max(H, legend height), W + legend width, 3) uint8
+        RGB; the legend is a white strip on the right with one colour swatch
+        and name per class present (a small image is padded with white
+        below so that no legend entry is cut).
     """
     seed = _check_seed(seed, 'overlay')
     image = np.asarray(image)
@@ -286,11 +288,10 @@ def render_seed_overlay(image: np.ndarray,
         legend[y:y + box, 4:4 + box] = colors[v]
         cv2.putText(legend, name, (box + 10, y + box - 2), font, scale,
                     (0, 0, 0), thick, cv2.LINE_AA)
-    legend = legend[:h] if legend.shape[0] > h else legend
-    if legend.shape[0] < h:
-        pad = np.full((h - legend.shape[0], legend.shape[1], 3), 255,
+    if legend.shape[0] > h:  # more classes than fit: extend the image
+        pad = np.full((legend.shape[0] - h, blend.shape[1], 3), 255,
                       np.uint8)
-        legend = np.concatenate([legend, pad], axis=0)
+        blend = np.concatenate([blend, pad], axis=0)
     return np.concatenate([blend, legend], axis=1)
 
 

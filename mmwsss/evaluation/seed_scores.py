@@ -37,19 +37,16 @@ ArrayLike = Union[np.ndarray, torch.Tensor]
 SCORE_KEYS = ('IoU', 'Precision', 'Recall')
 
 
-def _as_long_tensor(x: ArrayLike) -> torch.Tensor:
-    if isinstance(x, torch.Tensor):
-        return x.long()
-    return torch.from_numpy(np.ascontiguousarray(x)).long()
-
-
 def seed_confusion(pred: ArrayLike,
                    gt: ArrayLike,
                    num_classes: int,
                    ignore_index: int = 255) -> np.ndarray:
     """Confusion histogram of a seed (or a batch of seeds) against GT.
 
-    Computed with one ``torch.bincount`` on the inputs' device.
+    One ``torch.bincount`` on the tensors' device when either input is a
+    tensor (the metric, on GPU during ``tools/test.py``), one
+    ``np.bincount`` for numpy inputs (the tools; safe in forked workers,
+    where torch's thread pool may deadlock).
 
     Args:
         pred (np.ndarray | torch.Tensor): Predicted class indices, any shape
@@ -70,26 +67,40 @@ def seed_confusion(pred: ArrayLike,
     """
     if num_classes < 1:
         raise ValueError(f'num_classes must be >= 1, got {num_classes}')
-    pred_t, gt_t = _as_long_tensor(pred), _as_long_tensor(gt)
-    if pred_t.shape != gt_t.shape:
-        raise ValueError(f'seed shape {tuple(pred_t.shape)} differs from '
-                         f'ground-truth shape {tuple(gt_t.shape)}')
-    pred_t = pred_t.to(gt_t.device).reshape(-1)
-    gt_t = gt_t.reshape(-1)
+    if tuple(pred.shape) != tuple(gt.shape):
+        raise ValueError(f'seed shape {tuple(pred.shape)} differs from '
+                         f'ground-truth shape {tuple(gt.shape)}')
     c = num_classes
-    valid = gt_t != ignore_index
-    bad = valid & ((gt_t < 0) | (gt_t >= c))
-    if bool(bad.any()):
-        values = torch.unique(gt_t[bad]).tolist()
-        raise ValueError(
-            f'ground truth holds values {values[:10]} that are neither class '
-            f'indices 0..{c - 1} nor ignore_index {ignore_index} (wrong '
-            'dataset / num_classes, or reduce_zero_label?)')
-    gt_t, pred_t = gt_t[valid], pred_t[valid]
-    pred_t = torch.where((pred_t >= 0) & (pred_t < c), pred_t,
-                         torch.full_like(pred_t, c))
-    conf = torch.bincount(gt_t * (c + 1) + pred_t, minlength=c * (c + 1))
-    return conf.reshape(c, c + 1).cpu().numpy().astype(np.int64)
+    if isinstance(pred, torch.Tensor) or isinstance(gt, torch.Tensor):
+        gt_t = torch.as_tensor(gt).long().reshape(-1)
+        pred_t = torch.as_tensor(pred).long().reshape(-1).to(gt_t.device)
+        valid = gt_t != ignore_index
+        bad = valid & ((gt_t < 0) | (gt_t >= c))
+        if bool(bad.any()):
+            _raise_bad_gt(torch.unique(gt_t[bad]).tolist(), c, ignore_index)
+        gt_t, pred_t = gt_t[valid], pred_t[valid]
+        pred_t = torch.where((pred_t >= 0) & (pred_t < c), pred_t,
+                             torch.full_like(pred_t, c))
+        conf = torch.bincount(
+            gt_t * (c + 1) + pred_t, minlength=c * (c + 1)).cpu().numpy()
+    else:
+        gt_a = np.asarray(gt).astype(np.int64).reshape(-1)
+        pred_a = np.asarray(pred).astype(np.int64).reshape(-1)
+        valid = gt_a != ignore_index
+        bad = valid & ((gt_a < 0) | (gt_a >= c))
+        if bad.any():
+            _raise_bad_gt(np.unique(gt_a[bad]).tolist(), c, ignore_index)
+        gt_a, pred_a = gt_a[valid], pred_a[valid]
+        pred_a = np.where((pred_a >= 0) & (pred_a < c), pred_a, c)
+        conf = np.bincount(gt_a * (c + 1) + pred_a, minlength=c * (c + 1))
+    return conf.reshape(c, c + 1).astype(np.int64)
+
+
+def _raise_bad_gt(values: list, num_classes: int, ignore_index: int) -> None:
+    raise ValueError(
+        f'ground truth holds values {values[:10]} that are neither class '
+        f'indices 0..{num_classes - 1} nor ignore_index {ignore_index} '
+        '(wrong dataset / num_classes, or reduce_zero_label?)')
 
 
 def _nan_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
