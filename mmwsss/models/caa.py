@@ -88,9 +88,10 @@ def box_mask(score: Union[Tensor, np.ndarray], threshold: float) -> Tensor:
     """Box masks of thresholded score maps (CLIP-ES ``scoremap2bbox`` with
     ``multi_contour_eval=True``, boxes painted as ``m[y0:y1, x0:x1] = 1``).
 
-    Per map: ``s8 = uint8(score * 255)`` (truncation), ``T = int(threshold *
-    max(s8))`` (float64 product truncated: 0.6 * 255 -> 152), foreground =
-    ``s8 > T`` (strict). Every 8-connected component (= every contour of
+    Per map: ``s8 = uint8(score * 255)`` (float32 product, truncated),
+    ``T = int(threshold * max(s8))`` (float64 product, truncated: 0.7 * 90
+    = 62.99999999999999 -> 62, while 0.6 * 255 is exactly 153.0 -> 153),
+    foreground = ``s8 > T`` (strict). Every 8-connected component (= every contour of
     ``cv2.findContours(RETR_TREE)``) with bounding box (x, y, w, h) paints
     rows ``y : min(y+h, H-1)`` and cols ``x : min(x+w, W-1)``: the clipped
     exclusive end means the last row and column are never inside a box.
@@ -188,7 +189,8 @@ def caa_refine(attn: Tensor,
         Tensor: (P, h, w) float32 refined maps, not re-normalised.
     """
     if aff_at not in ('score', 'cam'):
-        raise ValueError(f"caa aff_at must be 'score' or 'cam', got {aff_at!r}")
+        raise ValueError("caa aff_at must be 'score' or 'cam', got "
+                         f'{aff_at!r}')
     if cam.dim() != 3:
         raise ValueError(f'caa_refine expects cam (P, h, w), got '
                          f'{tuple(cam.shape)}')

@@ -7,7 +7,8 @@ Pipeline as the FMA-WSSS / CLIP-ES code computes it::
 
     logits (B, K)  = CLIP image embedding . text embeddings of G fg + Q bg
     scores (B, K)  = softmax over the PRESENT fg classes and ALL bg classes
-    w[p]   (C,)    = mean over the L patch tokens of d scores[b, k] / d target[b, 1:]
+    w[p]   (C,)    = mean over the L patch tokens of
+                     d scores[b, k] / d target[b, 1:]
     cam[p] (h, w)  = sum_C w[p] * target[b, 1:]     (target detached)
 
 for every pair ``p = (b, k)``. ``target`` is the token features entering the
