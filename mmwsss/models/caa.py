@@ -91,8 +91,9 @@ def box_mask(score: Union[Tensor, np.ndarray], threshold: float) -> Tensor:
     Per map: ``s8 = uint8(score * 255)`` (float32 product, truncated),
     ``T = int(threshold * max(s8))`` (float64 product, truncated: 0.7 * 90
     = 62.99999999999999 -> 62, while 0.6 * 255 is exactly 153.0 -> 153),
-    foreground = ``s8 > T`` (strict). Every 8-connected component (= every contour of
-    ``cv2.findContours(RETR_TREE)``) with bounding box (x, y, w, h) paints
+    foreground = ``s8 > T`` (strict). Every 8-connected component (= every
+    contour of ``cv2.findContours(RETR_TREE)``) with bounding box
+    (x, y, w, h) paints
     rows ``y : min(y+h, H-1)`` and cols ``x : min(x+w, W-1)``: the clipped
     exclusive end means the last row and column are never inside a box.
     A map with no foreground pixel gives an all-zero mask.
