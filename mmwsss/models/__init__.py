@@ -5,7 +5,7 @@ Importing this package registers every model component into
 ``losses``, ``sams.seeding``, ``sams.mask_filter``) import nothing from
 OpenMMLab; their registered wrappers are added here.
 """
-from . import baselines, clip, sams  # noqa: F401
+from . import baselines, clip, decode_heads, sams  # noqa: F401
 from mmseg.registry import MODELS  # noqa: E402
 
 from .losses import CALLoss, MCLLoss  # noqa: E402
