@@ -1,1 +1,28 @@
-"""mmwsss.datasets."""
+"""mmwsss.datasets: image-level-label datasets, the pseudo-label dataset and
+their transforms, registered in mmseg's DATASETS / TRANSFORMS.
+
+- :class:`VOCImageLabelDataset`: PASCAL VOC 2012 / SBD trainaug;
+- :class:`COCOImageLabelDataset`: MS COCO 2014 (81 classes);
+- :class:`ImageLabelFolderDataset`: any image folder + JSON/CSV labels;
+- :class:`PseudoLabelDataset`: any image dataset + seed PNGs as GT;
+- :class:`PackWSSSInputs`: PackSegInputs + ``img_labels`` / ``img_id``.
+"""
+from .coco import COCOImageLabelDataset, load_coco_image_labels
+from .coco_masks import (COCO_CAT_TO_LABEL, coco_image_labels,
+                         coco_semantic_mask)
+from .folder import (ImageLabelFolderDataset, read_class_names,
+                     read_label_entries)
+from .image_label import (BaseImageLabelDataset, derive_mask_labels,
+                          labels_from_mask, load_label_file, read_id_list)
+from .pseudo_label import PseudoLabelDataset
+from .transforms import PackWSSSInputs
+from .voc import VOCImageLabelDataset
+
+__all__ = [
+    'BaseImageLabelDataset', 'VOCImageLabelDataset', 'COCOImageLabelDataset',
+    'ImageLabelFolderDataset', 'PseudoLabelDataset', 'PackWSSSInputs',
+    'load_label_file', 'labels_from_mask', 'derive_mask_labels',
+    'read_id_list', 'load_coco_image_labels', 'coco_semantic_mask',
+    'coco_image_labels', 'COCO_CAT_TO_LABEL', 'read_class_names',
+    'read_label_entries'
+]
