@@ -400,12 +400,14 @@ class BaseImageLabelDataset(BaseSegDataset):
                  **kwargs) -> None:
         self.skip_unlabeled = skip_unlabeled
         self.check_files = check_files
-        super().__init__(**kwargs)
-        if self.label_map is not None:
+        own = self.METAINFO.get('classes')
+        given = (kwargs.get('metainfo') or {}).get('classes')
+        if own is not None and given is not None and list(given) != list(own):
             raise ValueError(
                 f'{type(self).__name__}: metainfo.classes must be the '
                 'dataset\'s own class list (class subsets / label_map are '
                 'not supported with image-level labels)')
+        super().__init__(**kwargs)
 
     @property
     def num_fg_classes(self) -> int:
