@@ -119,12 +119,14 @@ def read_label_entries(path: str) -> List[Tuple[str, List[Union[str, int]]]]:
             entries.append((str(key), list(labels)))
     elif ext == '.csv':
         with open(path, encoding='utf-8', newline='') as f:
-            rows = [r for r in csv.reader(f) if r and any(c.strip() for c in r)]
+            rows = [
+                r for r in csv.reader(f) if r and any(c.strip() for c in r)
+            ]
         if rows and [c.strip().lower() for c in rows[0][:2]] == [
                 'image', 'labels'
         ]:
             rows = rows[1:]
-        for n, row in enumerate(rows, 1):
+        for row in rows:
             if len(row) > 2:
                 raise ValueError(
                     f'label file {path}: row {row!r} has {len(row)} fields; '

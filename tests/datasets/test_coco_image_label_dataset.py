@@ -226,8 +226,9 @@ def test_bad_input(coco_root, tmp_path):
         _build(coco_root, ann_file='annotations/nothing.json')
     # missing GT masks, named
     os.makedirs(osp.join(coco_root, 'gt'))
-    with pytest.raises(FileNotFoundError,
-                       match=f'(?s)2 ground-truth masks not found.*{IMG1}.png'):
+    with pytest.raises(
+            FileNotFoundError,
+            match=f'(?s)2 ground-truth masks not found.*{IMG1}.png'):
         _build(
             coco_root,
             data_prefix=dict(img_path='train2014', seg_map_path='gt'))

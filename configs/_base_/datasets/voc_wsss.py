@@ -22,7 +22,8 @@ train_seg_map_fallback = ['SegmentationClassAug']
 # None: image labels from the GT masks; or a .json {id: [1..20]} or the
 # CLIMS/CLIP-ES cls_labels.npy (relative to data_root unless absolute).
 label_file = None
-# Optional JSON cache of mask-derived labels (e.g. 'work_dirs/voc_labels.json').
+# Optional JSON cache of the mask-derived labels, e.g.
+# 'work_dirs/voc_labels.json' (rebuilt for masks that changed).
 label_cache = None
 crop_size = (512, 512)
 
