@@ -347,21 +347,26 @@ def derive_mask_labels(paths: Sequence[str],
             continue
         todo.append(i)
     if todo:
+        # Progress in ~100 steps: the bar writes a line per update, which
+        # would bloat logs of 10k-image splits.
         bar = ProgressBar(len(todo)) if len(todo) >= 100 else None
+        step = max(1, len(todo) // 100)
 
         def work(i: int) -> List[int]:
-            out = _mask_labels_cached(paths[i], num_fg, ignore_index)
-            if bar is not None:
-                bar.update()
-            return out
+            return _mask_labels_cached(paths[i], num_fg, ignore_index)
 
         if nproc > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=nproc) as ex:
-                for i, labels in zip(todo, ex.map(work, todo)):
+                done = zip(todo, ex.map(work, todo))
+                for n, (i, labels) in enumerate(done, 1):
                     results[i] = labels
+                    if bar is not None and (n % step == 0 or n == len(todo)):
+                        bar.update(step if n % step == 0 else n % step)
         else:
-            for i in todo:
+            for n, i in enumerate(todo, 1):
                 results[i] = work(i)
+                if bar is not None and (n % step == 0 or n == len(todo)):
+                    bar.update(step if n % step == 0 else n % step)
         if bar is not None:
             bar.file.write('\n')
         if cache_file:

@@ -70,6 +70,8 @@ class PseudoLabelDataset(BaseSegDataset):
         dataset (dict | BaseDataset): The image dataset (config or built);
             its pipeline is not used.
         seed_dir (str): Folder of seed PNGs ``<seed_dir>/<img stem>.png``.
+            Required; None is accepted at config time for runners that
+            fill it in before building (FMATwoPhaseTrainLoop).
         pipeline (list): The training pipeline (mmseg's standard one works).
             Defaults to [].
         allow_missing (bool): Drop images without a seed (with a warning)
@@ -87,7 +89,7 @@ class PseudoLabelDataset(BaseSegDataset):
 
     def __init__(self,
                  dataset: Union[dict, object],
-                 seed_dir: Optional[str],
+                 seed_dir: Optional[str] = None,
                  pipeline: List[Union[dict, Callable]] = [],
                  allow_missing: bool = False,
                  freq_sample: int = 100,
@@ -106,8 +108,8 @@ class PseudoLabelDataset(BaseSegDataset):
         self.freq_sample = int(freq_sample)
         if isinstance(dataset, dict):
             cfg = copy.deepcopy(dataset)
-            cfg['pipeline'] = []
-            cfg.setdefault('serialize_data', False)
+            if 'pipeline' in cfg:  # e.g. ConcatDataset has none
+                cfg['pipeline'] = []
             self.dataset = DATASETS.build(cfg)
         else:
             self.dataset = dataset

@@ -135,6 +135,27 @@ def test_mmseg_dataloader_and_inner_pascal_voc(voc_mini_root, seed_dir):
     assert info['img_id'] == ids[0]
 
 
+def test_inner_concat_dataset(voc_mini_root, seed_dir):
+    """mmseg's VOC aug config trains on a ConcatDataset (train + aug)."""
+    voc = dict(
+        type='PascalVOCDataset',
+        data_root=voc_mini_root,
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        ann_file='ImageSets/Segmentation/train.txt')
+    ds = DATASETS.build(
+        dict(
+            type='PseudoLabelDataset',
+            dataset=dict(type='ConcatDataset', datasets=[voc, voc]),
+            seed_dir=seed_dir,
+            pipeline=STD_PIPELINE))
+    assert len(ds) == 20
+    assert ds.get_data_info(13)['seg_map_path'] == osp.join(
+        seed_dir,
+        _ids(voc_mini_root)[3] + '.png')
+    assert ds.metainfo['classes'] == VOC_CLASSES
+
+
 def test_override_of_an_mmseg_config(voc_mini_root, seed_dir, tmp_path):
     """`train_dataloader.dataset` of mmseg's VOC aug config replaced by a
     PseudoLabelDataset; mmseg's own train pipeline runs on the seeds."""
