@@ -214,6 +214,10 @@ class COCOImageLabelDataset(BaseImageLabelDataset):
             to_check = [d for d in data_list if d['img_labels']]
         else:
             to_check = data_list
-        self.check_paths([d['img_path'] for d in to_check],
-                         [d['seg_map_path'] for d in to_check])
+        self.check_paths(
+            [d['img_path'] for d in to_check],
+            [d['seg_map_path'] for d in to_check],
+            seg_hint='Write them with tools/dataset_converters/'
+            f'coco_to_masks.py {self.ann_file} {seg_dir}, or set '
+            'data_prefix.seg_map_path=None (no ground truth).')
         return self.finalize(data_list)

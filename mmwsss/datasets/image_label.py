@@ -123,7 +123,10 @@ def list_stems(folder: str) -> Dict[str, str]:
     return out
 
 
-def check_files_exist(paths: Iterable[str], what: str, owner: str) -> None:
+def check_files_exist(paths: Iterable[str],
+                      what: str,
+                      owner: str,
+                      hint: str = '') -> None:
     """Raise one error listing every missing file.
 
     Files of one folder are checked against a single directory listing,
@@ -133,6 +136,7 @@ def check_files_exist(paths: Iterable[str], what: str, owner: str) -> None:
         paths (Iterable[str]): Files that must exist.
         what (str): What they are, for the message (``'images'``).
         owner (str): Who needs them (dataset class and split file).
+        hint (str): A last line for the message (how to fix it).
 
     Raises:
         FileNotFoundError: Listing the first missing files and their count.
@@ -150,7 +154,8 @@ def check_files_exist(paths: Iterable[str], what: str, owner: str) -> None:
         missing.extend(p for p in files if osp.basename(p) not in present)
     if missing:
         raise FileNotFoundError(
-            f'{owner}: {len(missing)} {what} not found:{_listing(missing)}')
+            f'{owner}: {len(missing)} {what} not found:{_listing(missing)}'
+            + (f'\n{hint}' if hint else ''))
 
 
 def _check_fg_ids(ids: Iterable[int], num_fg: int, sample: str,
@@ -451,8 +456,10 @@ class BaseImageLabelDataset(BaseSegDataset):
         info.update(extra)
         return info
 
-    def check_paths(self, img_paths: Sequence[str],
-                    seg_map_paths: Sequence[Optional[str]]) -> None:
+    def check_paths(self,
+                    img_paths: Sequence[str],
+                    seg_map_paths: Sequence[Optional[str]],
+                    seg_hint: str = '') -> None:
         """Check that images and GT masks exist (one error listing all).
 
         Skipped when ``check_files`` is False or files are not local.
@@ -460,12 +467,13 @@ class BaseImageLabelDataset(BaseSegDataset):
         Args:
             img_paths (Sequence[str]): Image files.
             seg_map_paths (Sequence[str | None]): Mask files (None = none).
+            seg_hint (str): How to fix missing masks, for the message.
         """
         if not self.check_files or self.backend_args is not None:
             return
         check_files_exist(img_paths, 'images', self._owner())
         check_files_exist([p for p in seg_map_paths if p],
-                          'ground-truth masks', self._owner())
+                          'ground-truth masks', self._owner(), seg_hint)
 
     def finalize(self, data_list: List[dict]) -> List[dict]:
         """Drop unlabeled images (``skip_unlabeled``) and log a summary.

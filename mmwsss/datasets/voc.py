@@ -24,8 +24,9 @@ content (``dataset/cls/*.mat``, ``dataset/{train,val}.txt``). It writes
 - ``VOC2012/ImageSets/Segmentation/trainaug.txt`` (10,582 ids = VOC train
   + SBD train/val - VOC val) and ``aug.txt`` (trainaug - VOC train).
 
-VOC train images that SBD lacks have no ``SegmentationClassAug`` file;
-mmseg's own ``pascal_voc12_aug.py`` therefore reads VOC train from
+That folder only holds SBD's masks (a VOC train image outside SBD has
+none there, and SBD's masks of VOC images differ from the official ones);
+mmseg's own ``pascal_voc12_aug.py`` reads VOC train from
 ``SegmentationClass`` and ``aug.txt`` from ``SegmentationClassAug``. This
 dataset does the same per image with ``seg_map_fallback``: the mask is taken
 from ``data_prefix['seg_map_path']`` when it exists there, else from the

@@ -228,7 +228,8 @@ def test_bad_input(coco_root, tmp_path):
     os.makedirs(osp.join(coco_root, 'gt'))
     with pytest.raises(
             FileNotFoundError,
-            match=f'(?s)2 ground-truth masks not found.*{IMG1}.png'):
+            match=f'(?s)2 ground-truth masks not found.*{IMG1}.png.*'
+            'coco_to_masks.py'):
         _build(
             coco_root,
             data_prefix=dict(img_path='train2014', seg_map_path='gt'))
