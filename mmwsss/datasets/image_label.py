@@ -41,10 +41,10 @@ __all__ = [
 #: How many offending items an error message lists before "... and N more".
 MAX_LISTED = 20
 
-#: Labels derived from masks in this process:
-#: (abs path, mtime_ns, size) -> labels. Building the same split twice (train
-#: and seed dataloaders, phase 2) reads every mask only once.
-_MASK_LABEL_CACHE: Dict[Tuple[str, int, int], Tuple[int, ...]] = {}
+#: Labels derived from masks in this process: (abs path, mtime_ns, size,
+#: num_fg, ignore_index) -> labels. Building the same split twice (train and
+#: seed dataloaders, phase 2) reads every mask only once.
+_MASK_LABEL_CACHE: Dict[tuple, Tuple[int, ...]] = {}
 
 
 def _listing(items: Sequence[str]) -> str:
@@ -293,7 +293,7 @@ def labels_from_mask(path: str, num_fg: int,
 
 def _mask_labels_cached(path: str, num_fg: int,
                         ignore_index: int) -> List[int]:
-    key = (osp.abspath(path), *file_signature(path))
+    key = (osp.abspath(path), *file_signature(path), num_fg, ignore_index)
     hit = _MASK_LABEL_CACHE.get(key)
     if hit is None:
         hit = tuple(labels_from_mask(path, num_fg, ignore_index))
@@ -319,8 +319,9 @@ def derive_mask_labels(paths: Sequence[str],
         ignore_index (int): Value to skip besides 0. Defaults to 255.
         nproc (int): Decoding threads. Defaults to 4.
         cache_file (str, optional): JSON label cache
-            (``{abs mask path: [mtime_ns, size, [labels]]}``), written
-            atomically when anything was computed.
+            (``{"ignore_index": 255, "masks": {abs mask path: [mtime_ns,
+            size, [labels]]}}``), written atomically when anything was
+            computed.
 
     Returns:
         list[list[int]]: Labels per mask, in input order.
@@ -329,8 +330,11 @@ def derive_mask_labels(paths: Sequence[str],
     if cache_file and osp.isfile(cache_file):
         try:
             with open(cache_file, encoding='utf-8') as f:
-                disk = json.load(f).get('masks', {})
-        except (json.JSONDecodeError, AttributeError):
+                stored = json.load(f)
+            if stored.get('ignore_index') == ignore_index:
+                disk = dict(stored['masks'])
+        except (json.JSONDecodeError, AttributeError, KeyError, TypeError,
+                ValueError):
             print_log(f'label cache {cache_file} is unreadable; rebuilding',
                       logger='current', level=logging.WARNING)
             disk = {}
@@ -339,15 +343,17 @@ def derive_mask_labels(paths: Sequence[str],
     for i, p in enumerate(paths):
         ap = osp.abspath(p)
         sig = file_signature(p)
-        mem = _MASK_LABEL_CACHE.get((ap, *sig))
+        key = (ap, *sig, num_fg, ignore_index)
+        mem = _MASK_LABEL_CACHE.get(key)
         if mem is not None:
             results[i] = list(mem)
             continue
         ent = disk.get(ap)
-        if ent is not None and list(ent[:2]) == list(sig):
+        if (isinstance(ent, list) and len(ent) == 3
+                and list(ent[:2]) == list(sig)):
             labels = _check_fg_ids(ent[2], num_fg, osp.basename(p),
                                    str(cache_file))
-            _MASK_LABEL_CACHE[(ap, *sig)] = tuple(labels)
+            _MASK_LABEL_CACHE[key] = tuple(labels)
             results[i] = labels
             continue
         todo.append(i)
@@ -379,8 +385,10 @@ def derive_mask_labels(paths: Sequence[str],
                 disk[osp.abspath(paths[i])] = [
                     *file_signature(paths[i]), results[i]
                 ]
-            dump_json_atomic(dict(version=1, masks=disk), cache_file,
-                             indent=0)
+            dump_json_atomic(
+                dict(version=1, ignore_index=ignore_index, masks=disk),
+                cache_file,
+                indent=0)
     return results  # type: ignore[return-value]
 
 

@@ -177,7 +177,7 @@ def test_label_cache_file_and_memory(voc_mini_root, tmp_path, monkeypatch):
     image_label._MASK_LABEL_CACHE.clear()
     stored[first][2] = [7]
     with open(cache, 'w') as f:
-        json.dump(dict(version=1, masks=stored), f)
+        json.dump(dict(version=1, ignore_index=255, masks=stored), f)
     ds = _build(voc_mini_root, label_cache=cache)
     assert calls == []
     assert ds.get_data_info(0)['img_labels'] == [7]
@@ -185,7 +185,7 @@ def test_label_cache_file_and_memory(voc_mini_root, tmp_path, monkeypatch):
     image_label._MASK_LABEL_CACHE.clear()
     stored[first][0] -= 1
     with open(cache, 'w') as f:
-        json.dump(dict(version=1, masks=stored), f)
+        json.dump(dict(version=1, ignore_index=255, masks=stored), f)
     ds = _build(voc_mini_root, label_cache=cache)
     assert [osp.abspath(c) for c in calls] == [first]
     assert ds.get_data_info(0)['img_labels'] == [1, 15]
