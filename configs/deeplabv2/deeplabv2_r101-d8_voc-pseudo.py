@@ -4,7 +4,9 @@
 # and the "DeepLab V2 R101 76.7" row of FMA-WSSS suppl. Table S2.
 #
 #   python tools/train.py configs/deeplabv2/deeplabv2_r101-d8_voc-pseudo.py
-#   python tools/test.py  configs/deeplabv2/deeplabv2_r101-d8_voc-pseudo.py CKPT
+#   python tools/test.py \
+#       configs/deeplabv2/deeplabv2_r101-d8_voc-pseudo.py \
+#       CKPT
 #
 # Survey settings (all taken over here):
 #   * ImageNet-pretrained ResNet-101, DeepLab-v2 ASPP head
@@ -18,11 +20,14 @@
 #   * 2 NVIDIA L40 GPUs, ~3 h on VOC. The batch here is one process x 5;
 #     on G GPUs set train_dataloader.batch_size so that G x batch = 5
 #     (or keep 5 per GPU and pass --auto-scale-lr).
-# Test: single scale at the original image size (DeepLab practice); the
-# survey reports no multi-scale or CRF for its own DeepLab-v2 runs.
-# Survey Table 1 numbers with this network (VOC val / test mIoU):
-#   SAM (text input) pseudo masks -> DeepLabV2: 77.2 / 77.1;
-#   fully supervised DeepLabV2 (upper bound) 79.8 / 79.9.
+# Test: single scale at the original image size (DeepLab practice; the
+# survey does not describe its test-time protocol). mmseg's multi-scale +
+# flip `tta_pipeline` can be added for `--tta` like in the DeepLabV3+ one.
+# Survey Table 1 with this network (R101 DeepLab-v2; pseudo-mask mIoU ->
+# segmentation mIoU VOC val / test, COCO val):
+#   SAM (text input) 86.4 -> 72.7 / 72.8, COCO 50.8 (row 59);
+#   CLIP-ES 75.0 -> 71.1 / 71.4, COCO 45.4 (row 57);
+#   fully supervised 75.3 / 75.6, COCO 53.5 (row 61, upper bound).
 _base_ = [
     '../_base_/models/deeplabv2_r101.py',
     'mmseg::_base_/default_runtime.py',

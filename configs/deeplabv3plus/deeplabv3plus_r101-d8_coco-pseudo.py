@@ -2,8 +2,11 @@
 # (81 classes: background + 80 objects), evaluated on COCO 2014 val with
 # ground-truth PNGs; `--tta` = multi-scale + flip + SAMS refinement.
 #
-#   python tools/train.py configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py
-#   python tools/test.py  configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py CKPT --tta
+#   python tools/train.py \
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py
+#   python tools/test.py \
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py \
+#       CKPT --tta
 #
 # Data (COCO 2014 layout of configs/_base_/datasets/coco_wsss.py):
 #   data/coco2014/{train2014,val2014}/*.jpg, annotations/instances_*.json,

@@ -2,8 +2,10 @@
 # evaluated on VOC val with the real ground truth; `--tta` = multi-scale +
 # flip + SAMS refinement (the paper's DeepLabV3+ protocol).
 #
-#   python tools/train.py configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-pseudo.py
-#   python tools/test.py  configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-pseudo.py \
+#   python tools/train.py \
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-pseudo.py
+#   python tools/test.py \
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-pseudo.py \
 #       work_dirs/deeplabv3plus_r101-d8_voc-pseudo/iter_80000.pth --tta
 #
 # Paths: mm configs resolve variables when the file is read, so change the

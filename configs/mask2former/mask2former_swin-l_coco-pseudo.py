@@ -3,7 +3,9 @@
 # ground-truth PNGs. Single scale, no TTA, no post-processing.
 #
 #   python tools/train.py configs/mask2former/mask2former_swin-l_coco-pseudo.py
-#   python tools/test.py  configs/mask2former/mask2former_swin-l_coco-pseudo.py CKPT
+#   python tools/test.py \
+#       configs/mask2former/mask2former_swin-l_coco-pseudo.py \
+#       CKPT
 #
 # Data: COCO 2014 layout of configs/_base_/datasets/coco_wsss.py, val GT
 # PNGs from tools/dataset_converters/coco_to_masks.py (see the DeepLabV3+

@@ -3,7 +3,9 @@
 # ground truth. Single scale, no TTA, no post-processing (paper, sec. 5.1).
 #
 #   python tools/train.py configs/mask2former/mask2former_swin-l_voc-pseudo.py
-#   python tools/test.py  configs/mask2former/mask2former_swin-l_voc-pseudo.py CKPT
+#   python tools/test.py \
+#       configs/mask2former/mask2former_swin-l_voc-pseudo.py \
+#       CKPT
 #
 # Change folders by editing the variables below or with, e.g.,
 #   --cfg-options train_dataloader.dataset.seed_dir=work_dirs/my_seeds

@@ -70,7 +70,8 @@ def test_loss_and_predict_shapes():
     feats = [torch.randn(2, 8, 8, 8)]
     samples = []
     for _ in range(2):
-        s = SegDataSample(metainfo=dict(img_shape=(64, 64), pad_shape=(64, 64)))
+        s = SegDataSample(
+            metainfo=dict(img_shape=(64, 64), pad_shape=(64, 64)))
         gt = torch.randint(0, 5, (1, 64, 64))
         gt[:, :4] = 255
         s.gt_sem_seg = PixelData(data=gt)
