@@ -28,7 +28,7 @@
 #     here (31.2 epochs; the authors' COCO run names say "bt16-160...").
 #   * Test: `--tta` (6 scales 0.5-1.75 x flip, SAMS with alpha 1, the
 #     value of the COCO fine seeds).
-# Paper, COCO 2014 val mIoU (Table 2 / suppl. Table S3): 48.6 (R101);
+# Paper, COCO 2014 val mIoU (Table 8 / suppl. Table S3): 48.6 (R101);
 # Mask2Former Swin-L 55.4.
 _base_ = [
     'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py'

@@ -36,7 +36,7 @@
 #
 # Paper, Table 3 (VOC 2012 val mIoU, DeepLabV3+ R101 trained on FMA seeds):
 #   multi-scale, no post-processing 75.9 | + dense CRF 75.5 | + SAMS 77.3
-#   Table 2: 77.3 val / 76.7 test.  (Mask2Former Swin-L: 82.6 / 81.6.)
+#   Table 7: 77.3 val / 76.7 test.  (Mask2Former Swin-L: 82.6 / 81.6.)
 _base_ = [
     'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512.py'
 ]

@@ -15,7 +15,7 @@
 # and 100k iterations: the authors' released COCO run is
 # "m2f-sl22-bt4-100k-512x-COCO" (best checkpoint at 90k). The paper's
 # "32 epochs on COCO" would be 656k iterations at batch 4.
-# Paper, COCO 2014 val mIoU (Table 2 / suppl. Table S3): Swin-L IN-21k
+# Paper, COCO 2014 val mIoU (Table 8 / suppl. Table S3): Swin-L IN-21k
 # 55.4 (Swin-B IN-21k 55.1, Swin-B IN-1k 51.8; DeepLabV3+ R101 48.6).
 _base_ = ['./mask2former_swin-l_voc-pseudo.py']
 

@@ -27,7 +27,7 @@
 #   * Train labels: stage-1 seed PNGs paired with the trainaug images by
 #     mmwsss's PseudoLabelDataset.
 #
-# Paper, VOC val / test mIoU: 82.6 / 81.6 (Table 2); Table 3: + CRF 81.4,
+# Paper, VOC val / test mIoU: 82.6 / 81.6 (Table 7); Table 3: + CRF 81.4,
 # + SAMS 82.2 (so neither is applied). Public code's reproduction: 83.1 val.
 # Swin-B variants (suppl. Table S2): Swin-B IN-1k 80.3, Swin-B IN-21k 81.4.
 _base_ = [
