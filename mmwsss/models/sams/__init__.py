@@ -1,8 +1,12 @@
 """SAM-based seeding (SAMS): quasi-superpixels, seeding, test-time use."""
 from .mask_cache import (MaskCacheError, SAMMaskRecord, load_masks,
                          mask_cache_path, save_masks)
+from .mask_filter import filter_quasi_superpixels
+from .mask_generator import SAMQuasiSuperpixelGenerator
+from .sam_builder import build_sam_model
 
 __all__ = [
     'MaskCacheError', 'SAMMaskRecord', 'load_masks', 'mask_cache_path',
-    'save_masks'
+    'save_masks', 'filter_quasi_superpixels', 'SAMQuasiSuperpixelGenerator',
+    'build_sam_model'
 ]

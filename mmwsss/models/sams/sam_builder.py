@@ -1,0 +1,208 @@
+"""Build SAM models from a name and a local checkpoint.
+
+``model_type`` is one of segment-anything's official architectures
+(``'vit_h'``, ``'vit_l'``, ``'vit_b'``; built by
+``segment_anything.sam_model_registry``) or ``'tiny'``, a small random
+architecture with the same structure (a 2-block ViT image encoder, prompt
+encoder and two-way mask decoder) that runs an image in about a second on a
+CPU, for tests and demos.
+
+Official weights are never downloaded here: ``checkpoint`` is a local path
+(see :data:`SAM_CHECKPOINT_URLS` for where to get the files). A random
+initialisation, seeded, is only made when asked for (``random_init=True``,
+or always for ``'tiny'`` without a checkpoint), so a forgotten checkpoint
+never silently yields random masks.
+"""
+import hashlib
+import os
+import os.path as osp
+from functools import partial
+from typing import Dict, Optional
+
+import torch
+from segment_anything import sam_model_registry
+from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
+                                       PromptEncoder, Sam, TwoWayTransformer)
+
+__all__ = [
+    'SAM_CHECKPOINT_URLS', 'SAM_MODEL_TYPES', 'build_sam_model',
+    'build_tiny_sam', 'checkpoint_identity', 'resolve_device'
+]
+
+#: Official SAM checkpoints (Meta's segment-anything README).
+SAM_CHECKPOINT_URLS: Dict[str, str] = {
+    'vit_h': 'https://dl.fbaipublicfiles.com/segment_anything/'
+    'sam_vit_h_4b8939.pth',
+    'vit_l': 'https://dl.fbaipublicfiles.com/segment_anything/'
+    'sam_vit_l_0b3195.pth',
+    'vit_b': 'https://dl.fbaipublicfiles.com/segment_anything/'
+    'sam_vit_b_01ec64.pth',
+}
+
+SAM_MODEL_TYPES = ('vit_h', 'vit_l', 'vit_b', 'tiny')
+
+_MIB = 1 << 20
+
+
+def resolve_device(device: Optional[str] = None) -> torch.device:
+    """``device`` as a :class:`torch.device`; None -> cuda if available."""
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    return torch.device(device)
+
+
+def build_tiny_sam() -> Sam:
+    """A small randomly initialised SAM with the official structure.
+
+    Image encoder: 256 px input, patch 16, embed 32, 2 blocks (windowed
+    attention of size 4, global attention in the last block), 32 output
+    channels; prompt encoder and mask decoder at 32 channels, a 1-layer
+    two-way transformer. Initialise under a seed for reproducible weights.
+
+    One deterministic change to PyTorch's default initialisation: the
+    kernels of the mask decoder's two 2x2 transposed convolutions are made
+    constant over their taps (each tap gets the mean of the random taps).
+    Random transposed convolutions paint a pixel-scale checkerboard over
+    every mask, which makes masks of pixel noise with huge RLEs; with
+    constant taps the random masks are smooth, image-dependent blobs at
+    patch resolution, closer to what the generator sees from real SAM.
+
+    Returns:
+        Sam: The model in eval mode, on the CPU.
+    """
+    prompt_embed_dim = 32
+    image_size = 256
+    patch_size = 16
+    embed_size = image_size // patch_size
+    sam = Sam(
+        image_encoder=ImageEncoderViT(
+            depth=2,
+            embed_dim=32,
+            img_size=image_size,
+            mlp_ratio=2,
+            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+            num_heads=2,
+            patch_size=patch_size,
+            qkv_bias=True,
+            use_rel_pos=True,
+            global_attn_indexes=(1, ),
+            window_size=4,
+            out_chans=prompt_embed_dim),
+        prompt_encoder=PromptEncoder(
+            embed_dim=prompt_embed_dim,
+            image_embedding_size=(embed_size, embed_size),
+            input_image_size=(image_size, image_size),
+            mask_in_chans=8),
+        mask_decoder=MaskDecoder(
+            num_multimask_outputs=3,
+            transformer=TwoWayTransformer(
+                depth=1,
+                embedding_dim=prompt_embed_dim,
+                mlp_dim=64,
+                num_heads=2),
+            transformer_dim=prompt_embed_dim,
+            iou_head_depth=3,
+            iou_head_hidden_dim=32),
+        pixel_mean=[123.675, 116.28, 103.53],
+        pixel_std=[58.395, 57.12, 57.375])
+    with torch.no_grad():
+        for layer in sam.mask_decoder.output_upscaling:
+            if isinstance(layer, torch.nn.ConvTranspose2d):
+                layer.weight.copy_(
+                    layer.weight.mean((2, 3),
+                                      keepdim=True).expand_as(layer.weight))
+    return sam.eval()
+
+
+def checkpoint_identity(path: str) -> str:
+    """A cheap identity of a checkpoint file.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        str: ``'<basename>:<size>:<sha256 of first+last MiB, 16 hex>'``.
+    """
+    size = os.path.getsize(path)
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        digest.update(f.read(_MIB))
+        if size > _MIB:
+            f.seek(max(size - _MIB, _MIB))
+            digest.update(f.read(_MIB))
+    return f'{osp.basename(path)}:{size}:{digest.hexdigest()[:16]}'
+
+
+def _load_state_dict(path: str) -> dict:
+    """Read a SAM checkpoint (weights only) onto the CPU."""
+    from mmwsss.compat import load_local_checkpoint
+    state = load_local_checkpoint(path, map_location='cpu')
+    if isinstance(state, dict) and 'state_dict' in state and not any(
+            k.startswith('image_encoder.') for k in state):
+        state = state['state_dict']
+    return state
+
+
+def build_sam_model(model_type: str = 'vit_h',
+                    checkpoint: Optional[str] = None,
+                    random_init: bool = False,
+                    seed: int = 0,
+                    device: Optional[str] = None) -> Sam:
+    """Build a SAM model.
+
+    Args:
+        model_type (str): ``'vit_h'``, ``'vit_l'``, ``'vit_b'`` or
+            ``'tiny'``.
+        checkpoint (str, optional): Local path of the weights (official
+            key layout, i.e. the ``state_dict`` of
+            :class:`segment_anything.modeling.Sam`).
+        random_init (bool): Allow an official architecture without a
+            checkpoint (random weights; benchmarks and tests only).
+            ``'tiny'`` without a checkpoint is always random.
+        seed (int): Seed of the random initialisation.
+        device (str, optional): Target device; None -> cuda if available,
+            else cpu.
+
+    Returns:
+        Sam: The model in eval mode on ``device``.
+
+    Raises:
+        KeyError: Unknown ``model_type``.
+        FileNotFoundError: ``checkpoint`` does not exist (the message says
+            where to download the official file).
+        ValueError: An official architecture with neither a checkpoint nor
+            ``random_init``.
+    """
+    if model_type not in SAM_MODEL_TYPES:
+        raise KeyError(f'Unknown SAM model_type {model_type!r}; expected one '
+                       f'of {SAM_MODEL_TYPES}.')
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        url = SAM_CHECKPOINT_URLS.get(model_type)
+        hint = (f' Download the official {model_type} weights from {url} '
+                'and set sam_generator.checkpoint to the local file.'
+                if url else ' The tiny model has no official weights; set '
+                'checkpoint=None for a seeded random initialisation.')
+        raise FileNotFoundError(
+            f'SAM checkpoint {checkpoint!r} (model_type {model_type!r}) '
+            f'does not exist.{hint}')
+    if checkpoint is None and model_type != 'tiny' and not random_init:
+        raise ValueError(
+            f'sam_generator.checkpoint is required for model_type '
+            f'{model_type!r}: download {SAM_CHECKPOINT_URLS[model_type]} '
+            'and give its local path (random_init=True builds random '
+            'weights, for benchmarks and tests only).')
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if model_type == 'tiny':
+            sam = build_tiny_sam()
+        else:
+            sam = sam_model_registry[model_type](checkpoint=None)
+    if checkpoint is not None:
+        state = _load_state_dict(checkpoint)
+        try:
+            sam.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise RuntimeError(
+                f'SAM checkpoint {checkpoint} does not fit model_type '
+                f'{model_type!r}: {err}') from err
+    return sam.eval().to(resolve_device(device))
