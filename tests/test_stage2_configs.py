@@ -53,6 +53,16 @@ def _gt(voc_root: str, stem: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------- fixtures
+@pytest.fixture(scope='module', autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from intra-op threads, and on a shared CPU
+    two spinning OpenMP threads make them ~10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope='module')
 def voc_seeds(voc_mini_root, tmp_path_factory) -> str:
     """Seed PNGs of the voc_mini train images: GT with 255 -> background."""
