@@ -211,8 +211,8 @@ def test_non_square_input_matches_open_clip_at_that_size(tiny):
     """448x320: grid 28x20; same as open_clip's own forward on a model
     built for 448x320 with the bilinearly interpolated embedding."""
     clip = _tiny(pooling='cls', attn_layers=3)
-    img = torch.randn(1, 3, 448, 320,
-                      generator=torch.Generator().manual_seed(2))
+    img = torch.randn(
+        1, 3, 448, 320, generator=torch.Generator().manual_seed(2))
     out = clip.encode_image(img)
     assert out.grid == (28, 20)
     assert out.target.shape == (1, 1 + 28 * 20, 64)
@@ -221,15 +221,12 @@ def test_non_square_input_matches_open_clip_at_that_size(tiny):
         out.attn.sum(-1), torch.ones(1, 3, 561), atol=1e-5, rtol=0)
     ref = open_clip.create_model(TINY_CLIP_NAME, force_image_size=(448, 320))
     state = dict(clip.model.state_dict())
-    state['visual.positional_embedding'] = F.interpolate(
-        state['visual.positional_embedding'][1:].reshape(1, 14, 14,
-                                                         64).permute(
-                                                             0, 3, 1, 2),
-        size=(28, 20), mode='bilinear',
-        align_corners=False).permute(0, 2, 3, 1).reshape(-1, 64)
+    pos = state['visual.positional_embedding']
+    grid = pos[1:].reshape(1, 14, 14, 64).permute(0, 3, 1, 2)
+    grid = F.interpolate(
+        grid, size=(28, 20), mode='bilinear', align_corners=False)
     state['visual.positional_embedding'] = torch.cat(
-        [clip.model.visual.positional_embedding[:1],
-         state['visual.positional_embedding']])
+        [pos[:1], grid.permute(0, 2, 3, 1).reshape(-1, 64)])
     ref.load_state_dict(state)
     ref.eval()
     with torch.no_grad():
@@ -239,8 +236,8 @@ def test_non_square_input_matches_open_clip_at_that_size(tiny):
 
 
 def test_odd_size_is_zero_padded(tiny):
-    img = torch.randn(1, 3, 450, 321,
-                      generator=torch.Generator().manual_seed(3))
+    img = torch.randn(
+        1, 3, 450, 321, generator=torch.Generator().manual_seed(3))
     padded, size = pad_to_patch_multiple(img, 16)
     assert size == (450, 321) and padded.shape == (1, 3, 464, 336)
     assert torch.equal(padded[..., :450, :321], img)
@@ -299,8 +296,8 @@ def test_encode_text_gradgradcheck(tiny):
     # the causal mask makes tokens after EOT irrelevant: keep T = EOT + 1
     t = int(eot[0]) + 1
     prefix, suffix = prefix.double(), suffix[:, :t - 3].double()
-    w = torch.randn(32, dtype=torch.float64,
-                    generator=torch.Generator().manual_seed(4))
+    w = torch.randn(
+        32, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
 
     def f(ctx):
         feats = clip.encode_text(torch.cat([prefix, ctx, suffix], 1), eot)
@@ -309,8 +306,7 @@ def test_encode_text_gradgradcheck(tiny):
     ctx = (0.02 * torch.randn(1, 2, 32, dtype=torch.float64)).requires_grad_()
     assert f(ctx).shape == (1, )
     assert torch.autograd.gradcheck(f, (ctx, ), atol=1e-6, fast_mode=True)
-    assert torch.autograd.gradgradcheck(
-        f, (ctx, ), atol=1e-5, fast_mode=True)
+    assert torch.autograd.gradgradcheck(f, (ctx, ), atol=1e-5, fast_mode=True)
 
 
 def test_second_order_gradcam_reaches_text_context(tiny, images):
@@ -377,9 +373,11 @@ def vit_b16_files(tmp_path_factory):
     torch.save(sd, oc_path)
     jit_path = str(root / 'ViT-B-16.pt')
     _save_torchscript_archive(
-        dict(sd, input_resolution=torch.tensor(224),
-             context_length=torch.tensor(77),
-             vocab_size=torch.tensor(49408)), jit_path)
+        dict(
+            sd,
+            input_resolution=torch.tensor(224),
+            context_length=torch.tensor(77),
+            vocab_size=torch.tensor(49408)), jit_path)
     return sd, oc_path, jit_path
 
 
@@ -428,21 +426,23 @@ def test_load_wrapped_state_dict_and_tag(tmp_path, monkeypatch):
     src = _tiny()
     sd = src.model.state_dict()
     path = str(tmp_path / 'wrapped.pth')
-    torch.save({'state_dict': {'module.' + k: v for k, v in sd.items()},
-                'meta': {}}, path)
+    wrapped = {'module.' + k: v for k, v in sd.items()}
+    torch.save(dict(state_dict=wrapped, meta=dict()), path)
     clip = FrozenCLIP(model_name=TINY_CLIP_NAME, pretrained=path)
     for k, v in clip.model.state_dict().items():
         assert torch.equal(v, sd[k]), k
     # a tag resolves through open_clip's pretrained registry + download
     plain = str(tmp_path / 'plain.pth')
     torch.save(sd, plain)
-    tag_cfg = dict(url='https://example.invalid/w.pt', quick_gelu=True,
-                   mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    tag_cfg = dict(
+        url='https://example.invalid/w.pt',
+        quick_gelu=True,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.25, 0.25, 0.25))
+    monkeypatch.setattr(open_clip, 'get_pretrained_cfg',
+                        lambda name, tag: tag_cfg if tag == 'mytag' else {})
     monkeypatch.setattr(
-        open_clip, 'get_pretrained_cfg',
-        lambda name, tag: tag_cfg if tag == 'mytag' else {})
-    monkeypatch.setattr(open_clip, 'download_pretrained',
-                        lambda cfg, cache_dir=None: plain)
+        open_clip, 'download_pretrained', lambda cfg, cache_dir=None: plain)
     clip = FrozenCLIP(model_name=TINY_CLIP_NAME, pretrained='mytag')
     assert clip.quick_gelu and model_quick_gelu(clip.model)
     assert clip.mean == (127.5, 127.5, 127.5)
@@ -474,9 +474,12 @@ def test_loading_errors(tmp_path):
 def test_base_config(repo_root):
     cfg = Config.fromfile(
         osp.join(repo_root, 'configs', '_base_', 'models', 'clip_vit_b16.py'))
-    assert cfg.clip == dict(type='FrozenCLIP', model_name='ViT-B-16',
-                            pretrained='openai', pooling='patch_mean',
-                            attn_layers=8)
+    assert cfg.clip == dict(
+        type='FrozenCLIP',
+        model_name='ViT-B-16',
+        pretrained='openai',
+        pooling='patch_mean',
+        attn_layers=8)
     clip = MODELS.build(
         dict(cfg.clip, model_name=TINY_CLIP_NAME, pretrained=None))
     pre = cfg.clip_data_preprocessor

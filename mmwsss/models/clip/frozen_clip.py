@@ -72,9 +72,10 @@ class FrozenCLIP(BaseModule):
             OpenAI release ``ViT-B-16.pt`` TorchScript archive), or None for
             random weights. Defaults to ``'openai'``.
         pooling (str): Image embedding. ``'patch_mean'``: mean over the patch
-            tokens of ``ln_post(tokens) @ proj`` (FMA-WSSS, default);
-            ``'cls'``: ``ln_post(class token) @ proj`` (open_clip's
-            ``encode_image``).
+            tokens of ``ln_post(tokens) @ proj`` (FMA-WSSS, default; CLIP-ES's
+            ``forward_last_layer`` pools the same way); ``'cls'``:
+            ``ln_post(class token) @ proj``, i.e. open_clip's / OpenAI's
+            ``encode_image``.
         attn_layers (int): Default number K of last blocks whose attention
             :meth:`encode_image` returns (8 as in CLIP-ES / FMA-WSSS CAA);
             0 returns none.
@@ -121,8 +122,7 @@ class FrozenCLIP(BaseModule):
             raise ValueError(f'{model_name}: non-square patches {ph}x{pw}')
         self._num_layers = len(visual.transformer.resblocks)
         self._clamp_warned = set()
-        self.attn_layers = self._check_attn_layers(attn_layers,
-                                                   'attn_layers')
+        self.attn_layers = self._check_attn_layers(attn_layers, 'attn_layers')
         self._vision_batch_first = getattr(visual.transformer, 'batch_first',
                                            False)
         self._tokenizer = open_clip.get_tokenizer(model_name)
@@ -213,7 +213,8 @@ class FrozenCLIP(BaseModule):
                 print_log(
                     f'FrozenCLIP {key}={k} > {self._num_layers} blocks of '
                     f'{self.model_name}: using all {self._num_layers}',
-                    logger='current', level=logging.WARNING)
+                    logger='current',
+                    level=logging.WARNING)
             k = self._num_layers
         return k
 
@@ -304,8 +305,7 @@ class FrozenCLIP(BaseModule):
         grad_ctx = torch.enable_grad() if target_grad else torch.no_grad()
         with grad_ctx:
             target = target.detach().requires_grad_(target_grad)
-            y, w = block_forward(last, x, need_weights=k > 0,
-                                 ln_1_out=target)
+            y, w = block_forward(last, x, need_weights=k > 0, ln_1_out=target)
             embedding = self._pool(y)
         if k > 0:
             attns.append(w.detach())
@@ -453,7 +453,8 @@ def _model_mean_std(model) -> Tuple[Sequence[float], Sequence[float]]:
     if mean is None or std is None:
         print_log(
             'FrozenCLIP: model has no normalisation, using OpenAI\'s',
-            logger='current', level=logging.DEBUG)
+            logger='current',
+            level=logging.DEBUG)
         mean, std = open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD
     return mean, std
 

@@ -87,8 +87,8 @@ def _is_torchscript_archive(path: str) -> bool:
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as zf:
-        return any(n.split('/', 1)[-1] == 'constants.pkl'
-                   for n in zf.namelist())
+        return any(
+            n.split('/', 1)[-1] == 'constants.pkl' for n in zf.namelist())
 
 
 def read_clip_checkpoint(path: str) -> Tuple[Dict[str, Tensor], bool]:
@@ -124,11 +124,11 @@ def read_clip_checkpoint(path: str) -> Tuple[Dict[str, Tensor], bool]:
         try:
             ckpt = torch.load(path, map_location='cpu', weights_only=True)
         except Exception as e:  # noqa: BLE001 (re-raised with the path)
-            raise RuntimeError(
-                f'Could not read CLIP checkpoint {path!r} with '
-                f'torch.load(weights_only=True): {e}') from e
-        state_dict = ckpt.get('state_dict', ckpt) if isinstance(
-            ckpt, dict) else ckpt
+            raise RuntimeError(f'Could not read CLIP checkpoint {path!r} with '
+                               f'torch.load(weights_only=True): {e}') from e
+        state_dict = ckpt
+        if isinstance(ckpt, dict) and 'state_dict' in ckpt:
+            state_dict = ckpt['state_dict']
         if not isinstance(state_dict, dict):
             raise RuntimeError(
                 f'CLIP checkpoint {path!r} holds a {type(state_dict)}, '
@@ -157,9 +157,12 @@ def load_clip_state_dict(model: nn.Module, state_dict: Dict[str, Tensor],
         state_dict (dict): Weights, open_clip key layout.
         source (str): Where they came from, for error messages.
     """
-    from open_clip.factory import convert_state_dict
     from open_clip.model import resize_pos_embed
-    state_dict = convert_state_dict(model, state_dict)
+    try:  # open_clip >= 2.24: third-party (MobileCLIP) layouts
+        from open_clip.factory import convert_state_dict
+        state_dict = convert_state_dict(model, state_dict)
+    except ImportError:
+        pass
     scale = state_dict.get('logit_scale')
     if scale is not None and scale.ndim != model.logit_scale.ndim:
         state_dict['logit_scale'] = scale.reshape(model.logit_scale.shape)
@@ -208,11 +211,11 @@ def _resolve_pretrained(model_name: str, pretrained: str,
     return path, {}
 
 
-def build_open_clip(model_name: str = 'ViT-B-16',
-                    pretrained: Optional[str] = 'openai',
-                    cache_dir: Optional[str] = None,
-                    quick_gelu: Optional[bool] = None
-                    ) -> Tuple[nn.Module, Dict]:
+def build_open_clip(
+        model_name: str = 'ViT-B-16',
+        pretrained: Optional[str] = 'openai',
+        cache_dir: Optional[str] = None,
+        quick_gelu: Optional[bool] = None) -> Tuple[nn.Module, Dict]:
     """Create an open_clip CLIP model with its weights, on the CPU in fp32.
 
     Args:
@@ -261,7 +264,8 @@ def build_open_clip(model_name: str = 'ViT-B-16',
     else:
         print_log(
             f'FrozenCLIP: {model_name} with RANDOM weights (pretrained=None)',
-            logger='current', level=logging.WARNING)
+            logger='current',
+            level=logging.WARNING)
     model.eval()
     info = dict(
         checkpoint=path,
@@ -277,4 +281,3 @@ def model_quick_gelu(model: nn.Module) -> bool:
         if type(m).__name__ == 'QuickGELU':
             return True
     return False
-

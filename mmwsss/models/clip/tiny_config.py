@@ -17,10 +17,10 @@ TINY_CLIP_NAME = 'mmwsss-tiny-ViT-16'
 
 TINY_CLIP_CFG: Dict = dict(
     embed_dim=32,
-    vision_cfg=dict(image_size=224, layers=3, width=64, patch_size=16,
-                    head_width=32),
-    text_cfg=dict(context_length=77, vocab_size=49408, width=32, heads=2,
-                  layers=2),
+    vision_cfg=dict(
+        image_size=224, layers=3, width=64, patch_size=16, head_width=32),
+    text_cfg=dict(
+        context_length=77, vocab_size=49408, width=32, heads=2, layers=2),
 )
 
 
@@ -45,8 +45,8 @@ def register_open_clip_config(name: str, cfg: Dict) -> None:
     if isinstance(registry, dict):
         registry[name] = copy.deepcopy(cfg)
         return
-    path = osp.join(tempfile.mkdtemp(prefix='mmwsss_clip_cfg_'),
-                    f'{name}.json')
+    path = osp.join(
+        tempfile.mkdtemp(prefix='mmwsss_clip_cfg_'), f'{name}.json')
     with open(path, 'w') as f:
         json.dump(cfg, f)
     open_clip.add_model_config(path)

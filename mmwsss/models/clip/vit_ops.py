@@ -51,11 +51,11 @@ def check_standard_block(block: nn.Module, where: str = 'block') -> None:
             'supported')
 
 
-def multi_head_attention(attn: nn.MultiheadAttention,
-                         x: Tensor,
-                         attn_mask: Optional[Tensor] = None,
-                         need_weights: bool = False
-                         ) -> Tuple[Tensor, Optional[Tensor]]:
+def multi_head_attention(
+        attn: nn.MultiheadAttention,
+        x: Tensor,
+        attn_mask: Optional[Tensor] = None,
+        need_weights: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
     """Self-attention of ``nn.MultiheadAttention`` written out explicitly.
 
     Same result as ``attn(x, x, x, attn_mask=attn_mask)[0]`` (up to float
@@ -95,12 +95,12 @@ def multi_head_attention(attn: nn.MultiheadAttention,
     return out, weights
 
 
-def block_forward(block: nn.Module,
-                  x: Tensor,
-                  attn_mask: Optional[Tensor] = None,
-                  need_weights: bool = False,
-                  ln_1_out: Optional[Tensor] = None
-                  ) -> Tuple[Tensor, Optional[Tensor]]:
+def block_forward(
+        block: nn.Module,
+        x: Tensor,
+        attn_mask: Optional[Tensor] = None,
+        need_weights: bool = False,
+        ln_1_out: Optional[Tensor] = None) -> Tuple[Tensor, Optional[Tensor]]:
     """One open_clip ``ResidualAttentionBlock`` with explicit attention.
 
     Args:
