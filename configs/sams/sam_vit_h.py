@@ -41,6 +41,5 @@ sam_generator = dict(
     t_r=0.3,  # whole > part > sub-part occupation filter (None: off)
     filter_chunk_size=50)
 
-# Set by the dataset configs.
-dataset = None
-mask_dir = None
+# The dataset configs (voc_*.py, coco_*.py, voc_mini_tiny.py) add
+# `dataset` (any dataset whose data infos carry `img_path`) and `mask_dir`.
