@@ -165,6 +165,16 @@ def test_encode_image_no_graph_and_attn_options(tiny, images):
         tiny.encode_image(images[0])
 
 
+def test_encode_image_under_autocast(tiny, images):
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = tiny.encode_image(images[:1])
+        g, = torch.autograd.grad(out.embedding.float().sum(), out.target)
+        text = tiny.encode_text_from_strings(['dog'])
+    assert out.attn.dtype == torch.float32
+    assert torch.isfinite(g).all() and g.abs().sum() > 0
+    assert text.shape == (1, 32) and torch.isfinite(text).all()
+
+
 def test_attention_and_target_match_open_clip(tiny, images):
     clip = _tiny(attn_layers=3)
     out = clip.encode_image(images)

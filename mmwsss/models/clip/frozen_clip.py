@@ -47,7 +47,8 @@ class CLIPImageOutput(NamedTuple):
             when asked for (``target_grad=True``).
         attn (Tensor | None): (B, K, 1 + h*w, 1 + h*w) attention
             probabilities averaged over heads, of the last K blocks in order
-            (the last block last); rows sum to 1; no autograd graph.
+            (the last block last); rows sum to 1; float32 (also under
+            autocast); no autograd graph.
         grid (tuple[int, int]): Patch grid ``(h, w)`` (of the padded input).
     """
     embedding: Tensor
@@ -296,7 +297,7 @@ class FrozenCLIP(BaseModule):
             for i in range(self._num_layers - 1):
                 if i >= first_attn:
                     x, w = block_forward(blocks[i], x, need_weights=True)
-                    attns.append(w)
+                    attns.append(w.float())
                 else:
                     x = native_block_forward(blocks[i], x,
                                              self._vision_batch_first)
@@ -308,7 +309,7 @@ class FrozenCLIP(BaseModule):
             y, w = block_forward(last, x, need_weights=k > 0, ln_1_out=target)
             embedding = self._pool(y)
         if k > 0:
-            attns.append(w.detach())
+            attns.append(w.detach().float())
         attn = torch.stack(attns, dim=1) if k > 0 else None
         return CLIPImageOutput(embedding, target, attn, grid)
 
