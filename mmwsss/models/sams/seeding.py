@@ -1,0 +1,618 @@
+"""SAM-based seeding (SAMS): label each quasi-superpixel from class maps and
+paint the seed map (FMA-WSSS eqs. 8-10, as the authors' code computes them).
+
+Pure tensor code (torch, numpy): no OpenMMLab imports. Works on CPU and GPU.
+
+For one image with class maps ``cams`` (P, H, W) of the foreground classes
+``fg_cls`` (P,) and quasi-superpixels ``masks`` (S, H, W) with SAM levels
+(S,) (0 sub-part, 1 part, 2 whole), the default settings compute
+(``norm_first=True``, ``gather='mean'``, ``bg 'pow' alpha``,
+``priority=('level_bigger', 'conf_bigger')``)::
+
+    A        = max(cams, 0)                         # no per-pixel norm
+    g[p, s]  = sum_{pixels of mask s} A[p] / area_s
+    S_c[p,s] = N_S(g[p, :])   min-max over the S masks per class,
+                               clamp at 0, eps 1e-7
+    S_bg[s]  = (1 - max_p S_c[p, s]) ** alpha
+    scores   = [S_bg, S_c[0], ..., S_c[P-1]]        (S, P+1)
+    idx      = argmax(scores), ties to the LOWEST index (bg wins ties)
+    label[s] = 0 if idx == 0 else fg_cls[idx-1] + 1;  conf[s] = max score
+    seed     = per pixel the label of the covering mask with the highest
+               (level, conf, position in the input); uncovered pixels 0
+
+Masks are never expanded into a dense (S, H, W) float product: they are
+flattened once into pixel / mask index pairs grouped by mask
+(:class:`FlatMasks`), the means are segment sums over those pairs
+(``segment_reduce``, or ``index_add_``) and the painting is one
+``scatter_reduce_(..., 'amax')`` of a priority rank. Sums are accumulated in float64 and cast back to the maps'
+dtype, so the means are the correctly rounded float32 values.
+
+Deviation from the reference (documented robustness): a mask with zero
+area gives NaN there. Here it is left out of the per-class min-max (so it
+does not change the other masks' scores), gets all-zero scores, label 0,
+conf 0, and, having no pixels, paints nothing.
+"""
+from dataclasses import dataclass
+from typing import (Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union)
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..gradcam import min_max_normalize
+
+__all__ = [
+    'FlatMasks', 'SAMSResult', 'flatten_masks', 'flat_masks_from_rle',
+    'resize_maps', 'gather_mask_means', 'normalize_over_masks',
+    'mask_scores', 'add_background_score', 'classify_masks',
+    'priority_rank', 'paint_masks', 'sams_seed', 'sams_seed_from_record'
+]
+
+ArrayLike = Union[Tensor, np.ndarray, Sequence]
+NormFirst = Union[bool, str, Dict[str, Any]]
+
+#: The settings FMA-WSSS's seeds use.
+DEFAULT_PRIORITY = ('level_bigger', 'conf_bigger')
+_PRIORITY_KEYS = ('level_bigger', 'level_smaller', 'conf_bigger',
+                  'conf_smaller', 'area_bigger', 'area_smaller')
+
+
+class FlatMasks(NamedTuple):
+    """Quasi-superpixels as flat pixel / mask index pairs.
+
+    Entries are grouped by mask (``mask_idx`` ascending), as
+    :func:`flatten_masks` and :func:`flat_masks_from_rle` make them; other
+    orders still work, on a slower path.
+
+    Attributes:
+        pix_idx (Tensor): (N,) int64 row-major flat pixel index ``y*W + x``.
+        mask_idx (Tensor): (N,) int64 mask of each entry, in [0, S).
+        areas (Tensor): (S,) int64 pixels per mask.
+        image_size (tuple[int, int]): (H, W).
+    """
+    pix_idx: Tensor
+    mask_idx: Tensor
+    areas: Tensor
+    image_size: Tuple[int, int]
+
+    @property
+    def num_masks(self) -> int:
+        """Number of masks S."""
+        return int(self.areas.numel())
+
+    def to(self, device: Union[str, torch.device]) -> 'FlatMasks':
+        """Same masks on another device."""
+        return FlatMasks(
+            self.pix_idx.to(device), self.mask_idx.to(device),
+            self.areas.to(device), self.image_size)
+
+
+@dataclass
+class SAMSResult:
+    """Output of :func:`sams_seed`.
+
+    Attributes:
+        seed (Tensor): (H, W) uint8 seed map, 0 = background,
+            ``fg_cls[i] + 1`` = class.
+        scores (Tensor): (S, K) float per-mask scores, ``[S_bg, S_c...]``
+            (K = P + 1; K = P with ``bg_method='no_bg'``).
+        labels (Tensor): (S,) int64 label of each mask (the seed value).
+        conf (Tensor): (S,) float winning score of each mask, also when
+            background wins.
+    """
+    seed: Tensor
+    scores: Tensor
+    labels: Tensor
+    conf: Tensor
+
+
+# ----------------------------------------------------------------------------
+# Masks
+# ----------------------------------------------------------------------------
+def flatten_masks(masks: ArrayLike,
+                  device: Optional[Union[str, torch.device]] = None
+                  ) -> FlatMasks:
+    """Flatten dense boolean masks into pixel / mask index pairs.
+
+    Args:
+        masks (Tensor | np.ndarray): (S, H, W) masks (bool, or any dtype
+            where nonzero means inside).
+        device (str | torch.device, optional): Device of the result.
+            Defaults to the masks' device (CPU for numpy).
+
+    Returns:
+        FlatMasks: The masks' pixels.
+    """
+    masks = torch.as_tensor(np.asarray(masks) if not isinstance(
+        masks, Tensor) else masks)
+    if masks.dim() != 3:
+        raise ValueError(
+            f'masks must be (S, H, W), got shape {tuple(masks.shape)}')
+    if device is not None:
+        masks = masks.to(device)
+    s, h, w = masks.shape
+    nz = masks.reshape(s, h * w).nonzero()  # row-major: grouped by mask
+    mask_idx, pix_idx = nz[:, 0], nz[:, 1]
+    areas = torch.bincount(mask_idx, minlength=s)
+    return FlatMasks(pix_idx, mask_idx, areas, (int(h), int(w)))
+
+
+def flat_masks_from_rle(counts: ArrayLike,
+                        offsets: ArrayLike,
+                        image_size: Tuple[int, int],
+                        device: Optional[Union[str, torch.device]] = None
+                        ) -> FlatMasks:
+    """Pixel / mask index pairs straight from SAM's uncompressed RLE.
+
+    Decodes without building the dense (S, H, W) masks. The RLE is SAM's /
+    pycocotools' column-major format: runs alternate 0 and 1 starting with
+    0, ``counts[offsets[i]:offsets[i+1]]`` are mask ``i``'s runs (the layout
+    of :class:`mmwsss.models.sams.mask_cache.SAMMaskRecord`).
+
+    Args:
+        counts (array-like): Concatenated run lengths of all masks.
+        offsets (array-like): (S+1,) start of each mask's runs.
+        image_size (tuple[int, int]): (H, W).
+        device (str | torch.device, optional): Device of the result.
+
+    Returns:
+        FlatMasks: The masks' pixels (row-major pixel indices).
+    """
+    h, w = int(image_size[0]), int(image_size[1])
+    counts = np.asarray(counts, np.int64).reshape(-1)
+    offsets = np.asarray(offsets, np.int64).reshape(-1)
+    s = len(offsets) - 1
+    if s < 0 or offsets[0] != 0 or offsets[-1] != len(counts) or np.any(
+            np.diff(offsets) < 0):
+        raise ValueError(
+            f'RLE offsets must rise from 0 to len(counts)={len(counts)}, '
+            f'got {offsets[:5].tolist()}...{offsets[-2:].tolist()}')
+    owner = np.repeat(np.arange(s, dtype=np.int64), np.diff(offsets))
+    # start of every run in its mask's column-major pixel order
+    ends = np.cumsum(counts)
+    mask_start = np.concatenate([[0], ends])[offsets[:-1]]
+    starts = ends - counts - mask_start[owner]
+    lens_per_mask = np.bincount(owner, weights=counts, minlength=s)
+    if np.any(lens_per_mask != h * w):
+        bad = int(np.flatnonzero(lens_per_mask != h * w)[0])
+        raise ValueError(f'RLE of mask {bad} covers {int(lens_per_mask[bad])}'
+                         f' pixels, expected H*W = {h * w}')
+    run_in_mask = np.arange(len(counts)) - offsets[:-1][owner]
+    on = run_in_mask % 2 == 1
+    on_starts, on_lens, on_owner = starts[on], counts[on], owner[on]
+    total = int(on_lens.sum())
+    # expand runs: start of its run + position inside the run
+    run_base = np.repeat(on_starts - (np.cumsum(on_lens) - on_lens), on_lens)
+    colmajor = run_base + np.arange(total, dtype=np.int64)
+    pix = (colmajor % h) * w + colmajor // h
+    mask_idx = np.repeat(on_owner, on_lens)
+    areas = np.bincount(on_owner, weights=on_lens,
+                        minlength=s).astype(np.int64)
+    return FlatMasks(
+        torch.as_tensor(pix, device=device),
+        torch.as_tensor(mask_idx, device=device),
+        torch.as_tensor(areas, device=device), (h, w))
+
+
+def _as_flat(masks: Union[ArrayLike, FlatMasks],
+             device: torch.device) -> FlatMasks:
+    if isinstance(masks, FlatMasks):
+        return masks.to(device)
+    return flatten_masks(masks, device=device)
+
+
+# ----------------------------------------------------------------------------
+# Steps
+# ----------------------------------------------------------------------------
+def resize_maps(maps: Tensor, size: Optional[Tuple[int, int]]) -> Tensor:
+    """Bilinear resize of (P, h, w) maps as the reference does it.
+
+    ``F.interpolate(maps[None], size, mode='bilinear',
+    align_corners=False)[0]``, no antialias, skipped when ``size`` is None
+    or already equal.
+
+    Args:
+        maps (Tensor): (P, h, w) float maps.
+        size (tuple[int, int], optional): Target (H, W).
+
+    Returns:
+        Tensor: (P, H, W) maps.
+    """
+    if size is None or tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    if maps.shape[0] == 0:
+        return maps.new_zeros((0, int(size[0]), int(size[1])))
+    return F.interpolate(
+        maps[None], size=(int(size[0]), int(size[1])), mode='bilinear',
+        align_corners=False)[0]
+
+
+def gather_mask_means(maps: Tensor,
+                      flat: FlatMasks,
+                      method: str = 'mean') -> Tensor:
+    """Per-mask mean (or sum) of each map: ``g[p, s]``.
+
+    Args:
+        maps (Tensor): (P, H, W) float maps at the masks' size.
+        flat (FlatMasks): The masks.
+        method (str): ``'mean'`` (sum / area) or ``'sum'``.
+
+    Returns:
+        Tensor: (P, S) in the maps' dtype. Zero-area masks give 0.
+    """
+    p = maps.shape[0]
+    if tuple(maps.shape[-2:]) != tuple(flat.image_size):
+        raise ValueError(f'maps are {tuple(maps.shape[-2:])} but the masks '
+                         f'{tuple(flat.image_size)}; resize the maps first')
+    if method not in ('mean', 'sum'):
+        raise ValueError(f"gather method must be 'mean' or 'sum', "
+                         f'got {method!r}')
+    acc = torch.float64  # exact-enough sums on CPU and GPU alike
+    # (N, P): the classes of one pixel side by side
+    hw = maps.shape[-2] * maps.shape[-1]
+    table = maps.to(acc).reshape(p, hw).T.contiguous()
+    vals = table.index_select(0, flat.pix_idx)
+    mi = flat.mask_idx
+    grouped = mi.numel() < 2 or bool((mi[1:] >= mi[:-1]).all())
+    if grouped and hasattr(torch, 'segment_reduce'):
+        # entries grouped by mask: contiguous segment sums (fastest)
+        sums = torch.segment_reduce(
+            vals, 'sum', lengths=flat.areas, axis=0, unsafe=True).T
+    else:
+        sums = vals.new_zeros((flat.num_masks, p)).index_add_(0, mi,
+                                                              vals).T
+    if method == 'sum':
+        return sums.to(maps.dtype).contiguous()
+    areas = flat.areas.to(acc)
+    means = torch.where(areas > 0, sums / areas.clamp(min=1),
+                        torch.zeros_like(sums))
+    return means.to(maps.dtype).contiguous()
+
+
+def normalize_over_masks(g: Tensor,
+                         valid: Optional[Tensor] = None,
+                         eps: float = 1e-7) -> Tensor:
+    """``N_S``: clamp at 0, min-max over the masks per class (eps 1e-7).
+
+    Args:
+        g (Tensor): (P, S) per-mask values.
+        valid (Tensor, optional): (S,) bool; only valid masks enter the min
+            and max, invalid ones get 0. Defaults to all valid.
+        eps (float): Added to the range. Defaults to 1e-7.
+
+    Returns:
+        Tensor: (P, S) scores in [0, 1).
+    """
+    if valid is None or bool(valid.all()):
+        if g.shape[1] == 0:
+            return g.clone()
+        return min_max_normalize(g, dim=1, thresh=0., eps=eps)
+    out = torch.zeros_like(g)
+    if bool(valid.any()):
+        out[:, valid] = min_max_normalize(g[:, valid], dim=1, thresh=0.,
+                                          eps=eps)
+    return out
+
+
+def mask_scores(maps: Tensor,
+                flat: FlatMasks,
+                norm_first: NormFirst = True,
+                gather_method: str = 'mean') -> Tensor:
+    """Foreground score of every mask and class (before the background).
+
+    Args:
+        maps (Tensor): (P, H, W) class maps at the masks' size.
+        flat (FlatMasks): The masks.
+        norm_first (bool | str | dict): How maps become scores:
+
+            - ``True`` (FMA-WSSS): ``N_S(mean(max(maps, 0)))``.
+            - ``False``: ``N_S(mean(maps))`` (negatives enter the means,
+              the clamp happens inside ``N_S``).
+            - ``'double_norm'``: ``N_S(mean(N_HW(maps)))``.
+            - ``'no_norm'``: ``mean(maps)`` (e.g. probabilities).
+            - ``{'method': 'gamma_softmax', 'gamma': g}``:
+              ``mean(softmax_P(g * maps))``.
+        gather_method (str): ``'mean'`` or ``'sum'``.
+
+    Returns:
+        Tensor: (P, S) scores.
+    """
+    valid = flat.areas > 0
+    if norm_first is True:
+        return normalize_over_masks(
+            gather_mask_means(maps.clamp(min=0), flat, gather_method), valid)
+    if norm_first is False:
+        return normalize_over_masks(
+            gather_mask_means(maps, flat, gather_method), valid)
+    if norm_first == 'double_norm':
+        normed = min_max_normalize(maps, dim=(1, 2), thresh=0., eps=1e-7) \
+            if maps.shape[0] else maps
+        return normalize_over_masks(
+            gather_mask_means(normed, flat, gather_method), valid)
+    if norm_first == 'no_norm':
+        return gather_mask_means(maps, flat, gather_method)
+    if isinstance(norm_first, dict) and \
+            norm_first.get('method') == 'gamma_softmax':
+        soft = torch.softmax(maps * float(norm_first['gamma']), dim=0)
+        return gather_mask_means(soft, flat, gather_method)
+    raise ValueError(
+        "norm_first must be True, False, 'double_norm', 'no_norm' or "
+        f"{{'method': 'gamma_softmax', 'gamma': g}}, got {norm_first!r}")
+
+
+def add_background_score(fg_scores: Tensor,
+                         bg_method: Dict[str, Any]) -> Tensor:
+    """Prepend the background score: (P, S) -> (K, S).
+
+    Args:
+        fg_scores (Tensor): (P, S) per-mask class scores.
+        bg_method (dict): One of
+
+            - ``{'method': 'pow', 'pow': a}``: ``(1 - max_p S_c) ** a``
+              (FMA-WSSS; 1 when P = 0).
+            - ``{'method': 'thresh', 'thresh': t}``: a constant ``t``.
+            - ``{'method': 'alpha_bg', 'alpha': a}``: channel 0 of
+              ``fg_scores`` already IS the background (e.g. a segmentation
+              model's probability); it is raised to ``a``, nothing added.
+            - ``{'method': 'no_bg'}``: no background channel.
+
+    Returns:
+        Tensor: (K, S) scores, background first (K = P + 1, or P for
+        ``alpha_bg`` / ``no_bg``).
+    """
+    method = bg_method.get('method') if isinstance(bg_method, dict) else None
+    if method == 'pow':
+        if fg_scores.shape[0]:
+            top = fg_scores.amax(dim=0, keepdim=True)
+        else:
+            top = fg_scores.new_zeros((1, fg_scores.shape[1]))
+        return torch.cat([(1 - top).pow(float(bg_method['pow'])), fg_scores])
+    if method == 'thresh':
+        bg = fg_scores.new_full((1, fg_scores.shape[1]),
+                                float(bg_method['thresh']))
+        return torch.cat([bg, fg_scores])
+    if method == 'alpha_bg':
+        if fg_scores.shape[0] == 0:
+            raise ValueError("bg_method 'alpha_bg' needs the background as "
+                             'channel 0 of the maps, got no channel')
+        out = fg_scores.clone()
+        out[0] = out[0].pow(float(bg_method['alpha']))
+        return out
+    if method == 'no_bg':
+        return fg_scores
+    raise ValueError(
+        "bg_method must be {'method': 'pow', 'pow': a}, {'method': 'thresh',"
+        " 'thresh': t}, {'method': 'alpha_bg', 'alpha': a} or "
+        f"{{'method': 'no_bg'}}, got {bg_method!r}")
+
+
+def classify_masks(scores: Tensor, fg_cls: Tensor,
+                   has_bg: bool = True) -> Tuple[Tensor, Tensor]:
+    """Argmax over the score channels, ties to the lowest index.
+
+    Args:
+        scores (Tensor): (K, S) scores, background first when ``has_bg``.
+        fg_cls (Tensor): (P,) int64 0-based foreground class ids.
+        has_bg (bool): Whether channel 0 is the background (label 0).
+            Without it channel ``i`` gets label ``fg_cls[i] + 1``.
+
+    Returns:
+        tuple[Tensor, Tensor]: (S,) int64 labels (0 = background,
+        ``fg_cls + 1``) and (S,) winning scores.
+    """
+    if scores.shape[0] == 0:
+        raise ValueError('classify_masks needs at least one score channel')
+    # argmax returns the first maximal index (torch.max documents no tie
+    # rule), as the reference's torch.argmax
+    idx = scores.argmax(dim=0)
+    conf = scores.gather(0, idx[None])[0]
+    lut = fg_cls.to(torch.int64) + 1
+    if has_bg:
+        lut = torch.cat([lut.new_zeros(1), lut])
+    return lut[idx], conf
+
+
+def priority_rank(levels: Tensor,
+                  conf: Tensor,
+                  areas: Optional[Tensor] = None,
+                  priority: Sequence[str] = DEFAULT_PRIORITY) -> Tensor:
+    """Painting rank of every mask: later (higher rank) paint wins.
+
+    The rank is the position in a stable ascending sort on the priority
+    keys (the reference's Python ``sorted``), so ties keep the input order.
+
+    Args:
+        levels (Tensor): (S,) SAM levels.
+        conf (Tensor): (S,) confidences.
+        areas (Tensor, optional): (S,) areas, for the ``area_*`` keys.
+        priority (Sequence[str]): Keys, most significant first, among
+            ``level_bigger``, ``level_smaller``, ``conf_bigger``,
+            ``conf_smaller``, ``area_bigger``, ``area_smaller``.
+
+    Returns:
+        Tensor: (S,) int64 rank, a permutation of ``0..S-1``.
+    """
+    if isinstance(priority, str):
+        priority = (priority, )
+    s = levels.numel()
+    order = torch.arange(s, device=levels.device)
+    # least significant key first; each stable sort keeps earlier ties
+    for key in reversed(tuple(priority)):
+        if key not in _PRIORITY_KEYS:
+            raise ValueError(f'unknown priority {key!r}, expected one of '
+                             f'{_PRIORITY_KEYS}')
+        name, direction = key.split('_')
+        vals = {'level': levels, 'conf': conf, 'area': areas}[name]
+        if vals is None:
+            raise ValueError(f'priority {key!r} needs the mask areas')
+        vals = vals.to(torch.float64)
+        if direction == 'smaller':
+            vals = -vals
+        _, perm = torch.sort(vals[order], stable=True)
+        order = order[perm]
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(s, device=order.device)
+    return rank
+
+
+def paint_masks(labels: Tensor, rank: Tensor, flat: FlatMasks,
+                default: int = 0) -> Tensor:
+    """Paint mask labels; each pixel takes its highest-ranked covering mask.
+
+    Equivalent to painting the masks in ascending rank order, later paint
+    overwriting, done as one ``scatter_reduce_('amax')`` of the rank.
+
+    Args:
+        labels (Tensor): (S,) int64 label of each mask.
+        rank (Tensor): (S,) int64 painting rank (see :func:`priority_rank`).
+        flat (FlatMasks): The masks.
+        default (int): Value of uncovered pixels. Defaults to 0.
+
+    Returns:
+        Tensor: (H, W) int64 label map.
+    """
+    h, w = flat.image_size
+    top = torch.full((h * w, ), -1, dtype=torch.int64, device=rank.device)
+    if flat.pix_idx.numel():
+        mi = flat.mask_idx
+        if bool((mi[1:] >= mi[:-1]).all()):  # grouped by mask
+            src = torch.repeat_interleave(rank, flat.areas,
+                                          output_size=mi.numel())
+        else:
+            src = rank[mi]
+        top.scatter_reduce_(0, flat.pix_idx, src, reduce='amax',
+                            include_self=True)
+    by_rank = torch.empty_like(labels)
+    by_rank[rank] = labels
+    lut = torch.cat([labels.new_full((1, ), default), by_rank])
+    return lut[top + 1].reshape(h, w)
+
+
+# ----------------------------------------------------------------------------
+# Entry points
+# ----------------------------------------------------------------------------
+def sams_seed(cams: ArrayLike,
+              masks: Union[ArrayLike, FlatMasks],
+              levels: ArrayLike,
+              fg_cls: ArrayLike,
+              alpha: Optional[float] = None,
+              image_size: Optional[Tuple[int, int]] = None,
+              norm_first: NormFirst = True,
+              bg_method: Optional[Dict[str, Any]] = None,
+              gather_method: str = 'mean',
+              priority: Sequence[str] = DEFAULT_PRIORITY) -> SAMSResult:
+    """SAMS seed map of one image (the reference ``gather_norm_bg_argmax``).
+
+    With the defaults and ``alpha`` this equals FMA-WSSS's
+    ``gather_norm_bg_argmax(anns, cam, fg_cls, norm_first=True,
+    gather_method='mean', bg_method={'method': 'pow', 'pow': alpha},
+    priority=('level_bigger', 'conf_bigger'))`` (see the module docstring):
+    ReLU, mean inside each mask, min-max over the masks per class, background
+    ``(1 - max)^alpha``, argmax with ties to background / the earlier class,
+    paint by (level, conf, input order), uncovered pixels 0.
+
+    Args:
+        cams (Tensor | np.ndarray): (P, h, w) float class maps of the
+            classes ``fg_cls`` (with ``bg_method='alpha_bg'``: (1+P, h, w),
+            background map first).
+        masks (Tensor | np.ndarray | FlatMasks): (S, H, W) bool
+            quasi-superpixels, or their :class:`FlatMasks`.
+        levels (array-like): (S,) SAM level of each mask (0 sub-part,
+            1 part, 2 whole).
+        fg_cls (array-like): (P,) 0-based foreground class ids; seed values
+            are ``fg_cls + 1`` (must be <= 254).
+        alpha (float, optional): Background exponent; shorthand for
+            ``bg_method={'method': 'pow', 'pow': alpha}``.
+        image_size (tuple[int, int], optional): (H, W) of the masks; the
+            maps are resized to it (bilinear, align_corners=False, skipped
+            when equal). Defaults to the masks' size.
+        norm_first (bool | str | dict): See :func:`mask_scores`.
+        bg_method (dict, optional): See :func:`add_background_score`.
+        gather_method (str): ``'mean'`` or ``'sum'``.
+        priority (Sequence[str]): Painting priority (see
+            :func:`priority_rank`).
+
+    Returns:
+        SAMSResult: ``seed`` (H, W) uint8 on the maps' device, ``scores``
+        (S, K), ``labels`` (S,) int64, ``conf`` (S,).
+    """
+    if (alpha is None) == (bg_method is None):
+        raise ValueError('give exactly one of alpha (pow background) and '
+                         f'bg_method, got alpha={alpha!r}, '
+                         f'bg_method={bg_method!r}')
+    if bg_method is None:
+        bg_method = {'method': 'pow', 'pow': float(alpha)}
+    cams = torch.as_tensor(cams)
+    if not cams.is_floating_point() or cams.dtype in (torch.float16,
+                                                      torch.bfloat16):
+        cams = cams.float()
+    if cams.dim() != 3:
+        raise ValueError(f'cams must be (P, h, w), got {tuple(cams.shape)}')
+    device = cams.device
+    fg_cls = torch.as_tensor(np.asarray(fg_cls) if not isinstance(
+        fg_cls, Tensor) else fg_cls).to(device=device,
+                                         dtype=torch.int64).reshape(-1)
+    has_bg = bg_method.get('method') != 'no_bg'
+    n_maps = fg_cls.numel() + (1 if bg_method.get('method') == 'alpha_bg'
+                                else 0)
+    if cams.shape[0] != n_maps:
+        raise ValueError(f'cams has {cams.shape[0]} maps but fg_cls has '
+                         f'{fg_cls.numel()} classes (bg_method '
+                         f"{bg_method.get('method')!r} needs {n_maps} maps)")
+    if fg_cls.numel() and (int(fg_cls.min()) < 0 or int(fg_cls.max()) > 254):
+        raise ValueError('fg_cls must be 0-based class ids in [0, 254] for '
+                         f'a uint8 seed, got {fg_cls.tolist()}')
+    flat = _as_flat(masks, device)
+    if image_size is not None and tuple(image_size) != flat.image_size:
+        raise ValueError(f'image_size {tuple(image_size)} differs from the '
+                         f'masks\' size {flat.image_size}')
+    levels = torch.as_tensor(np.asarray(levels) if not isinstance(
+        levels, Tensor) else levels).to(device).reshape(-1)
+    if levels.numel() != flat.num_masks:
+        raise ValueError(f'{levels.numel()} levels for {flat.num_masks} '
+                         'masks')
+    maps = resize_maps(cams, flat.image_size)
+    fg = mask_scores(maps, flat, norm_first, gather_method)  # (P', S)
+    scores = add_background_score(fg, bg_method)  # (K, S)
+    valid = flat.areas > 0
+    if not bool(valid.all()):  # zero-area masks: zero scores, background
+        scores = torch.where(valid[None], scores, torch.zeros_like(scores))
+    if has_bg:
+        labels, conf = classify_masks(scores, fg_cls, has_bg=True)
+        labels = torch.where(valid, labels, torch.zeros_like(labels))
+    elif scores.shape[0]:
+        labels, conf = classify_masks(scores, fg_cls, has_bg=False)
+    else:
+        labels = torch.zeros(flat.num_masks, dtype=torch.int64,
+                             device=device)
+        conf = maps.new_zeros(flat.num_masks)
+    rank = priority_rank(levels, conf, flat.areas, priority)
+    seed = paint_masks(labels, rank, flat).to(torch.uint8)
+    return SAMSResult(seed=seed, scores=scores.T, labels=labels, conf=conf)
+
+
+def sams_seed_from_record(cams: ArrayLike, record: Any, fg_cls: ArrayLike,
+                          alpha: Optional[float] = None,
+                          **kwargs) -> SAMSResult:
+    """:func:`sams_seed` with the masks of a ``SAMMaskRecord``.
+
+    Decodes the record's RLE straight into :class:`FlatMasks` (no dense
+    masks) and uses its levels and image size.
+
+    Args:
+        cams (Tensor | np.ndarray): (P, h, w) class maps.
+        record (SAMMaskRecord): Cached quasi-superpixels of the image
+            (``counts``, ``offsets``, ``levels``, ``image_size``).
+        fg_cls (array-like): (P,) 0-based foreground class ids.
+        alpha (float, optional): Background exponent.
+        **kwargs: Other :func:`sams_seed` arguments.
+
+    Returns:
+        SAMSResult: As :func:`sams_seed`.
+    """
+    device = cams.device if isinstance(cams, Tensor) else None
+    flat = flat_masks_from_rle(record.counts, record.offsets,
+                               record.image_size, device=device)
+    levels = torch.as_tensor(np.asarray(record.levels, np.int64))
+    return sams_seed(cams, flat, levels, fg_cls, alpha=alpha, **kwargs)
