@@ -165,3 +165,25 @@ def test_two_process_run_gloo(tmp_path, repo_root, voc_mini_root):
     assert '3 generated, 0 skipped' in out
     assert sorted(os.listdir(tmp_path / 'masks')) == sorted(
         f'{i}.npz' for i in IDS)
+
+
+def test_sams_configs(repo_root):
+    """Every config parses; the base config is the generator's defaults."""
+    import glob
+    import inspect
+
+    from mmwsss.models.sams import SAMQuasiSuperpixelGenerator
+    params = inspect.signature(SAMQuasiSuperpixelGenerator).parameters
+    folder = osp.join(repo_root, 'configs', 'sams')
+    base = Config.fromfile(osp.join(folder, 'sam_vit_h.py')).sam_generator
+    for key, value in base.items():
+        if key not in ('type', 'checkpoint'):
+            default = params[key].default
+            if isinstance(default, tuple):
+                value, default = list(value), list(default)
+            assert value == default, key
+    for path in glob.glob(osp.join(folder, '*.py')):
+        cfg = Config.fromfile(path)
+        assert cfg.sam_generator.type == 'SAMQuasiSuperpixelGenerator'
+        if not osp.basename(path).startswith('sam_'):
+            assert cfg.dataset.type and cfg.mask_dir, path

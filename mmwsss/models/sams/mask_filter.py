@@ -24,9 +24,10 @@ suppress nothing, and masks of one level are never compared with each other.
 Numerics match the reference exactly: ``occ`` is ``float32(|m & c|)``
 divided by the int64 area, in float32, and compared strictly with
 ``float32(t_r)`` -- an occupation of exactly 7/10 is dropped at
-``t_r = 0.7``. Intersections are one matrix product of flattened masks per
-chunk (exact integer counts: the product runs in float32 below 2**24 pixels
-per image and in float64 above), so the chunk size only bounds memory.
+``t_r = 0.7``. Intersections are matrix products of flattened masks, one
+per chunk of ``chunk_size`` masks against the whole container (exact
+integer counts: the products run in float32 below 2**24 pixels per image
+and in float64 above), so the chunk size only bounds memory.
 
 Empty masks (robustness): the reference divides by zero for an empty
 mask, gets NaN and so drops it whenever it is compared. Here the filter
@@ -67,8 +68,8 @@ def max_occupation(masks: torch.Tensor,
         masks (torch.Tensor): (N, H, W) or (N, H*W) bool masks.
         container (torch.Tensor): (M, H, W) or (M, H*W) bool masks, M >= 1,
             on the same device.
-        chunk_size (int): Masks (rows and container columns) per matrix
-            product; ``<= 0`` means one product. Changes memory only.
+        chunk_size (int): Masks of ``masks`` per matrix product; ``<= 0``
+            means one product. Changes memory only.
 
     Returns:
         torch.Tensor: (N,) float32 ``max_c float32(|m & c|) / |m|``; NaN
@@ -81,20 +82,19 @@ def max_occupation(masks: torch.Tensor,
         raise ValueError(
             f'masks have {flat.shape[1]} pixels but container masks have '
             f'{cont.shape[1]}: they must come from the same image.')
-    n_pix = flat.shape[1]
-    dtype = torch.float32 if n_pix < _FLOAT32_EXACT else torch.float64
-    step_n = n if chunk_size <= 0 else chunk_size
-    step_m = m if chunk_size <= 0 else chunk_size
-    inter_max = torch.zeros(n, dtype=torch.int64, device=flat.device)
-    for c0 in range(0, m, max(step_m, 1)):
-        c_chunk = cont[c0:c0 + step_m].to(dtype).T  # (P, m')
-        for r0 in range(0, n, max(step_n, 1)):
-            r_chunk = flat[r0:r0 + step_n].to(dtype)  # (n', P)
-            inter = torch.mm(r_chunk, c_chunk).round_().to(torch.int64)
-            inter_max[r0:r0 + step_n] = torch.maximum(
-                inter_max[r0:r0 + step_n], inter.amax(dim=1))
-    areas = flat.sum(dim=1, dtype=torch.int64)
-    # max over c of inter/area == (max over c of inter) / area: area > 0 is
+    # 0/1 products and row sums are exact integers in this dtype
+    dtype = (torch.float32
+             if flat.shape[1] < _FLOAT32_EXACT else torch.float64)
+    cont_t = cont.to(dtype).T  # (P, M), converted once
+    step = n if chunk_size <= 0 else chunk_size
+    inter_max = torch.empty(n, dtype=torch.int64, device=flat.device)
+    areas = torch.empty(n, dtype=torch.int64, device=flat.device)
+    for r0 in range(0, n, max(step, 1)):
+        rows = flat[r0:r0 + step].to(dtype)  # (n', P)
+        inter = torch.mm(rows, cont_t)  # (n', M)
+        inter_max[r0:r0 + step] = inter.amax(dim=1).round().to(torch.int64)
+        areas[r0:r0 + step] = rows.sum(dim=1).round().to(torch.int64)
+    # max over c of inter/area == (max over c of inter) / area: area is
     # shared by the row and float32 division is monotonic in the numerator.
     # The reference computes float32(inter) / int64 area -> float32.
     return inter_max.to(torch.float32) / areas
@@ -113,8 +113,8 @@ def filter_quasi_superpixels(masks: ArrayLike,
             multimask index per mask: 0 sub-part, 1 part, 2 whole.
         t_r (float): Occupation threshold; a part / sub-part is kept iff its
             occupation is strictly below ``float32(t_r)``.
-        chunk_size (int): Masks per intersection matrix product (memory
-            only); ``<= 0`` for a single product.
+        chunk_size (int): Masks per intersection matrix product against
+            the container (memory only); ``<= 0`` for a single product.
 
     Returns:
         np.ndarray: int64 indices into ``masks`` of the kept masks, in

@@ -1,0 +1,304 @@
+# Copyright (c) mmwsss contributors. All rights reserved.
+"""Benchmark: FMA-WSSS quasi-superpixel generation vs stock SAM AMG.
+
+``python tools/benchmarks/sam_masks.py [--image PATH] [--model-type vit_b]
+[--points-per-side N] [--crop-n-layers 1] [--repeats R] [--device DEV]``
+
+Both generators run the same SAM architecture with the same random weights
+(``random_init``, seed 0; no checkpoint needed) on the same image with the
+same AMG parameters; ours adds FMA-WSSS's three changes (level-wise IoU
+offset, whole-first NMS, whole > part > sub-part filter). Each generator runs
+in its own fresh process (``--worker``), so the peak memory of one is not
+polluted by the other:
+
+- time: mean wall time of ``repeats`` full generations of the image
+  (``generate_record`` for ours, ``generate`` with uncompressed RLE output
+  for stock), after a warm-up (one image embedding + one prompt batch);
+  the image-encoder share (``set_image``) is reported separately;
+- memory: peak CUDA memory allocated during the timed runs on GPU; on CPU
+  the peak resident set size above the level before the timed runs
+  (sampled every 5 ms).
+
+Random weights give masks unlike real SAM's: predicted IoUs near 0 and mask
+logits near 0 (noisy masks, stability 0 at the default logit offset 1.0).
+So that masks pass the filters and every stage (thresholds, NMS,
+post-processing, our level filter) does real work, BOTH generators use
+``pred_iou_thresh=0.02``, ``stability_score_thresh=0.8`` and
+``stability_score_offset=0.01`` instead of 0.86 / 0.92 / 1.0; everything
+else is the paper's configuration. On CPU the prompt grid defaults to 8 per
+side (the paper: 32) because one ViT-B embedding already takes ~25 s there;
+the output says so.
+
+The last line is ``ours_s=<float> stock_s=<float> ratio=<float>``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEFAULT_IMAGE = osp.join(REPO, 'data', 'voc_mini', 'JPEGImages',
+                         '2007_000032.jpg')
+
+# The same for both generators (see the module docstring).
+LOWERED = dict(
+    pred_iou_thresh=0.02,
+    stability_score_thresh=0.8,
+    stability_score_offset=0.01)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--image', default=DEFAULT_IMAGE)
+    parser.add_argument('--model-type', default='vit_b')
+    parser.add_argument(
+        '--device', default=None, help='default: cuda if available')
+    parser.add_argument(
+        '--points-per-side',
+        type=int,
+        default=None,
+        help='default: 32 on GPU, 8 on CPU')
+    parser.add_argument('--points-per-batch', type=int, default=64)
+    parser.add_argument('--crop-n-layers', type=int, default=1)
+    parser.add_argument(
+        '--repeats', type=int, default=None, help='default: 3 GPU, 1 CPU')
+    parser.add_argument(
+        '--worker', choices=['ours', 'stock'], help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+class _RSSPeak:
+    """Peak resident set size of this process, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._page = os.sysconf('SC_PAGE_SIZE')
+
+    def rss(self) -> int:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> '_RSSPeak':
+        self.base = self.rss()
+        self.peak = self.base
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+
+def worker(args: argparse.Namespace) -> Dict[str, float]:
+    """Time one generator (in this fresh process); returns the numbers."""
+    import mmcv
+    import numpy as np
+    import torch
+    from segment_anything import SamAutomaticMaskGenerator
+
+    import mmwsss  # noqa: F401
+    from mmwsss.models.sams import SAMQuasiSuperpixelGenerator
+
+    params = dict(
+        points_per_side=args.points_per_side,
+        points_per_batch=args.points_per_batch,
+        box_nms_thresh=0.7,
+        crop_n_layers=args.crop_n_layers,
+        crop_nms_thresh=0.7,
+        crop_overlap_ratio=512 / 1500,
+        crop_n_points_downscale_factor=2,
+        min_mask_region_area=100,
+        **LOWERED)
+    ours = SAMQuasiSuperpixelGenerator(
+        model_type=args.model_type,
+        random_init=True,
+        seed=0,
+        device=args.device,
+        **params)  # the paper's offsets and t_r = 0.3 by default
+    if args.worker == 'ours':
+        gen, run = ours, ours.generate_record
+    else:
+        gen = SamAutomaticMaskGenerator(
+            ours.predictor.model, output_mode='uncompressed_rle', **params)
+        run = gen.generate
+    device = gen.predictor.device
+    cuda = device.type == 'cuda'
+
+    # time the image encoder separately
+    encoder_s: List[float] = []
+    set_image = gen.predictor.set_image
+
+    def timed_set_image(image, *a, **k):
+        if cuda:
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        set_image(image, *a, **k)
+        if cuda:
+            torch.cuda.synchronize(device)
+        encoder_s.append(time.perf_counter() - t0)
+
+    gen.predictor.set_image = timed_set_image
+
+    image = mmcv.imread(args.image, channel_order='rgb')
+    # warm-up: one embedding and one prompt batch
+    with torch.no_grad():
+        gen.predictor.set_image(image)
+        gen._process_batch(
+            gen.point_grids[0][:args.points_per_batch] *
+            np.array(image.shape[1::-1])[None], image.shape[:2],
+            [0, 0, image.shape[1], image.shape[0]], image.shape[:2])
+        gen.predictor.reset_image()
+    encoder_s.clear()
+
+    times, n_masks = [], 0
+    if cuda:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base_mem = torch.cuda.memory_allocated(device)
+    with _RSSPeak() as rss:
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            out = run(image)
+            if cuda:
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - t0)
+            n_masks = len(out)
+    result = dict(
+        time_s=float(np.mean(times)),
+        encoder_s=float(np.sum(encoder_s) / args.repeats),
+        masks=n_masks,
+        rss_peak_mib=(rss.peak - rss.base) / 2**20)
+    if cuda:
+        result['cuda_peak_mib'] = (torch.cuda.max_memory_allocated(device) -
+                                   base_mem) / 2**20
+    if args.worker == 'ours':
+        levels = np.bincount(out.levels.astype(np.int64), minlength=3)
+        result['levels'] = levels.tolist()
+    return result
+
+
+def filter_benchmark(n_masks: int = 120,
+                     size: tuple = (375, 500),
+                     repeats: int = 5) -> Dict[str, float]:
+    """Time the level filter (ours' only non-trivial extra stage) alone.
+
+    Random weights leave few masks after NMS, so this measures the filter
+    (RLE decode + occupation products) on ``n_masks`` synthetic ellipses, a
+    third per level, about what real SAM keeps on a VOC image.
+
+    Returns:
+        dict: ``filter_ms`` (mean over ``repeats``) and ``kept``.
+    """
+    import cv2
+    import numpy as np
+    import torch
+    from segment_anything.utils.amg import MaskData, mask_to_rle_pytorch
+
+    from mmwsss.models.sams import SAMQuasiSuperpixelGenerator
+    rng = np.random.default_rng(0)
+    h, w = size
+    masks = np.zeros((n_masks, h, w), np.uint8)
+    levels = np.arange(n_masks) % 3
+    for i in range(n_masks):
+        scale = (0.3, 0.15, 0.07)[2 - levels[i]]  # wholes are larger
+        axes = (int(w * scale * rng.uniform(0.3, 1)),
+                int(h * scale * rng.uniform(0.3, 1)))
+        centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.ellipse(masks[i], centre, axes, float(rng.uniform(0, 180)), 0,
+                    360, 1, -1)
+    rles = mask_to_rle_pytorch(torch.from_numpy(masks.astype(bool)))
+    gen = SAMQuasiSuperpixelGenerator(model_type='tiny', device='cpu')
+    times = []
+    for _ in range(repeats + 1):  # the first run is a warm-up
+        data = MaskData(rles=list(rles), levels=levels.copy())
+        t0 = time.perf_counter()
+        data = gen.filter_levels(data)
+        times.append(time.perf_counter() - t0)
+    return dict(filter_ms=1000 * float(np.mean(times[1:])),
+                kept=len(data['rles']))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run both workers and print the comparison."""
+    args = parse_args(argv)
+    if args.worker is None:
+        import torch
+        on_gpu = (args.device or
+                  ('cuda' if torch.cuda.is_available() else 'cpu')) != 'cpu'
+    else:
+        on_gpu = args.device is not None and args.device != 'cpu'
+    if args.points_per_side is None:
+        args.points_per_side = 32 if on_gpu else 8
+    if args.repeats is None:
+        args.repeats = 3 if on_gpu else 1
+
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+
+    import torch
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    common = [
+        '--image', args.image, '--model-type', args.model_type, '--device',
+        device, '--points-per-side',
+        str(args.points_per_side), '--points-per-batch',
+        str(args.points_per_batch), '--crop-n-layers',
+        str(args.crop_n_layers), '--repeats',
+        str(args.repeats)
+    ]
+    print(f'SAM {args.model_type} (random weights, seed 0) on {device}; '
+          f'image {args.image}; points_per_side {args.points_per_side}'
+          f'{"" if args.points_per_side == 32 else " (paper: 32; reduced)"}'
+          f', points_per_batch {args.points_per_batch}, crop_n_layers '
+          f'{args.crop_n_layers}, min_mask_region_area 100; thresholds '
+          f'lowered for random weights, identically for both: {LOWERED}; '
+          f'{args.repeats} timed run(s) after a warm-up.')
+    results = {}
+    for name in ('stock', 'ours'):
+        proc = subprocess.run(
+            [sys.executable, osp.abspath(__file__), '--worker', name] +
+            common,
+            capture_output=True,
+            text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout + proc.stderr)
+            raise SystemExit(f'{name} worker failed')
+        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = results[name]
+        mem = (f'cuda peak +{r["cuda_peak_mib"]:.0f} MiB, '
+               if 'cuda_peak_mib' in r else '')
+        print(f'{name:>5}: {r["time_s"]:.2f} s/image (image encoder '
+              f'{r["encoder_s"]:.2f} s, rest {r["time_s"] - r["encoder_s"]:.2f}'
+              f' s), {mem}RSS peak +{r["rss_peak_mib"]:.0f} MiB, '
+              f'{r["masks"]} masks'
+              f'{" (sub-part/part/whole " + str(r["levels"]) + ")" if "levels" in r else ""}')
+    ours_s, stock_s = results['ours']['time_s'], results['stock']['time_s']
+    rest = ((ours_s - results['ours']['encoder_s']) /
+            max(stock_s - results['stock']['encoder_s'], 1e-9))
+    print(f'without the image encoder: ratio {rest:.3f}')
+    fb = filter_benchmark()
+    print(f'level filter alone (CPU, 120 synthetic masks of 375x500, '
+          f'{fb["kept"]} kept): {fb["filter_ms"]:.1f} ms/image')
+    print(f'ours_s={ours_s:.4f} stock_s={stock_s:.4f} '
+          f'ratio={ours_s / stock_s:.4f}')
+
+
+if __name__ == '__main__':
+    main()
