@@ -26,8 +26,8 @@
 #     crop 512, flip, photometric distortion), 4 GPUs x 4 = batch 16.
 #   * Schedule: 32 epochs x 82,081 images / 16 = 164,162 iterations; 160k
 #     here (31.2 epochs; the authors' COCO run names say "bt16-160...").
-#   * Test: `--tta` (6 scales 0.5-1.75 x flip, SAMS with alpha 1, the
-#     value of the COCO fine seeds).
+#   * Test: `--tta` (6 scales 0.5-1.75 x flip, then SAMS on the merged
+#     softmax; pixels no SAM mask covers keep the merged prediction).
 # Paper, COCO 2014 val mIoU (Table 8 / suppl. Table S3): 48.6 (R101);
 # Mask2Former Swin-L 55.4.
 _base_ = [
@@ -40,6 +40,10 @@ seed_dir = 'work_dirs/fma_coco_seeds/seeds'  # stage-1 seed PNGs (train2014)
 sam_mask_dir = 'work_dirs/sam_masks/coco_val2014'  # SAM masks of val2014
 data_root = 'data/coco2014'
 label_cache_dir = 'work_dirs/coco_labels'  # parsed-label caches (JSON)
+# SAMS on the merged softmax (scoring='prob', the authors' post-processing
+# of segmentation outputs): mask means of [p_bg, p_c...], the background
+# mean raised to sams_alpha, argmax. The authors tried alpha 1-5 (> 1 gives
+# more foreground) and kept the best on val; 1 = plain mask-mean vote.
 sams_alpha = 1.0
 # ---------------------------------------------------------------------------
 
@@ -110,7 +114,9 @@ tta_model = dict(
     _delete_=True,
     type='SAMSTTAModel',
     mask_dir=sam_mask_dir,
-    alpha=sams_alpha)
+    scoring='prob',
+    alpha=sams_alpha,
+    uncovered='pred')
 
 param_scheduler = [
     dict(

@@ -31,8 +31,9 @@
 #   * Test: single scale by default; `--tta` runs mmseg's 6 scales
 #     (0.5, 0.75, 1.0, 1.25, 1.5, 1.75) x flip, averages the softmax
 #     (SegTTAModel), then re-labels each SAM quasi-superpixel with SAMS
-#     (SAMSTTAModel). The SAM masks of the val images come from
-#     tools/gen_sam_masks.py (folder `sam_mask_dir`).
+#     (SAMSTTAModel; pixels no mask covers keep the merged prediction).
+#     The SAM masks of the val images come from tools/gen_sam_masks.py
+#     (folder `sam_mask_dir`).
 #
 # Paper, Table 3 (VOC 2012 val mIoU, DeepLabV3+ R101 trained on FMA seeds):
 #   multi-scale, no post-processing 75.9 | + dense CRF 75.5 | + SAMS 77.3
@@ -47,7 +48,11 @@ seed_dir = 'work_dirs/fma_voc_seeds/seeds'  # stage-1 seed PNGs (trainaug)
 sam_mask_dir = 'work_dirs/sam_masks/voc_val'  # SAM masks of the test images
 data_root = 'data/VOCdevkit/VOC2012'
 train_split = 'ImageSets/Segmentation/trainaug.txt'  # 10,582 images
-sams_alpha = 0.7  # SAMS background exponent at test time (VOC fine seeds)
+# SAMS on the merged softmax (scoring='prob', the authors' post-processing
+# of segmentation outputs): mask means of [p_bg, p_c...], the background
+# mean raised to sams_alpha, argmax. The authors tried alpha 1-5 (> 1 gives
+# more foreground) and kept the best on val; 1 = plain mask-mean vote.
+sams_alpha = 1.0
 # ---------------------------------------------------------------------------
 
 max_iters = 80000
@@ -116,7 +121,9 @@ tta_model = dict(
     _delete_=True,
     type='SAMSTTAModel',
     mask_dir=sam_mask_dir,
-    alpha=sams_alpha)
+    scoring='prob',
+    alpha=sams_alpha,
+    uncovered='pred')
 
 param_scheduler = [
     dict(
