@@ -20,12 +20,15 @@ For one image with class maps ``cams`` (P, H, W) of the foreground classes
     seed     = per pixel the label of the covering mask with the highest
                (level, conf, position in the input); uncovered pixels 0
 
-Masks are never expanded into a dense (S, H, W) float product: they are
-flattened once into pixel / mask index pairs grouped by mask
-(:class:`FlatMasks`), the means are segment sums over those pairs
-(``segment_reduce``, or ``index_add_``) and the painting is one
-``scatter_reduce_(..., 'amax')`` of a priority rank. Sums are accumulated in float64 and cast back to the maps'
-dtype, so the means are the correctly rounded float32 values.
+Masks are never expanded into a dense (S, H, W) float product, nor into
+per-pixel index lists: they are kept as runs of pixels (:class:`MaskRuns`,
+SAM's column-major RLE, read straight from the mask cache). The mask sums are
+differences of a float64 prefix sum of the maps at the run ends (cost per
+run, not per pixel), cast back to the maps' dtype; the painting is one
+``scatter_reduce_('amax')`` of a priority rank onto the canonical nodes of
+an iterative segment tree over the pixels, pushed down level by level
+(:func:`interval_max`). On a 500x375 VOC image with 80 masks (~10k runs)
+this takes ~5 ms on one CPU thread.
 
 Deviation from the reference (documented robustness): a mask with zero
 area gives NaN there. Here it is left out of the per-class min-max (so it
@@ -33,7 +36,7 @@ does not change the other masks' scores), gets all-zero scores, label 0,
 conf 0, and, having no pixels, paints nothing.
 """
 from dataclasses import dataclass
-from typing import (Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union)
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -43,8 +46,8 @@ from torch import Tensor
 from ..gradcam import min_max_normalize
 
 __all__ = [
-    'FlatMasks', 'SAMSResult', 'flatten_masks', 'flat_masks_from_rle',
-    'resize_maps', 'gather_mask_means', 'normalize_over_masks',
+    'MaskRuns', 'SAMSResult', 'mask_runs', 'mask_runs_from_rle',
+    'interval_max', 'resize_maps', 'gather_mask_means', 'normalize_over_masks',
     'mask_scores', 'add_background_score', 'classify_masks',
     'priority_rank', 'paint_masks', 'sams_seed', 'sams_seed_from_record'
 ]
@@ -58,20 +61,24 @@ _PRIORITY_KEYS = ('level_bigger', 'level_smaller', 'conf_bigger',
                   'conf_smaller', 'area_bigger', 'area_smaller')
 
 
-class FlatMasks(NamedTuple):
-    """Quasi-superpixels as flat pixel / mask index pairs.
+class MaskRuns(NamedTuple):
+    """Quasi-superpixels as runs of pixels (SAM's RLE, column-major).
 
-    Entries are grouped by mask (``mask_idx`` ascending), as
-    :func:`flatten_masks` and :func:`flat_masks_from_rle` make them; other
-    orders still work, on a slower path.
+    A pixel (y, x) of an (H, W) image has the column-major index
+    ``x * H + y``; mask ``s`` is the union of its runs
+    ``[starts[i], starts[i] + lengths[i])`` with ``mask_idx[i] == s``.
+    Runs are grouped by mask (``mask_idx`` ascending), as
+    :func:`mask_runs` and :func:`mask_runs_from_rle` make them.
 
     Attributes:
-        pix_idx (Tensor): (N,) int64 row-major flat pixel index ``y*W + x``.
-        mask_idx (Tensor): (N,) int64 mask of each entry, in [0, S).
+        starts (Tensor): (R,) int64 first pixel of each run.
+        lengths (Tensor): (R,) int64 pixels in each run (> 0).
+        mask_idx (Tensor): (R,) int64 mask of each run, in [0, S).
         areas (Tensor): (S,) int64 pixels per mask.
         image_size (tuple[int, int]): (H, W).
     """
-    pix_idx: Tensor
+    starts: Tensor
+    lengths: Tensor
     mask_idx: Tensor
     areas: Tensor
     image_size: Tuple[int, int]
@@ -81,11 +88,11 @@ class FlatMasks(NamedTuple):
         """Number of masks S."""
         return int(self.areas.numel())
 
-    def to(self, device: Union[str, torch.device]) -> 'FlatMasks':
+    def to(self, device: Union[str, torch.device]) -> 'MaskRuns':
         """Same masks on another device."""
-        return FlatMasks(
-            self.pix_idx.to(device), self.mask_idx.to(device),
-            self.areas.to(device), self.image_size)
+        return MaskRuns(
+            self.starts.to(device), self.lengths.to(device),
+            self.mask_idx.to(device), self.areas.to(device), self.image_size)
 
 
 @dataclass
@@ -100,20 +107,22 @@ class SAMSResult:
         labels (Tensor): (S,) int64 label of each mask (the seed value).
         conf (Tensor): (S,) float winning score of each mask, also when
             background wins.
+        mask_map (Tensor): (H, W) int64 index of the mask that painted each
+            pixel, -1 where no mask covers it.
     """
     seed: Tensor
     scores: Tensor
     labels: Tensor
     conf: Tensor
+    mask_map: Tensor
 
 
 # ----------------------------------------------------------------------------
 # Masks
 # ----------------------------------------------------------------------------
-def flatten_masks(masks: ArrayLike,
-                  device: Optional[Union[str, torch.device]] = None
-                  ) -> FlatMasks:
-    """Flatten dense boolean masks into pixel / mask index pairs.
+def mask_runs(masks: ArrayLike,
+              device: Optional[Union[str, torch.device]] = None) -> MaskRuns:
+    """Runs of dense boolean masks (vectorised, no per-mask loop).
 
     Args:
         masks (Tensor | np.ndarray): (S, H, W) masks (bool, or any dtype
@@ -122,7 +131,7 @@ def flatten_masks(masks: ArrayLike,
             Defaults to the masks' device (CPU for numpy).
 
     Returns:
-        FlatMasks: The masks' pixels.
+        MaskRuns: The masks' runs.
     """
     masks = torch.as_tensor(np.asarray(masks) if not isinstance(
         masks, Tensor) else masks)
@@ -132,23 +141,28 @@ def flatten_masks(masks: ArrayLike,
     if device is not None:
         masks = masks.to(device)
     s, h, w = masks.shape
-    nz = masks.reshape(s, h * w).nonzero()  # row-major: grouped by mask
-    mask_idx, pix_idx = nz[:, 0], nz[:, 1]
-    areas = torch.bincount(mask_idx, minlength=s)
-    return FlatMasks(pix_idx, mask_idx, areas, (int(h), int(w)))
+    colmajor = (masks != 0).transpose(1, 2).reshape(s, h * w).to(torch.int8)
+    edges = torch.diff(F.pad(colmajor, (1, 1)), dim=1)  # +1 on, -1 off
+    on = (edges == 1).nonzero()  # (R, 2) sorted by (mask, position)
+    off = (edges == -1).nonzero()
+    mask_idx, starts = on[:, 0], on[:, 1]
+    lengths = off[:, 1] - starts
+    areas = torch.zeros(s, dtype=torch.int64, device=masks.device)
+    areas.index_add_(0, mask_idx, lengths)
+    return MaskRuns(starts, lengths, mask_idx, areas, (int(h), int(w)))
 
 
-def flat_masks_from_rle(counts: ArrayLike,
-                        offsets: ArrayLike,
-                        image_size: Tuple[int, int],
-                        device: Optional[Union[str, torch.device]] = None
-                        ) -> FlatMasks:
-    """Pixel / mask index pairs straight from SAM's uncompressed RLE.
+def mask_runs_from_rle(counts: ArrayLike,
+                       offsets: ArrayLike,
+                       image_size: Tuple[int, int],
+                       device: Optional[Union[str, torch.device]] = None
+                       ) -> MaskRuns:
+    """Runs straight from SAM's uncompressed RLE (no dense masks).
 
-    Decodes without building the dense (S, H, W) masks. The RLE is SAM's /
-    pycocotools' column-major format: runs alternate 0 and 1 starting with
-    0, ``counts[offsets[i]:offsets[i+1]]`` are mask ``i``'s runs (the layout
-    of :class:`mmwsss.models.sams.mask_cache.SAMMaskRecord`).
+    The RLE is SAM's / pycocotools' column-major format: runs alternate 0
+    and 1 starting with 0, ``counts[offsets[i]:offsets[i+1]]`` are mask
+    ``i``'s runs (the layout of
+    :class:`mmwsss.models.sams.mask_cache.SAMMaskRecord`).
 
     Args:
         counts (array-like): Concatenated run lengths of all masks.
@@ -157,7 +171,7 @@ def flat_masks_from_rle(counts: ArrayLike,
         device (str | torch.device, optional): Device of the result.
 
     Returns:
-        FlatMasks: The masks' pixels (row-major pixel indices).
+        MaskRuns: The masks' foreground runs.
     """
     h, w = int(image_size[0]), int(image_size[1])
     counts = np.asarray(counts, np.int64).reshape(-1)
@@ -169,37 +183,74 @@ def flat_masks_from_rle(counts: ArrayLike,
             f'RLE offsets must rise from 0 to len(counts)={len(counts)}, '
             f'got {offsets[:5].tolist()}...{offsets[-2:].tolist()}')
     owner = np.repeat(np.arange(s, dtype=np.int64), np.diff(offsets))
-    # start of every run in its mask's column-major pixel order
+    totals = np.bincount(owner, weights=counts, minlength=s)
+    if np.any(totals != h * w):
+        bad = int(np.flatnonzero(totals != h * w)[0])
+        raise ValueError(f'RLE of mask {bad} covers {int(totals[bad])} '
+                         f'pixels, expected H*W = {h * w}')
     ends = np.cumsum(counts)
-    mask_start = np.concatenate([[0], ends])[offsets[:-1]]
-    starts = ends - counts - mask_start[owner]
-    lens_per_mask = np.bincount(owner, weights=counts, minlength=s)
-    if np.any(lens_per_mask != h * w):
-        bad = int(np.flatnonzero(lens_per_mask != h * w)[0])
-        raise ValueError(f'RLE of mask {bad} covers {int(lens_per_mask[bad])}'
-                         f' pixels, expected H*W = {h * w}')
-    run_in_mask = np.arange(len(counts)) - offsets[:-1][owner]
-    on = run_in_mask % 2 == 1
-    on_starts, on_lens, on_owner = starts[on], counts[on], owner[on]
-    total = int(on_lens.sum())
-    # expand runs: start of its run + position inside the run
-    run_base = np.repeat(on_starts - (np.cumsum(on_lens) - on_lens), on_lens)
-    colmajor = run_base + np.arange(total, dtype=np.int64)
-    pix = (colmajor % h) * w + colmajor // h
-    mask_idx = np.repeat(on_owner, on_lens)
-    areas = np.bincount(on_owner, weights=on_lens,
+    mask_first = np.concatenate([[0], ends])[offsets[:-1]]
+    starts = ends - counts - mask_first[owner]  # position inside the mask
+    on = ((np.arange(len(counts)) - offsets[:-1][owner]) % 2 == 1) & (
+        counts > 0)
+    lengths, mask_idx = counts[on], owner[on]
+    areas = np.bincount(mask_idx, weights=lengths,
                         minlength=s).astype(np.int64)
-    return FlatMasks(
-        torch.as_tensor(pix, device=device),
+    return MaskRuns(
+        torch.as_tensor(starts[on], device=device),
+        torch.as_tensor(lengths, device=device),
         torch.as_tensor(mask_idx, device=device),
         torch.as_tensor(areas, device=device), (h, w))
 
 
-def _as_flat(masks: Union[ArrayLike, FlatMasks],
-             device: torch.device) -> FlatMasks:
-    if isinstance(masks, FlatMasks):
+def _as_runs(masks: Union[ArrayLike, MaskRuns],
+             device: torch.device) -> MaskRuns:
+    if isinstance(masks, MaskRuns):
         return masks.to(device)
-    return flatten_masks(masks, device=device)
+    return mask_runs(masks, device=device)
+
+
+def interval_max(starts: Tensor, ends: Tensor, values: Tensor,
+                 length: int) -> Tensor:
+    """Per position the max value of the intervals covering it.
+
+    ``out[k] = max(values[i] for i with starts[i] <= k < ends[i])``, -1
+    where no interval covers ``k``; values must be >= 0. Vectorised with an
+    iterative segment tree: every interval is split at once into its
+    O(log length) canonical nodes (one ``scatter_reduce_('amax')``), then
+    the maxima are pushed down level by level (O(length)).
+
+    Args:
+        starts (Tensor): (R,) int64 first positions.
+        ends (Tensor): (R,) int64 positions after the last.
+        values (Tensor): (R,) int64 values >= 0.
+        length (int): Number of positions.
+
+    Returns:
+        Tensor: (length,) int64.
+    """
+    n = int(length)
+    tree = torch.full((2 * n, ), -1, dtype=torch.int64, device=starts.device)
+    if starts.numel() and n:
+        depth = int((ends - starts).max()).bit_length() + 1
+        shift = torch.arange(depth, device=starts.device)
+        lo = (starts[:, None] + n + (1 << shift) - 1) >> shift  # ceil
+        hi = (ends[:, None] + n) >> shift  # floor
+        inside = lo < hi
+        left = torch.where(inside & (lo & 1 == 1), lo, 0)  # 0: unused
+        right = torch.where(inside & (hi & 1 == 1), hi - 1, 0)
+        vals = values[:, None].expand(-1, depth).reshape(-1)
+        tree.scatter_reduce_(0, torch.cat([left.reshape(-1),
+                                           right.reshape(-1)]),
+                             torch.cat([vals, vals]), reduce='amax')
+        tree[0] = -1
+        d = 1
+        while d < n:  # node i's children are 2i and 2i+1
+            top = min(2 * d, n)
+            child = tree[2 * d:2 * top].view(-1, 2)
+            torch.maximum(child, tree[d:top, None], out=child)
+            d *= 2
+    return tree[n:]
 
 
 # ----------------------------------------------------------------------------
@@ -229,45 +280,43 @@ def resize_maps(maps: Tensor, size: Optional[Tuple[int, int]]) -> Tensor:
 
 
 def gather_mask_means(maps: Tensor,
-                      flat: FlatMasks,
+                      runs: MaskRuns,
                       method: str = 'mean') -> Tensor:
     """Per-mask mean (or sum) of each map: ``g[p, s]``.
 
+    Sums come from run sums of a column-major prefix sum of the maps
+    (float64), so the cost grows with the number of runs, not of pixels;
+    the result is cast back to the maps' dtype.
+
     Args:
         maps (Tensor): (P, H, W) float maps at the masks' size.
-        flat (FlatMasks): The masks.
+        runs (MaskRuns): The masks.
         method (str): ``'mean'`` (sum / area) or ``'sum'``.
 
     Returns:
         Tensor: (P, S) in the maps' dtype. Zero-area masks give 0.
     """
     p = maps.shape[0]
-    if tuple(maps.shape[-2:]) != tuple(flat.image_size):
+    h, w = runs.image_size
+    if tuple(maps.shape[-2:]) != (h, w):
         raise ValueError(f'maps are {tuple(maps.shape[-2:])} but the masks '
-                         f'{tuple(flat.image_size)}; resize the maps first')
+                         f'{(h, w)}; resize the maps first')
     if method not in ('mean', 'sum'):
         raise ValueError(f"gather method must be 'mean' or 'sum', "
                          f'got {method!r}')
-    acc = torch.float64  # exact-enough sums on CPU and GPU alike
-    # (N, P): the classes of one pixel side by side
-    hw = maps.shape[-2] * maps.shape[-1]
-    table = maps.to(acc).reshape(p, hw).T.contiguous()
-    vals = table.index_select(0, flat.pix_idx)
-    mi = flat.mask_idx
-    grouped = mi.numel() < 2 or bool((mi[1:] >= mi[:-1]).all())
-    if grouped and hasattr(torch, 'segment_reduce'):
-        # entries grouped by mask: contiguous segment sums (fastest)
-        sums = torch.segment_reduce(
-            vals, 'sum', lengths=flat.areas, axis=0, unsafe=True).T
-    else:
-        sums = vals.new_zeros((flat.num_masks, p)).index_add_(0, mi,
-                                                              vals).T
-    if method == 'sum':
-        return sums.to(maps.dtype).contiguous()
-    areas = flat.areas.to(acc)
-    means = torch.where(areas > 0, sums / areas.clamp(min=1),
-                        torch.zeros_like(sums))
-    return means.to(maps.dtype).contiguous()
+    colmajor = maps.to(torch.float64).transpose(1, 2).reshape(p, h * w)
+    prefix = colmajor.new_zeros((p, h * w + 1))
+    torch.cumsum(colmajor, dim=1, out=prefix[:, 1:])
+    # index_select: much faster than advanced indexing on CPU
+    run_sums = (prefix.index_select(1, runs.starts + runs.lengths) -
+                prefix.index_select(1, runs.starts)).T  # (R, P)
+    sums = run_sums.new_zeros((runs.num_masks, p)).index_add_(
+        0, runs.mask_idx, run_sums).T
+    if method == 'mean':
+        areas = runs.areas.to(sums.dtype)
+        sums = torch.where(areas > 0, sums / areas.clamp(min=1),
+                           torch.zeros_like(sums))
+    return sums.to(maps.dtype).contiguous()
 
 
 def normalize_over_masks(g: Tensor,
@@ -296,14 +345,14 @@ def normalize_over_masks(g: Tensor,
 
 
 def mask_scores(maps: Tensor,
-                flat: FlatMasks,
+                runs: MaskRuns,
                 norm_first: NormFirst = True,
                 gather_method: str = 'mean') -> Tensor:
     """Foreground score of every mask and class (before the background).
 
     Args:
         maps (Tensor): (P, H, W) class maps at the masks' size.
-        flat (FlatMasks): The masks.
+        runs (MaskRuns): The masks.
         norm_first (bool | str | dict): How maps become scores:
 
             - ``True`` (FMA-WSSS): ``N_S(mean(max(maps, 0)))``.
@@ -318,24 +367,24 @@ def mask_scores(maps: Tensor,
     Returns:
         Tensor: (P, S) scores.
     """
-    valid = flat.areas > 0
+    valid = runs.areas > 0
     if norm_first is True:
         return normalize_over_masks(
-            gather_mask_means(maps.clamp(min=0), flat, gather_method), valid)
+            gather_mask_means(maps.clamp(min=0), runs, gather_method), valid)
     if norm_first is False:
         return normalize_over_masks(
-            gather_mask_means(maps, flat, gather_method), valid)
+            gather_mask_means(maps, runs, gather_method), valid)
     if norm_first == 'double_norm':
         normed = min_max_normalize(maps, dim=(1, 2), thresh=0., eps=1e-7) \
             if maps.shape[0] else maps
         return normalize_over_masks(
-            gather_mask_means(normed, flat, gather_method), valid)
+            gather_mask_means(normed, runs, gather_method), valid)
     if norm_first == 'no_norm':
-        return gather_mask_means(maps, flat, gather_method)
+        return gather_mask_means(maps, runs, gather_method)
     if isinstance(norm_first, dict) and \
             norm_first.get('method') == 'gamma_softmax':
         soft = torch.softmax(maps * float(norm_first['gamma']), dim=0)
-        return gather_mask_means(soft, flat, gather_method)
+        return gather_mask_means(soft, runs, gather_method)
     raise ValueError(
         "norm_first must be True, False, 'double_norm', 'no_norm' or "
         f"{{'method': 'gamma_softmax', 'gamma': g}}, got {norm_first!r}")
@@ -456,44 +505,45 @@ def priority_rank(levels: Tensor,
     return rank
 
 
-def paint_masks(labels: Tensor, rank: Tensor, flat: FlatMasks,
-                default: int = 0) -> Tensor:
+def paint_masks(labels: Tensor, rank: Tensor, runs: MaskRuns,
+                default: int = 0) -> Tuple[Tensor, Tensor]:
     """Paint mask labels; each pixel takes its highest-ranked covering mask.
 
-    Equivalent to painting the masks in ascending rank order, later paint
-    overwriting, done as one ``scatter_reduce_('amax')`` of the rank.
+    Equivalent to painting the masks one by one in ascending rank order,
+    later paint overwriting, done as one :func:`interval_max` of the rank
+    over the masks' runs.
 
     Args:
-        labels (Tensor): (S,) int64 label of each mask.
-        rank (Tensor): (S,) int64 painting rank (see :func:`priority_rank`).
-        flat (FlatMasks): The masks.
+        labels (Tensor): (S,) integer label of each mask.
+        rank (Tensor): (S,) int64 painting rank, a permutation of
+            ``0..S-1`` (see :func:`priority_rank`).
+        runs (MaskRuns): The masks.
         default (int): Value of uncovered pixels. Defaults to 0.
 
     Returns:
-        Tensor: (H, W) int64 label map.
+        tuple[Tensor, Tensor]: (H, W) label map in the labels' dtype and
+        (H, W) int64 index of the painting mask (-1 where uncovered; a
+        transposed view of a column-major tensor).
     """
-    h, w = flat.image_size
-    top = torch.full((h * w, ), -1, dtype=torch.int64, device=rank.device)
-    if flat.pix_idx.numel():
-        mi = flat.mask_idx
-        if bool((mi[1:] >= mi[:-1]).all()):  # grouped by mask
-            src = torch.repeat_interleave(rank, flat.areas,
-                                          output_size=mi.numel())
-        else:
-            src = rank[mi]
-        top.scatter_reduce_(0, flat.pix_idx, src, reduce='amax',
-                            include_self=True)
-    by_rank = torch.empty_like(labels)
-    by_rank[rank] = labels
-    lut = torch.cat([labels.new_full((1, ), default), by_rank])
-    return lut[top + 1].reshape(h, w)
+    h, w = runs.image_size
+    top = interval_max(runs.starts, runs.starts + runs.lengths,
+                       rank.index_select(0, runs.mask_idx), h * w)
+    top += 1  # 0: uncovered, else 1 + rank
+    # lookups by 1 + rank, on the contiguous column-major vector
+    by_rank = rank.new_full((rank.numel() + 1, ), -1)
+    by_rank[rank + 1] = torch.arange(rank.numel(), device=rank.device)
+    label_by_rank = labels.new_full((rank.numel() + 1, ), default)
+    label_by_rank[rank + 1] = labels
+    seed = label_by_rank.index_select(0, top).view(w, h).T.contiguous()
+    mask_map = by_rank.index_select(0, top).view(w, h).T  # a view
+    return seed, mask_map
 
 
 # ----------------------------------------------------------------------------
 # Entry points
 # ----------------------------------------------------------------------------
 def sams_seed(cams: ArrayLike,
-              masks: Union[ArrayLike, FlatMasks],
+              masks: Union[ArrayLike, MaskRuns],
               levels: ArrayLike,
               fg_cls: ArrayLike,
               alpha: Optional[float] = None,
@@ -516,8 +566,8 @@ def sams_seed(cams: ArrayLike,
         cams (Tensor | np.ndarray): (P, h, w) float class maps of the
             classes ``fg_cls`` (with ``bg_method='alpha_bg'``: (1+P, h, w),
             background map first).
-        masks (Tensor | np.ndarray | FlatMasks): (S, H, W) bool
-            quasi-superpixels, or their :class:`FlatMasks`.
+        masks (Tensor | np.ndarray | MaskRuns): (S, H, W) bool
+            quasi-superpixels, or their :class:`MaskRuns`.
         levels (array-like): (S,) SAM level of each mask (0 sub-part,
             1 part, 2 whole).
         fg_cls (array-like): (P,) 0-based foreground class ids; seed values
@@ -563,19 +613,19 @@ def sams_seed(cams: ArrayLike,
     if fg_cls.numel() and (int(fg_cls.min()) < 0 or int(fg_cls.max()) > 254):
         raise ValueError('fg_cls must be 0-based class ids in [0, 254] for '
                          f'a uint8 seed, got {fg_cls.tolist()}')
-    flat = _as_flat(masks, device)
-    if image_size is not None and tuple(image_size) != flat.image_size:
+    runs = _as_runs(masks, device)
+    if image_size is not None and tuple(image_size) != runs.image_size:
         raise ValueError(f'image_size {tuple(image_size)} differs from the '
-                         f'masks\' size {flat.image_size}')
+                         f'masks\' size {runs.image_size}')
     levels = torch.as_tensor(np.asarray(levels) if not isinstance(
         levels, Tensor) else levels).to(device).reshape(-1)
-    if levels.numel() != flat.num_masks:
-        raise ValueError(f'{levels.numel()} levels for {flat.num_masks} '
+    if levels.numel() != runs.num_masks:
+        raise ValueError(f'{levels.numel()} levels for {runs.num_masks} '
                          'masks')
-    maps = resize_maps(cams, flat.image_size)
-    fg = mask_scores(maps, flat, norm_first, gather_method)  # (P', S)
+    maps = resize_maps(cams, runs.image_size)
+    fg = mask_scores(maps, runs, norm_first, gather_method)  # (P', S)
     scores = add_background_score(fg, bg_method)  # (K, S)
-    valid = flat.areas > 0
+    valid = runs.areas > 0
     if not bool(valid.all()):  # zero-area masks: zero scores, background
         scores = torch.where(valid[None], scores, torch.zeros_like(scores))
     if has_bg:
@@ -584,12 +634,17 @@ def sams_seed(cams: ArrayLike,
     elif scores.shape[0]:
         labels, conf = classify_masks(scores, fg_cls, has_bg=False)
     else:
-        labels = torch.zeros(flat.num_masks, dtype=torch.int64,
+        labels = torch.zeros(runs.num_masks, dtype=torch.int64,
                              device=device)
-        conf = maps.new_zeros(flat.num_masks)
-    rank = priority_rank(levels, conf, flat.areas, priority)
-    seed = paint_masks(labels, rank, flat).to(torch.uint8)
-    return SAMSResult(seed=seed, scores=scores.T, labels=labels, conf=conf)
+        conf = maps.new_zeros(runs.num_masks)
+    rank = priority_rank(levels, conf, runs.areas, priority)
+    seed, mask_map = paint_masks(labels.to(torch.uint8), rank, runs)
+    return SAMSResult(
+        seed=seed,
+        scores=scores.T,
+        labels=labels,
+        conf=conf,
+        mask_map=mask_map)
 
 
 def sams_seed_from_record(cams: ArrayLike, record: Any, fg_cls: ArrayLike,
@@ -597,7 +652,7 @@ def sams_seed_from_record(cams: ArrayLike, record: Any, fg_cls: ArrayLike,
                           **kwargs) -> SAMSResult:
     """:func:`sams_seed` with the masks of a ``SAMMaskRecord``.
 
-    Decodes the record's RLE straight into :class:`FlatMasks` (no dense
+    Reads the record's RLE straight into :class:`MaskRuns` (no dense
     masks) and uses its levels and image size.
 
     Args:
@@ -612,7 +667,7 @@ def sams_seed_from_record(cams: ArrayLike, record: Any, fg_cls: ArrayLike,
         SAMSResult: As :func:`sams_seed`.
     """
     device = cams.device if isinstance(cams, Tensor) else None
-    flat = flat_masks_from_rle(record.counts, record.offsets,
-                               record.image_size, device=device)
+    runs = mask_runs_from_rle(record.counts, record.offsets,
+                              record.image_size, device=device)
     levels = torch.as_tensor(np.asarray(record.levels, np.int64))
-    return sams_seed(cams, flat, levels, fg_cls, alpha=alpha, **kwargs)
+    return sams_seed(cams, runs, levels, fg_cls, alpha=alpha, **kwargs)

@@ -51,7 +51,7 @@ from torch import Tensor, nn
 from ..crf import CLIP_ES_CRF, dense_crf
 from .mask_cache import (MaskCacheError, SAMMaskRecord, load_masks,
                          mask_cache_path, save_masks)
-from .seeding import flat_masks_from_rle, sams_seed
+from .seeding import mask_runs_from_rle, sams_seed
 
 __all__ = ['SAMSTTAModel', 'CRFTTAModel', 'read_rgb_image']
 
@@ -267,21 +267,21 @@ class SAMSTTAModel(_RefiningTTAModel):
             Tensor: (H, W) int64 class indices.
         """
         record = self.load_record(data_sample)
-        flat = flat_masks_from_rle(record.counts, record.offsets,
-                                   record.image_size, device=probs.device)
+        runs = mask_runs_from_rle(record.counts, record.offsets,
+                                  record.image_size, device=probs.device)
         levels = torch.as_tensor(np.asarray(record.levels, np.int64))
         present = self.present(pred, probs.shape[0])
         bg = self.background_index
         if self.scoring == 'eq8':
-            res = sams_seed(probs[present], flat, levels, present,
+            res = sams_seed(probs[present], runs, levels, present,
                             alpha=self.alpha)
         elif bg is None:
-            res = sams_seed(probs[present], flat, levels, present,
+            res = sams_seed(probs[present], runs, levels, present,
                             norm_first='no_norm',
                             bg_method={'method': 'no_bg'})
         else:
             channels = torch.cat([present.new_tensor([bg]), present])
-            res = sams_seed(probs[channels], flat, levels, present,
+            res = sams_seed(probs[channels], runs, levels, present,
                             norm_first='no_norm',
                             bg_method={'method': 'alpha_bg',
                                        'alpha': self.alpha})
@@ -291,11 +291,7 @@ class SAMSTTAModel(_RefiningTTAModel):
             refined = torch.where(seed == 0, torch.full_like(seed, bg),
                                   refined)
         if self.uncovered == 'pred':
-            h, w = flat.image_size
-            covered = torch.zeros(h * w, dtype=torch.bool,
-                                  device=probs.device)
-            covered[flat.pix_idx] = True
-            refined = torch.where(covered.view(h, w), refined, pred)
+            refined = torch.where(res.mask_map >= 0, refined, pred)
         return refined
 
 

@@ -88,3 +88,35 @@ def test_missing_pydensecrf_says_how_to_install(monkeypatch):
     img, _ = two_region_image()
     with pytest.raises(ImportError, match='pip install pydensecrf2'):
         dense_crf(img, np.ones((2, 40, 60), np.float32))
+
+
+def test_sams_vs_crf_benchmark_workers(repo_root):
+    """tools/benchmarks/sams_vs_crf.py: deterministic inputs, both workers
+    on one real VOC image (in process), summary fields."""
+    import importlib.util
+    import os.path as osp
+    spec = importlib.util.spec_from_file_location(
+        'sams_vs_crf',
+        osp.join(repo_root, 'tools', 'benchmarks', 'sams_vs_crf.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = bench.parse_args(['--images', '1', '--repeats', '1'])
+    a, b = bench.build_inputs(args), bench.build_inputs(args)
+    assert len(a) == 1 and a[0]['stem'] == '2007_000032'
+    np.testing.assert_array_equal(a[0]['maps'], b[0]['maps'])
+    np.testing.assert_array_equal(a[0]['record'].counts,
+                                  b[0]['record'].counts)
+    levels = np.bincount(a[0]['levels'], minlength=3)
+    assert len(a[0]['levels']) == args.max_masks and np.all(levels > 0)
+    assert a[0]['maps'].shape == (len(a[0]['fg_cls']), 18, 32)  # 281x500
+    out, threads = {}, torch.get_num_threads()
+    for method in ('sams', 'crf'):
+        args.worker = method
+        try:
+            out[method] = bench.run_worker(args)
+        finally:
+            torch.set_num_threads(threads)
+        assert out[method]['images'][0]['ms'] > 0
+        assert 0 <= out[method]['miou'] <= 100
+    # masks built from the GT: SAMS beats the raw argmax on this image
+    assert out['sams']['miou'] > out['sams']['raw_miou']

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from mmwsss.models.sams.mask_cache import SAMMaskRecord
-from mmwsss.models.sams.seeding import (FlatMasks, flat_masks_from_rle,
-                                        flatten_masks, gather_mask_means,
+from mmwsss.models.sams.seeding import (gather_mask_means, interval_max,
+                                        mask_runs, mask_runs_from_rle,
                                         paint_masks, priority_rank,
                                         sams_seed, sams_seed_from_record)
 
@@ -132,34 +132,41 @@ def test_record_path_equals_dense_path():
     masks[3] = False
     masks[3, 0, 0] = masks[3, -1, -1] = True  # first / last pixel runs
     masks[4] = True
+    masks[5, :, 3:6] = True  # a run spanning whole columns
     rec = SAMMaskRecord.from_dense(masks, levels)
-    flat_rle = flat_masks_from_rle(rec.counts, rec.offsets, rec.image_size)
-    flat = flatten_masks(masks)
-    assert torch.equal(flat_rle.areas, flat.areas)
-    assert torch.equal(flat_rle.mask_idx, flat.mask_idx)
-    for m in range(len(masks)):  # same pixels (order within a mask free)
-        a = flat.pix_idx[flat.mask_idx == m].sort().values
-        b = flat_rle.pix_idx[flat_rle.mask_idx == m].sort().values
+    from_rle = mask_runs_from_rle(rec.counts, rec.offsets, rec.image_size)
+    dense = mask_runs(masks)
+    for a, b in zip(from_rle[:4], dense[:4]):
         assert torch.equal(a, b)
-    dense = sams_seed(cam, masks, levels, fg_cls, alpha=0.6)
-    from_rec = sams_seed_from_record(cam, rec, fg_cls, alpha=0.6)
-    assert torch.equal(dense.seed, from_rec.seed)
-    torch.testing.assert_close(dense.scores, from_rec.scores)
+    assert from_rle.areas.tolist() == masks.sum((1, 2)).tolist()
+    # the runs are the masks (column-major pixel x * H + y)
+    h, w = masks.shape[1:]
+    rebuilt = np.zeros((len(masks), w * h), bool)
+    for s0, n, m in zip(*(t.tolist() for t in dense[:3])):
+        rebuilt[m, s0:s0 + n] = True
+    np.testing.assert_array_equal(
+        rebuilt.reshape(-1, w, h).transpose(0, 2, 1), masks)
+    res_dense = sams_seed(cam, masks, levels, fg_cls, alpha=0.6)
+    res_rec = sams_seed_from_record(cam, rec, fg_cls, alpha=0.6)
+    assert torch.equal(res_dense.seed, res_rec.seed)
+    torch.testing.assert_close(res_dense.scores, res_rec.scores)
 
 
-def test_ungrouped_flat_masks_same_result():
-    """FlatMasks in any entry order (slower index_add_ path) agree."""
+def test_interval_max_against_loop():
     rng = np.random.default_rng(4)
-    cam, masks, levels, fg_cls = random_case(rng)
-    flat = flatten_masks(masks)
-    perm = torch.randperm(flat.pix_idx.numel(),
-                          generator=torch.Generator().manual_seed(0))
-    shuffled = FlatMasks(flat.pix_idx[perm], flat.mask_idx[perm],
-                         flat.areas, flat.image_size)
-    a = sams_seed(cam, flat, levels, fg_cls, alpha=0.6)
-    b = sams_seed(cam, shuffled, levels, fg_cls, alpha=0.6)
-    assert torch.equal(a.seed, b.seed)
-    torch.testing.assert_close(a.scores, b.scores)
+    for length in (1, 2, 7, 64, 1000, 1237):
+        r = 60
+        starts = rng.integers(0, length, r)
+        ends = np.minimum(starts + rng.integers(0, length + 1, r), length)
+        values = rng.integers(0, 40, r)
+        want = np.full(length, -1)
+        for s0, e0, v in zip(starts, ends, values):
+            want[s0:e0] = np.maximum(want[s0:e0], v)
+        got = interval_max(torch.as_tensor(starts), torch.as_tensor(ends),
+                           torch.as_tensor(values), length)
+        np.testing.assert_array_equal(got.numpy(), want)
+    empty = interval_max(*(torch.zeros(0, dtype=torch.int64), ) * 3, 5)
+    assert empty.tolist() == [-1] * 5
 
 
 # ---------------------------------------------------------------------------
@@ -256,6 +263,7 @@ def test_uncovered_pixels_are_background():
     assert res.labels.tolist() == [1, 0]
     assert res.seed[:, 2:].sum() == 0
     assert res.seed.tolist() == [[1, 1, 0, 0], [1, 1, 0, 0]]
+    assert res.mask_map.tolist() == [[0, 0, -1, -1], [0, 0, -1, -1]]
 
 
 def test_no_masks():
@@ -350,33 +358,38 @@ def test_paint_rank_is_max_priority():
     _, masks, levels, _ = random_case(rng, s=30)
     conf = torch.as_tensor(rng.random(30).round(1))  # many ties
     labels = torch.as_tensor(rng.integers(0, 21, 30))
-    flat = flatten_masks(masks)
-    rank = priority_rank(torch.as_tensor(levels), conf, flat.areas)
-    got = paint_masks(labels, rank, flat)
+    runs = mask_runs(masks)
+    rank = priority_rank(torch.as_tensor(levels), conf, runs.areas)
+    got, mask_map = paint_masks(labels, rank, runs)
     order = sorted(range(30), key=lambda i: (levels[i], float(conf[i])))
     want = np.zeros(masks.shape[1:], np.int64)
+    want_idx = np.full(masks.shape[1:], -1)
     for i in order:
         want[masks[i]] = labels[i]
+        want_idx[masks[i]] = i
     np.testing.assert_array_equal(got.numpy(), want)
+    np.testing.assert_array_equal(mask_map.numpy(), want_idx)
     # area priority: smaller areas paint last
-    rank = priority_rank(torch.as_tensor(levels), conf, flat.areas,
+    rank = priority_rank(torch.as_tensor(levels), conf, runs.areas,
                          priority='area_smaller')
     order = sorted(range(30), key=lambda i: -int(masks[i].sum()))
     want[:] = 0
     for i in order:
         want[masks[i]] = labels[i]
     np.testing.assert_array_equal(
-        paint_masks(labels, rank, flat).numpy(), want)
+        paint_masks(labels, rank, runs)[0].numpy(), want)
 
 
 def test_gather_sum_and_errors():
     masks = _masks(2, 2, (slice(0, 2), slice(0, 1)), (0, slice(0, 2)))
     maps = torch.tensor([[[1., 2.], [3., 4.]]])
-    flat = flatten_masks(masks)
-    assert gather_mask_means(maps, flat, 'sum').tolist() == [[4., 3.]]
-    assert gather_mask_means(maps, flat).tolist() == [[2., 1.5]]
+    runs = mask_runs(masks)
+    assert gather_mask_means(maps, runs, 'sum').tolist() == [[4., 3.]]
+    assert gather_mask_means(maps, runs).tolist() == [[2., 1.5]]
     with pytest.raises(ValueError, match='gather method'):
-        gather_mask_means(maps, flat, 'max')
+        gather_mask_means(maps, runs, 'max')
+    with pytest.raises(ValueError, match='resize the maps'):
+        gather_mask_means(maps[:, :1], runs)
     cam = torch.rand(2, 2, 2)
     with pytest.raises(ValueError, match='exactly one of alpha'):
         sams_seed(cam, masks, [0, 1], [1, 2])
@@ -393,7 +406,11 @@ def test_gather_sum_and_errors():
     with pytest.raises(ValueError, match='priority'):
         sams_seed(cam, masks, [0, 1], [1, 2], alpha=1, priority=('x', ))
     with pytest.raises(ValueError, match='RLE'):
-        flat_masks_from_rle([3, 1], [0, 2], (2, 3))
+        mask_runs_from_rle([3, 1], [0, 2], (2, 3))
+    with pytest.raises(ValueError, match='offsets'):
+        mask_runs_from_rle([3, 3], [0, 1], (2, 3))
+    with pytest.raises(ValueError, match=r'\(S, H, W\)'):
+        mask_runs(np.ones((2, 3), bool))
 
 
 def test_no_bg_gamma_softmax_variants():

@@ -1,0 +1,391 @@
+# Copyright (c) mmwsss contributors. All rights reserved.
+"""Benchmark: SAMS seeding vs dense CRF on the bundled real VOC images.
+
+``python tools/benchmarks/sams_vs_crf.py [--images N] [--repeats R]
+[--device cpu|cuda] [--threads T] [--alpha A] [--max-masks M]``
+
+Both methods get the same inputs per image (data/voc_mini, real VOC photos):
+
+- class maps: CAM-like maps of the image's ground-truth classes, built
+  deterministically: the GT one-hot of each present class, area-downsampled
+  to a ViT-B/16 patch grid (ceil(H/16) x ceil(W/16)), Gaussian-blurred
+  (sigma 1 cell), plus N(0, 0.1) noise (numpy seed ``--seed`` + image index),
+  clamped at 0 and min-max normalised per class. Both methods resize them
+  bilinearly to the image inside the timed call.
+- quasi-superpixels (SAMS only), built deterministically and stored as a
+  ``SAMMaskRecord`` (RLE, the cache format): wholes (level 2) = connected
+  components (>= 100 px) of each GT label, parts (level 1) = the quadrants of
+  each whole's box intersected with it plus 10 random boxes, sub-parts
+  (level 0) = the cells of an 8 x 8 image grid split by GT label (>= 100 px),
+  subsampled so that an image has at most ``--max-masks`` masks (~50-100).
+
+Timed calls, each after one warm-up, median of ``--repeats``:
+
+- SAMS: ``sams_seed_from_record(maps, record, fg_cls, alpha)`` = RLE
+  decoding to flat indices + resize + mask means + scores + painting
+  (alpha 0.7, VOC fine seeds), on ``--device``;
+- CRF: ``crf_seed(image, maps, fg_cls)`` = resize + background
+  ``(1 - max)^1`` + pydensecrf2 with CLIP-ES's parameters (10 iterations),
+  always on the CPU (pydensecrf has no GPU path), single-threaded.
+
+Each method runs in its own fresh process (``--worker``), so peak memory is
+its own: on CPU the peak resident set size above the level after the inputs
+were built (sampled every 2 ms), on CUDA ``torch.cuda.max_memory_allocated``
+for SAMS. ``--threads`` (default 1) sets torch's intra-op threads for SAMS,
+matching the single-threaded CRF. The mIoU columns (against the real GT) are
+a sanity check, not a result: the masks come from the GT, which flatters
+SAMS.
+
+The last line is ``sams_ms=<float> crf_ms=<float> speedup=<float>``: the
+medians over the images of the per-image median times, and their ratio.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
+NUM_CLASSES = 21
+PATCH = 16
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--data-root', default=VOC_MINI)
+    parser.add_argument(
+        '--images', type=int, default=None, help='first N images (all)')
+    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument(
+        '--device', default='cpu', help='SAMS device (CRF is CPU only)')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--alpha', type=float, default=0.7)
+    parser.add_argument('--max-masks', type=int, default=80)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--worker', choices=['sams', 'crf'], help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+def image_ids(data_root: str) -> List[str]:
+    """Ids of all images with a GT mask (train + val lists), sorted."""
+    ids = set()
+    for split in ('train', 'val'):
+        path = osp.join(data_root, 'ImageSets', 'Segmentation',
+                        split + '.txt')
+        if osp.isfile(path):
+            ids.update(open(path).read().split())
+    if not ids:
+        raise FileNotFoundError(
+            f'no ImageSets/Segmentation/{{train,val}}.txt under {data_root}')
+    return sorted(ids)
+
+
+def load_pair(data_root: str, stem: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB image and (H, W) uint8 GT (255 = ignore)."""
+    import cv2
+    from PIL import Image
+    img = cv2.imread(osp.join(data_root, 'JPEGImages', stem + '.jpg'))
+    if img is None:
+        raise FileNotFoundError(f'{data_root}/JPEGImages/{stem}.jpg')
+    gt = np.asarray(
+        Image.open(osp.join(data_root, 'SegmentationClass', stem + '.png')))
+    return np.ascontiguousarray(img[..., ::-1]), gt
+
+
+def class_maps(gt: np.ndarray, rng: np.random.Generator
+               ) -> Tuple[np.ndarray, np.ndarray]:
+    """CAM-like (P, h, w) float32 maps of the GT classes and their 0-based
+    ids (see the module docstring)."""
+    import cv2
+    fg_cls = np.array([c for c in np.unique(gt) if 0 < c < NUM_CLASSES],
+                      np.int64) - 1
+    h, w = gt.shape
+    ch, cw = -(-h // PATCH), -(-w // PATCH)
+    maps = []
+    for c in fg_cls:
+        onehot = (gt == c + 1).astype(np.float32)
+        small = cv2.resize(onehot, (cw, ch), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), 1.0)
+        small = np.maximum(small + rng.normal(0, 0.1, small.shape), 0)
+        rng_ = small.max() - small.min()
+        maps.append((small - small.min()) / (rng_ + 1e-7))
+    maps = np.stack(maps).astype(np.float32) if maps else np.zeros(
+        (0, ch, cw), np.float32)
+    return maps, fg_cls
+
+
+def quasi_superpixels(gt: np.ndarray, rng: np.random.Generator,
+                      max_masks: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Deterministic SAM-like masks (S, H, W) bool and levels (S,)."""
+    import cv2
+    h, w = gt.shape
+    wholes, parts, subs = [], [], []
+    for k in np.unique(gt):
+        if k == 255:
+            continue
+        n, comp = cv2.connectedComponents((gt == k).astype(np.uint8))
+        for c in range(1, n):
+            m = comp == c
+            if m.sum() < 100:
+                continue
+            wholes.append(m)
+            ys, xs = np.nonzero(m)
+            ym, xm = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+            for y_sl in (slice(0, ym), slice(ym, h)):
+                for x_sl in (slice(0, xm), slice(xm, w)):
+                    q = np.zeros_like(m)
+                    q[y_sl, x_sl] = m[y_sl, x_sl]
+                    if q.sum() >= 100:
+                        parts.append(q)
+    for _ in range(10):  # boxes that ignore object boundaries
+        bh, bw = rng.integers(h // 8, h // 2), rng.integers(w // 8, w // 2)
+        y0, x0 = rng.integers(0, h - bh), rng.integers(0, w - bw)
+        b = np.zeros((h, w), bool)
+        b[y0:y0 + bh, x0:x0 + bw] = True
+        parts.append(b)
+    ys = np.linspace(0, h, 9).astype(int)
+    xs = np.linspace(0, w, 9).astype(int)
+    for i in range(8):
+        for j in range(8):
+            cell = gt[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            for k in np.unique(cell):
+                if k == 255:
+                    continue
+                m = np.zeros((h, w), bool)
+                m[ys[i]:ys[i + 1], xs[j]:xs[j + 1]] = cell == k
+                if m.sum() >= 100:
+                    subs.append(m)
+    room = max(max_masks - len(wholes) - len(parts), 0)
+    if len(subs) > room:
+        keep = np.sort(rng.choice(len(subs), room, replace=False))
+        subs = [subs[i] for i in keep]
+    masks = wholes + parts + subs
+    levels = [2] * len(wholes) + [1] * len(parts) + [0] * len(subs)
+    order = rng.permutation(len(masks))  # SAM's output order is mixed
+    return np.stack([masks[i] for i in order]), np.asarray(levels)[order]
+
+
+def build_inputs(args: argparse.Namespace) -> List[Dict]:
+    """Per image: stem, image, GT, class maps, fg classes, mask record."""
+    from mmwsss.models.sams.mask_cache import SAMMaskRecord
+    stems = image_ids(args.data_root)[:args.images]
+    out = []
+    for i, stem in enumerate(stems):
+        rng = np.random.default_rng(args.seed + i)
+        image, gt = load_pair(args.data_root, stem)
+        maps, fg_cls = class_maps(gt, rng)
+        masks, levels = quasi_superpixels(gt, rng, args.max_masks)
+        out.append(
+            dict(
+                stem=stem,
+                image=image,
+                gt=gt,
+                maps=maps,
+                fg_cls=fg_cls,
+                record=SAMMaskRecord.from_dense(masks, levels),
+                levels=levels))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------
+def _rss_bytes() -> int:
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+class RSSPeak:
+    """Peak resident set size above the level at start, sampled in a
+    thread."""
+
+    def __init__(self, interval: float = 0.002) -> None:
+        self.interval = interval
+        self.base = self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_bytes())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> 'RSSPeak':
+        self.base = self.peak = _rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_bytes())
+
+    @property
+    def above_base(self) -> int:
+        return self.peak - self.base
+
+
+def confusion(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """(C, C) confusion counts, GT 255 ignored."""
+    valid = gt != 255
+    idx = gt[valid].astype(np.int64) * NUM_CLASSES + pred[valid]
+    return np.bincount(
+        idx, minlength=NUM_CLASSES**2).reshape(NUM_CLASSES, NUM_CLASSES)
+
+
+def miou(conf: np.ndarray) -> float:
+    """Mean IoU (%) over the classes present in GT or prediction."""
+    inter = np.diag(conf).astype(np.float64)
+    union = conf.sum(0) + conf.sum(1) - inter
+    seen = union > 0
+    return float((inter[seen] / union[seen]).mean() * 100)
+
+
+def run_worker(args: argparse.Namespace) -> Dict:
+    """Time one method over all images in this process."""
+    import torch
+    torch.set_num_threads(args.threads)
+    inputs = build_inputs(args)
+    if args.worker == 'sams':
+        from mmwsss.models.sams.seeding import sams_seed_from_record
+        device = torch.device(args.device)
+        for item in inputs:
+            item['maps'] = torch.as_tensor(item['maps'], device=device)
+
+        def call(item):
+            res = sams_seed_from_record(item['maps'], item['record'],
+                                        item['fg_cls'], alpha=args.alpha)
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+            return res.seed.cpu().numpy()
+    else:
+        from mmwsss.models.crf import crf_seed
+        device = torch.device('cpu')
+
+        def call(item):
+            return crf_seed(item['image'], item['maps'],
+                            item['fg_cls']).seed
+
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+        base_cuda = torch.cuda.memory_allocated(device)
+    per_image, conf = [], np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    raw_conf = np.zeros_like(conf)
+    with RSSPeak() as rss:
+        for item in inputs:
+            call(item)  # warm-up
+            times = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                seed = call(item)
+                times.append((time.perf_counter() - t0) * 1e3)
+            conf += confusion(item['gt'], seed)
+            raw_conf += confusion(item['gt'], raw_argmax(item))
+            per_image.append(
+                dict(
+                    stem=item['stem'],
+                    size=list(item['gt'].shape),
+                    classes=int(len(item['fg_cls'])),
+                    masks=int(len(item['levels'])),
+                    levels=np.bincount(item['levels'],
+                                       minlength=3).tolist(),
+                    ms=float(np.median(times))))
+    peak = dict(rss_mb=rss.above_base / 2**20)
+    if device.type == 'cuda':
+        peak['cuda_mb'] = (torch.cuda.max_memory_allocated(device) -
+                           base_cuda) / 2**20
+    return dict(
+        method=args.worker,
+        device=str(device),
+        threads=args.threads,
+        images=per_image,
+        peak=peak,
+        miou=miou(conf),
+        raw_miou=miou(raw_conf))
+
+
+def raw_argmax(item: Dict) -> np.ndarray:
+    """The maps' plain per-pixel argmax with bg = (1 - max)^alpha_raw=1."""
+    import torch
+    import torch.nn.functional as F
+    maps = torch.as_tensor(item['maps']).float().cpu()
+    h, w = item['gt'].shape
+    if maps.shape[0] == 0:
+        return np.zeros((h, w), np.uint8)
+    up = F.interpolate(maps[None], (h, w), mode='bilinear',
+                       align_corners=False)[0]
+    scores = torch.cat([(1 - up.max(0, keepdim=True).values).clamp(min=0),
+                        up])
+    lut = np.concatenate([[0], item['fg_cls'] + 1])
+    return lut[scores.argmax(0).numpy()].astype(np.uint8)
+
+
+def spawn(args: argparse.Namespace, method: str) -> Dict:
+    """Run one method in a fresh process and parse its JSON line."""
+    cmd = [sys.executable, osp.abspath(__file__), '--worker', method,
+           '--data-root', args.data_root, '--repeats', str(args.repeats),
+           '--device', args.device, '--threads', str(args.threads),
+           '--alpha', str(args.alpha), '--max-masks', str(args.max_masks),
+           '--seed', str(args.seed)]
+    if args.images is not None:
+        cmd += ['--images', str(args.images)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{method} worker failed:\n{proc.stderr[-3000:]}')
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith('{'):
+            return json.loads(line)
+    raise RuntimeError(f'{method} worker printed no result:\n{proc.stdout}')
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run both workers, print the table and the summary line."""
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(args)))
+        return
+    sams, crf = spawn(args, 'sams'), spawn(args, 'crf')
+    print(f'SAMS on {sams["device"]} ({sams["threads"]} thread(s)), '
+          f'alpha {args.alpha}; dense CRF (pydensecrf2, CLIP-ES '
+          'parameters) on cpu, 1 thread. Median of '
+          f'{args.repeats} runs per image after a warm-up.')
+    head = (f'{"image":<22}{"H x W":>10}{"P":>3}{"S":>4}{"(w/p/s)":>11}'
+            f'{"sams_ms":>10}{"crf_ms":>10}{"speedup":>9}')
+    print(head)
+    print('-' * len(head))
+    for a, b in zip(sams['images'], crf['images']):
+        lv = a['levels']
+        print(f'{a["stem"]:<22}{a["size"][0]:>5}x{a["size"][1]:<4}'
+              f'{a["classes"]:>3}{a["masks"]:>4}'
+              f'{f"({lv[2]}/{lv[1]}/{lv[0]})":>11}'
+              f'{a["ms"]:>10.2f}{b["ms"]:>10.1f}{b["ms"] / a["ms"]:>9.1f}')
+    sams_ms = float(np.median([r['ms'] for r in sams['images']]))
+    crf_ms = float(np.median([r['ms'] for r in crf['images']]))
+    print('-' * len(head))
+    print(f'peak memory above inputs: SAMS {sams["peak"]["rss_mb"]:.1f} MB '
+          'RSS' + (f', {sams["peak"]["cuda_mb"]:.1f} MB CUDA'
+                   if 'cuda_mb' in sams['peak'] else '') +
+          f'; CRF {crf["peak"]["rss_mb"]:.1f} MB RSS')
+    print(f'mIoU vs GT (sanity only, masks built from GT): raw argmax '
+          f'{sams["raw_miou"]:.1f}, SAMS {sams["miou"]:.1f}, '
+          f'CRF {crf["miou"]:.1f}')
+    print(f'sams_ms={sams_ms:.3f} crf_ms={crf_ms:.3f} '
+          f'speedup={crf_ms / sams_ms:.1f}')
+
+
+if __name__ == '__main__':
+    main()
