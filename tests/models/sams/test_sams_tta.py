@@ -4,12 +4,12 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import textwrap
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -291,53 +291,7 @@ def test_crf_tta_follows_colour_edges(tmp_path):
 # ---------------------------------------------------------------------------
 # tools/test.py --tta on data/voc_mini
 # ---------------------------------------------------------------------------
-CFG = '''
-default_scope = 'mmseg'
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
-norm_cfg = dict(type='BN', requires_grad=True)
-model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor', mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375], bgr_to_rgb=True, pad_val=0,
-        seg_pad_val=255),
-    backbone=dict(
-        type='ResNetV1c', depth=18, stem_channels=8, base_channels=8,
-        num_stages=4, out_indices=(3, ), dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1), norm_cfg=norm_cfg, contract_dilation=True),
-    decode_head=dict(
-        type='FCNHead', in_channels=64, in_index=0, channels=16,
-        num_convs=1, concat_input=False, num_classes=21, norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-    train_cfg=dict(), test_cfg=dict(mode='whole'))
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')]
-tta_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='TestTimeAug', transforms=[
-        [dict(type='Resize', scale_factor=r, keep_ratio=True)
-         for r in (0.5, 1.0)],
-        [dict(type='RandomFlip', prob=0., direction='horizontal'),
-         dict(type='RandomFlip', prob=1., direction='horizontal')],
-        [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])]
-test_dataloader = dict(
-    batch_size=1, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='PascalVOCDataset', data_root=DATA_ROOT,
-        data_prefix=dict(img_path='JPEGImages',
-                         seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/val.txt', pipeline=test_pipeline))
-test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_cfg = dict(type='TestLoop')
-env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),
-               mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0))
-log_level = 'INFO'
-tta_model = dict(type='SAMSTTAModel', mask_dir=MASK_DIR, alpha=1.0)
-'''
+TINY_CFG = 'configs/sams_tta/tiny_fcn_voc_mini_sams-tta.py'
 
 
 def _gt_masks(voc_root, stem):
@@ -370,7 +324,6 @@ def _gt_masks(voc_root, stem):
 
 def test_tools_test_tta_subprocess(tmp_path, repo_root, voc_mini_root):
     """``python tools/test.py CFG CKPT --tta`` with cached SAMS masks."""
-    from mmengine.config import Config
     stems = open(osp.join(voc_mini_root, 'ImageSets/Segmentation/val.txt')
                  ).read().split()
     mask_dir = str(tmp_path / 'sam_masks')
@@ -381,10 +334,7 @@ def test_tools_test_tta_subprocess(tmp_path, repo_root, voc_mini_root):
             mask_cache_path(mask_dir, stem + '.jpg'),
             SAMMaskRecord.from_dense(masks, levels))
         wholes[stem] = masks[np.asarray(levels) == 2]
-    cfg_path = str(tmp_path / 'tiny_fcn_voc_mini_tta.py')
-    with open(cfg_path, 'w') as f:
-        f.write(f'DATA_ROOT = {voc_mini_root!r}\nMASK_DIR = {mask_dir!r}\n')
-        f.write(textwrap.dedent(CFG))
+    cfg_path = osp.join(repo_root, TINY_CFG)
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(cfg_path).model)
     with torch.no_grad():  # a random model whose labels vary per pixel
@@ -407,7 +357,7 @@ def test_tools_test_tta_subprocess(tmp_path, repo_root, voc_mini_root):
     proc = subprocess.run(
         [sys.executable, osp.join(repo_root, 'tools', 'test.py'), cfg_path,
          ckpt, '--tta', '--work-dir', str(tmp_path / 'work'), '--out',
-         out_dir],
+         out_dir, '--cfg-options', f'tta_model.mask_dir={mask_dir}'],
         cwd=repo_root, env=env, capture_output=True, text=True, timeout=120)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
@@ -419,3 +369,33 @@ def test_tools_test_tta_subprocess(tmp_path, repo_root, voc_mini_root):
         # SAMS: every whole quasi-superpixel carries a single label
         for m in wholes[stem]:
             assert len(np.unique(pred[m])) == 1, stem
+
+
+def test_example_configs(repo_root):
+    """configs/sams_tta: SAMS / CRF / on-the-fly variants of a stock mmseg
+    config parse, keep the mmseg model and TTA pipeline, and build."""
+    folder = osp.join(repo_root, 'configs', 'sams_tta')
+    sams = Config.fromfile(
+        osp.join(folder, 'deeplabv3plus_r101-d8_voc12aug_sams-tta.py'))
+    assert sams.custom_imports['imports'] == ['mmwsss']
+    assert sams.model.decode_head.type == 'DepthwiseSeparableASPPHead'
+    assert [t['scale_factor'] for t in sams.tta_pipeline[1].transforms[0]
+            ] == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+    assert sams.tta_model.type == 'SAMSTTAModel'
+    assert sams.tta_model.mask_dir == 'work_dirs/sam_masks/voc'
+    crf = Config.fromfile(
+        osp.join(folder, 'deeplabv3plus_r101-d8_voc12aug_crf-tta.py'))
+    assert crf.tta_model.type == 'CRFTTAModel'
+    assert 'mask_dir' not in crf.tta_model
+    online = Config.fromfile(
+        osp.join(folder, 'deeplabv3plus_r101-d8_voc12aug_sams-tta-online.py'))
+    assert online.tta_model.sam_generator.type == \
+        'SAMQuasiSuperpixelGenerator'
+    assert online.tta_model.alpha == sams.tta_model.alpha
+    # each tta_model builds around a (tiny) module, as test.py --tta does
+    for cfg in (sams, crf, online):
+        tta = dict(cfg.tta_model, module=FakeSegmentor())
+        model = MODELS.build(tta)
+        assert type(model).__name__ == cfg.tta_model.type
+    tiny = Config.fromfile(osp.join(repo_root, TINY_CFG))
+    assert tiny.tta_model.type == 'SAMSTTAModel'

@@ -1,0 +1,90 @@
+# CPU smoke config: a tiny random FCN (ResNet-18-V1c, 8 base channels) on
+# the 5 bundled val images of data/voc_mini, 2 scales x flip, SAMS
+# refinement from cached masks. The tests build its checkpoint and masks:
+#
+#   python tools/test.py configs/sams_tta/tiny_fcn_voc_mini_sams-tta.py \
+#       CKPT --tta --cfg-options tta_model.mask_dir=MASK_DIR
+default_scope = 'mmseg'
+custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+
+norm_cfg = dict(type='BN', requires_grad=True)
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=dict(
+        type='SegDataPreProcessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True,
+        pad_val=0,
+        seg_pad_val=255),
+    backbone=dict(
+        type='ResNetV1c',
+        depth=18,
+        stem_channels=8,
+        base_channels=8,
+        num_stages=4,
+        out_indices=(3, ),
+        dilations=(1, 1, 2, 4),
+        strides=(1, 2, 1, 1),
+        norm_cfg=norm_cfg,
+        contract_dilation=True),
+    decode_head=dict(
+        type='FCNHead',
+        in_channels=64,
+        in_index=0,
+        channels=16,
+        num_convs=1,
+        concat_input=False,
+        num_classes=21,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+
+data_root = 'data/voc_mini'
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+img_ratios = [0.5, 1.0]
+_scales = [
+    dict(type='Resize', scale_factor=r, keep_ratio=True) for r in img_ratios
+]
+_flips = [
+    dict(type='RandomFlip', prob=0., direction='horizontal'),
+    dict(type='RandomFlip', prob=1., direction='horizontal')
+]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            _scales, _flips, [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')]
+        ])
+]
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='PascalVOCDataset',
+        data_root=data_root,
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        ann_file='ImageSets/Segmentation/val.txt',
+        pipeline=test_pipeline))
+test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+test_cfg = dict(type='TestLoop')
+env_cfg = dict(
+    cudnn_benchmark=False,
+    dist_cfg=dict(backend='gloo'),
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0))
+log_level = 'INFO'
+
+tta_model = dict(
+    type='SAMSTTAModel',
+    mask_dir='work_dirs/sam_masks/voc_mini_val',
+    alpha=1.0)
