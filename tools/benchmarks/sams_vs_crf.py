@@ -292,6 +292,9 @@ def run_worker(args: argparse.Namespace) -> Dict:
                 t0 = time.perf_counter()
                 seed = call(item)
                 times.append((time.perf_counter() - t0) * 1e3)
+            print(f'{args.worker} {len(per_image) + 1}/{len(inputs)} '
+                  f'{item["stem"]}: {np.median(times):.1f} ms',
+                  file=sys.stderr, flush=True)
             conf += confusion(item['gt'], seed)
             raw_conf += confusion(item['gt'], raw_argmax(item))
             per_image.append(
@@ -343,9 +346,12 @@ def spawn(args: argparse.Namespace, method: str) -> Dict:
     if args.images is not None:
         cmd += ['--images', str(args.images)]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # progress lines of the worker go straight to this stderr
+    proc = subprocess.run(
+        cmd, stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f'{method} worker failed:\n{proc.stderr[-3000:]}')
+        raise RuntimeError(f'{method} worker failed (exit {proc.returncode})'
+                           ', see its output above')
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith('{'):
             return json.loads(line)

@@ -31,10 +31,16 @@ an iterative segment tree over the pixels, pushed down level by level
 ~630k mask pixels) a call takes ~10 ms on one thread of a shared CPU
 (tools/benchmarks/sams_vs_crf.py), against ~0.6 s for a dense CRF.
 
-Deviation from the reference (documented robustness): a mask with zero
-area gives NaN there. Here it is left out of the per-class min-max (so it
-does not change the other masks' scores), gets all-zero scores, label 0,
-conf 0, and, having no pixels, paints nothing.
+Deviations from the reference, where it gives NaN or fails:
+
+- a mask with zero area (NaN there) is left out of the per-class min-max (so
+  it does not change the other masks' scores), gets all-zero scores, label 0,
+  conf 0, and, having no pixels, paints nothing;
+- no masks (S = 0) give an all-background seed and (0, K) scores;
+- no classes (P = 0) give S_bg = 1: every mask is background;
+- ``bg_method='no_bg'`` labels channel ``i`` as ``fg_cls[i] + 1`` (the
+  reference's lookup table still starts with the background there, so its
+  labels are shifted by one; it is unused in the published settings).
 """
 from dataclasses import dataclass
 from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
@@ -109,7 +115,8 @@ class SAMSResult:
         conf (Tensor): (S,) float winning score of each mask, also when
             background wins.
         mask_map (Tensor): (H, W) int64 index of the mask that painted each
-            pixel, -1 where no mask covers it.
+            pixel, -1 where no mask covers it (a transposed view of a
+            column-major tensor; ``.contiguous()`` if needed).
     """
     seed: Tensor
     scores: Tensor
