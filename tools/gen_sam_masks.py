@@ -160,9 +160,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            '(see configs/sams/voc_train.py).')
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     work_dir = (
-        args.work_dir or cfg.get('work_dir') or osp.join(
-            'work_dirs', 'sam_masks',
-            osp.splitext(osp.basename(args.config))[0]))
+        args.work_dir or cfg.get('work_dir')
+        or osp.join('work_dirs', 'sam_masks',
+                    osp.splitext(osp.basename(args.config))[0]))
 
     _init_distributed(args.launcher)
     rank, world_size = get_dist_info()
@@ -246,13 +246,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if progress is not None:
             sys.stdout.write('\n')
         counts = np.asarray(all_levels, np.int64).reshape(-1, 3)
-        lines = [
-            f'SAM masks in {cfg.mask_dir}: {len(img_paths)} images, '
-            f'{total["done"]} generated, {total["skipped"]} skipped (valid '
-            f'cache), {total["failed"]} failed.',
-            'Masks per image by level:',
-            _level_stats(counts)
-        ]
+        summary = (f'SAM masks in {cfg.mask_dir}: {len(img_paths)} images, '
+                   f'{total["done"]} generated, {total["skipped"]} skipped '
+                   f'(valid cache), {total["failed"]} failed.')
+        lines = [summary, 'Masks per image by level:', _level_stats(counts)]
         if all_failed:
             lines.append('Failed images (first 20 of '
                          f'{len(all_failed)}): ' + ', '.join(all_failed[:20]))

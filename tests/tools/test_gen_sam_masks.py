@@ -126,11 +126,16 @@ def test_failing_image_reported_run_goes_on(tmp_path, repo_root,
                                             voc_mini_root):
     ids = [IDS[0], 'no_such_image', IDS[1]]
     cfg_path = write_config(tmp_path, repo_root, voc_mini_root, ids)
-    proc = subprocess.run(
-        [sys.executable,
-         osp.join(repo_root, 'tools', 'gen_sam_masks.py'), cfg_path,
-         '--work-dir', str(tmp_path / 'wd')],
-        cwd=repo_root, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'gen_sam_masks.py'), cfg_path,
+        '--work-dir',
+        str(tmp_path / 'wd')
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert 'no_such_image.jpg' in out and 'Failed on' in out
@@ -153,18 +158,24 @@ def test_two_process_run_gloo(tmp_path, repo_root, voc_mini_root):
         OMP_NUM_THREADS='1',
         PORT=str(_free_port()),
         PYTHON=sys.executable)
-    proc = subprocess.run(
-        ['bash', osp.join(repo_root, 'tools', 'dist_gen_sam_masks.sh'),
-         cfg_path, '2', '--work-dir', str(tmp_path / 'wd')],
-        cwd=repo_root, capture_output=True, text=True, timeout=300,
-        env=env)
+    proc = subprocess.run([
+        'bash',
+        osp.join(repo_root, 'tools', 'dist_gen_sam_masks.sh'), cfg_path, '2',
+        '--work-dir',
+        str(tmp_path / 'wd')
+    ],
+                          cwd=repo_root,
+                          capture_output=True,
+                          text=True,
+                          timeout=300,
+                          env=env)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert '2 process(es); rank 0 takes 2' in out  # images 0 and 2
     # the summary gathers both ranks' images
     assert '3 generated, 0 skipped' in out
-    assert sorted(os.listdir(tmp_path / 'masks')) == sorted(
-        f'{i}.npz' for i in IDS)
+    assert sorted(os.listdir(tmp_path / 'masks')) == sorted(f'{i}.npz'
+                                                            for i in IDS)
 
 
 def test_sams_configs(repo_root):

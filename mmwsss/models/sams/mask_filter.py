@@ -83,8 +83,8 @@ def max_occupation(masks: torch.Tensor,
             f'masks have {flat.shape[1]} pixels but container masks have '
             f'{cont.shape[1]}: they must come from the same image.')
     # 0/1 products and row sums are exact integers in this dtype
-    dtype = (torch.float32
-             if flat.shape[1] < _FLOAT32_EXACT else torch.float64)
+    dtype = (
+        torch.float32 if flat.shape[1] < _FLOAT32_EXACT else torch.float64)
     cont_t = cont.to(dtype).T  # (P, M), converted once
     step = n if chunk_size <= 0 else chunk_size
     inter_max = torch.empty(n, dtype=torch.int64, device=flat.device)
@@ -162,7 +162,7 @@ def filter_quasi_superpixels(masks: ArrayLike,
         keep = ((occ < thresh.to(occ.device)) & ~torch.isnan(occ)).cpu()
         keep = keep.numpy()
         kept.append(idx[keep])
-        container = torch.cat(
-            [container, level_masks[torch.from_numpy(keep).to(
-                masks_t.device)]])
+        container = torch.cat([
+            container, level_masks[torch.from_numpy(keep).to(masks_t.device)]
+        ])
     return np.concatenate(kept).astype(np.int64)

@@ -18,7 +18,8 @@ with these changes:
    score_nms_offset[level]`` (+1 for wholes by default). The cross-crop NMS
    and the post-processing NMS are upstream's, without offsets.
 3. **Whole > part > sub-part filter** with ``t_r`` after
-   ``postprocess_small_regions``: :func:`~.mask_filter.filter_quasi_superpixels`.
+   ``postprocess_small_regions``
+   (:func:`~.mask_filter.filter_quasi_superpixels`).
 
 With the offsets at 0 and ``t_r=None`` the output equals upstream's on the
 same image and weights. The stored ``predicted_iou`` is SAM's raw value.
@@ -36,9 +37,8 @@ from segment_anything.utils.amg import (MaskData, area_from_rle,
                                         batch_iterator, batched_mask_to_box,
                                         calculate_stability_score,
                                         is_box_near_crop_edge,
-                                        mask_to_rle_pytorch,
-                                        uncrop_boxes_xyxy, uncrop_masks,
-                                        uncrop_points)
+                                        mask_to_rle_pytorch, uncrop_boxes_xyxy,
+                                        uncrop_masks, uncrop_points)
 from torchvision.ops.boxes import batched_nms
 
 from mmseg.registry import MODELS
@@ -51,6 +51,8 @@ __all__ = ['SAMQuasiSuperpixelGenerator', 'ALGORITHM_VERSION']
 #: Bumped whenever the generation changes the masks it makes for the same
 #: config and weights; part of :attr:`SAMQuasiSuperpixelGenerator.fingerprint`.
 ALGORITHM_VERSION = 'fma-amg-v1'
+
+HW = Tuple[int, ...]
 
 
 def _level_table(values: Sequence[float], name: str,
@@ -138,7 +140,9 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
                 logger='current',
                 level=logging.WARNING)
         if point_grids is not None:
-            point_grids = [np.asarray(g, dtype=np.float64) for g in point_grids]
+            point_grids = [
+                np.asarray(g, dtype=np.float64) for g in point_grids
+            ]
             points_per_side = None
         super().__init__(
             model,
@@ -169,8 +173,8 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
         self._fingerprint_fields = dict(
             algorithm=ALGORITHM_VERSION,
             model_type=model_type,
-            weights=(checkpoint_identity(checkpoint) if checkpoint else
-                     f'random-init-seed-{seed}'),
+            weights=(checkpoint_identity(checkpoint)
+                     if checkpoint else f'random-init-seed-{seed}'),
             point_grids=hashlib.sha256(
                 np.concatenate([g.ravel() for g in self.point_grids
                                 ]).astype(np.float64).tobytes()).hexdigest(),
@@ -187,8 +191,9 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
             stability_score_bias=[float(v) for v in stability_score_bias],
             t_r=self.t_r)
         blob = json.dumps(self._fingerprint_fields, sort_keys=True)
-        self._fingerprint = (f'{model_type}-'
-                             f'{hashlib.sha256(blob.encode()).hexdigest()[:20]}')
+        self._fingerprint = (
+            f'{model_type}-'
+            f'{hashlib.sha256(blob.encode()).hexdigest()[:20]}')
 
     @property
     def fingerprint(self) -> str:
@@ -209,9 +214,8 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
     # ------------------------------------------------------------------
     # The three changes
     # ------------------------------------------------------------------
-    def _process_batch(self, points: np.ndarray, im_size: Tuple[int, ...],
-                       crop_box: List[int],
-                       orig_size: Tuple[int, ...]) -> MaskData:
+    def _process_batch(self, points: np.ndarray, im_size: HW,
+                       crop_box: List[int], orig_size: HW) -> MaskData:
         """Decode one batch of point prompts (upstream + levels, change 1).
 
         Args:
@@ -271,8 +275,7 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
         return data
 
     def _process_crop(self, image: np.ndarray, crop_box: List[int],
-                      crop_layer_idx: int,
-                      orig_size: Tuple[int, ...]) -> MaskData:
+                      crop_layer_idx: int, orig_size: HW) -> MaskData:
         """One crop: embed once, decode the grid in batches, NMS (change 2).
 
         Args:
@@ -296,13 +299,11 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
         for (points, ) in batch_iterator(self.points_per_batch,
                                          points_for_image):
             data.cat(
-                self._process_batch(points, cropped_size, crop_box,
-                                    orig_size))
+                self._process_batch(points, cropped_size, crop_box, orig_size))
         self.predictor.reset_image()
 
         # change 2: within-crop NMS scores favour wholes
-        nms_scores = data['iou_preds'] + self.score_nms_offset[
-            data['levels']]
+        nms_scores = data['iou_preds'] + self.score_nms_offset[data['levels']]
         keep = batched_nms(
             data['boxes'].float(),
             nms_scores,
@@ -313,8 +314,8 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
         data['boxes'] = uncrop_boxes_xyxy(data['boxes'], crop_box)
         data['points'] = uncrop_points(data['points'], crop_box)
         # (N, 4) also when N == 0 (upstream's (0,) breaks cross-crop NMS)
-        data['crop_boxes'] = torch.tensor([crop_box]).repeat(
-            len(data['rles']), 1)
+        n_masks = len(data['rles'])
+        data['crop_boxes'] = torch.tensor([crop_box]).repeat(n_masks, 1)
         return data
 
     def filter_levels(self, data: MaskData) -> MaskData:
@@ -333,8 +334,8 @@ class SAMQuasiSuperpixelGenerator(SamAutomaticMaskGenerator):
         rles = data['rles']
         h, w = rles[0]['size']
         lens = [len(r['counts']) for r in rles]
-        counts = np.concatenate([np.asarray(r['counts'], np.int64)
-                                 for r in rles])
+        counts = np.concatenate(
+            [np.asarray(r['counts'], np.int64) for r in rles])
         offsets = np.concatenate([[0], np.cumsum(lens)])
         dense = torch.from_numpy(rle_to_dense(counts, offsets, (h, w)))
         keep = filter_quasi_superpixels(

@@ -31,11 +31,14 @@ __all__ = [
 
 #: Official SAM checkpoints (Meta's segment-anything README).
 SAM_CHECKPOINT_URLS: Dict[str, str] = {
-    'vit_h': 'https://dl.fbaipublicfiles.com/segment_anything/'
+    'vit_h':
+    'https://dl.fbaipublicfiles.com/segment_anything/'
     'sam_vit_h_4b8939.pth',
-    'vit_l': 'https://dl.fbaipublicfiles.com/segment_anything/'
+    'vit_l':
+    'https://dl.fbaipublicfiles.com/segment_anything/'
     'sam_vit_l_0b3195.pth',
-    'vit_b': 'https://dl.fbaipublicfiles.com/segment_anything/'
+    'vit_b':
+    'https://dl.fbaipublicfiles.com/segment_anything/'
     'sam_vit_b_01ec64.pth',
 }
 

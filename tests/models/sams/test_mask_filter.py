@@ -49,8 +49,8 @@ def test_t_r_boundary_float32_strict():
     assert filter_quasi_superpixels(masks, levels, t_r=0.7).tolist() == [0]
     # a float64 comparison would have kept it: float32(0.7) < 0.7
     assert float(np.float32(7) / np.float32(10)) < 0.7
-    assert filter_quasi_superpixels(masks, levels,
-                                    t_r=0.7000001).tolist() == [0, 1]
+    assert filter_quasi_superpixels(
+        masks, levels, t_r=0.7000001).tolist() == [0, 1]
     # 0.3 boundary: 3/10 dropped at t_r = 0.3, 2/10 kept
     masks = strip(30, (0, 3), (0, 10), (10, 12), (10, 20))
     levels = [W, P, W, P]
@@ -83,8 +83,7 @@ def test_dropped_part_suppresses_nothing():
 
 
 def test_same_level_never_compared():
-    masks = strip(20, (0, 5), (0, 5), (10, 15), (10, 15), (17, 19),
-                  (17, 19))
+    masks = strip(20, (0, 5), (0, 5), (10, 15), (10, 15), (17, 19), (17, 19))
     levels = [W, W, P, P, S, S]
     assert filter_quasi_superpixels(masks, levels,
                                     0.3).tolist() == [0, 1, 2, 3, 4, 5]
@@ -101,8 +100,7 @@ def test_no_wholes_takes_parts_wholesale():
     assert filter_quasi_superpixels(masks, [S, S], 0.3).tolist() == [0, 1]
     # wholes but no parts: sub-parts against the wholes
     masks = strip(20, (0, 10), (2, 4), (15, 18))
-    assert filter_quasi_superpixels(masks, [W, S, S],
-                                    0.3).tolist() == [0, 2]
+    assert filter_quasi_superpixels(masks, [W, S, S], 0.3).tolist() == [0, 2]
 
 
 def test_empty_input():
@@ -111,8 +109,8 @@ def test_empty_input():
 
 
 def test_output_order_groups_then_input_order():
-    masks = strip(60, (50, 52), (0, 5), (20, 25), (40, 42), (10, 15),
-                  (30, 35), (45, 47))
+    masks = strip(60, (50, 52), (0, 5), (20, 25), (40, 42), (10, 15), (30, 35),
+                  (45, 47))
     levels = [S, P, W, S, W, P, S]
     # wholes 2, 4; parts 1, 5; sub-parts 0, 3, 6 (nothing overlaps)
     assert filter_quasi_superpixels(masks, levels,
@@ -123,8 +121,7 @@ def test_zero_area_masks():
     # compared: an empty part is dropped (the reference's NaN is dropped)
     masks = strip(10, (0, 5), (0, 0), (6, 8))
     assert filter_quasi_superpixels(masks, [W, P, P], 0.3).tolist() == [0, 2]
-    assert filter_quasi_superpixels(masks, [W, P, P],
-                                    5.0).tolist() == [0, 2]
+    assert filter_quasi_superpixels(masks, [W, P, P], 5.0).tolist() == [0, 2]
     # taken whole-sale (no wholes): kept, as in the reference
     assert filter_quasi_superpixels(masks, [P, P, S],
                                     0.3).tolist() == [0, 1, 2]
@@ -149,8 +146,7 @@ def test_random_masks_match_naive_any_chunk(chunk_size):
         keep = filter_quasi_superpixels(masks, levels, t_r, chunk_size)
         np.testing.assert_array_equal(keep, expected)
         keep_t = filter_quasi_superpixels(
-            torch.from_numpy(masks), torch.from_numpy(levels), t_r,
-            chunk_size)
+            torch.from_numpy(masks), torch.from_numpy(levels), t_r, chunk_size)
         np.testing.assert_array_equal(keep_t, expected)
     # the filter really drops something at 0.3 here
     assert 0 < len(naive_filter(masks, levels, 0.3)) < n

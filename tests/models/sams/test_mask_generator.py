@@ -215,14 +215,17 @@ def test_whole_threshold_offset_and_levels():
     stock = stock_like(gen, points_per_side=1, min_mask_region_area=0)
     assert len(stock.generate(IMG64)) == 1
     # a whole below 0.76 is dropped
-    gen = fake_generator(one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.75)), t_r=None)
+    gen = fake_generator(
+        one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.75)), t_r=None)
     assert gen.generate_record(IMG64).levels.tolist() == [0]
 
 
 def test_stability_score_bias_per_level():
     # the part's logits are shallow: stability ~ (9.5 / 11.5)^2 ~ 0.68
+    sharp = one_point((4.5, 10.5, 20.5), (0.9, 0.9, 0.9))
+
     def fn(points, size):
-        logits, ious = one_point((4.5, 10.5, 20.5), (0.9, 0.9, 0.9))(points, size)
+        logits, ious = sharp(points, size)
         logits[:, 1] /= 100.0
         return logits, ious
 
@@ -292,15 +295,15 @@ def test_level_filter_applied_after_postprocessing():
     dense = rec.dense()
     for i in range(len(rec)):
         ys, xs = np.nonzero(dense[i])
+        x0, y0 = xs.min(), ys.min()
         np.testing.assert_array_equal(
-            boxes[i], [xs.min(), ys.min(), xs.max() - xs.min(),
-                       ys.max() - ys.min()])
+            boxes[i],
+            [x0, y0, xs.max() - x0, ys.max() - y0])
 
 
 def test_prompts_decoded_in_batches_one_embedding_per_crop():
     gen = fake_generator(
-        structured_fn, points_per_side=6, points_per_batch=10,
-        crop_n_layers=1)
+        structured_fn, points_per_side=6, points_per_batch=10, crop_n_layers=1)
     gen.generate_record(np.zeros((90, 120, 3), np.uint8))
     pred = gen.predictor
     assert pred.set_image_calls == 5  # the image + 2x2 crops
@@ -315,6 +318,10 @@ def test_prompts_decoded_in_batches_one_embedding_per_crop():
 
 def test_fingerprint_depends_on_config_not_speed_options():
     base = dict(model_type='tiny', points_per_side=4, device='cpu')
+
+    def fingerprint(extra):
+        return SAMQuasiSuperpixelGenerator(**dict(base, **extra)).fingerprint
+
     fp = SAMQuasiSuperpixelGenerator(**base).fingerprint
     assert fp.startswith('tiny-')
     assert SAMQuasiSuperpixelGenerator(**base).fingerprint == fp
@@ -323,10 +330,7 @@ def test_fingerprint_depends_on_config_not_speed_options():
         dict(filter_chunk_size=3),
     ]
     for extra in same:
-        assert SAMQuasiSuperpixelGenerator(**{
-            **base,
-            **extra
-        }).fingerprint == fp
+        assert fingerprint(extra) == fp
     other = [
         dict(t_r=0.4),
         dict(t_r=None),
@@ -338,8 +342,7 @@ def test_fingerprint_depends_on_config_not_speed_options():
         dict(min_mask_region_area=0),
         dict(seed=1),
     ]
-    fps = {SAMQuasiSuperpixelGenerator(**{**base, **extra}).fingerprint
-           for extra in other}
+    fps = {fingerprint(extra) for extra in other}
     assert fp not in fps and len(fps) == len(other)
 
 
@@ -377,8 +380,7 @@ def test_build_errors(tmp_path):
     with pytest.raises(KeyError, match='vit_x'):
         build_sam_model('vit_x')
     with pytest.raises(ValueError, match='3 values'):
-        SAMQuasiSuperpixelGenerator(
-            model_type='tiny', score_nms_offset=(0, 1))
+        SAMQuasiSuperpixelGenerator(model_type='tiny', score_nms_offset=(0, 1))
     gen = SAMQuasiSuperpixelGenerator(model_type='tiny', points_per_side=2)
     with pytest.raises(ValueError, match='HWC uint8 RGB'):
         gen.generate_record(np.zeros((8, 8), np.uint8))
@@ -408,5 +410,7 @@ def test_tiny_config_on_voc_image(repo_root, voc_mini_root, tmp_path):
     back = load_masks(path, gen.fingerprint, img.shape[:2])
     np.testing.assert_array_equal(back.dense(), rec.dense())
     with pytest.raises(MaskCacheError, match='another SAM config'):
-        load_masks(path, SAMQuasiSuperpixelGenerator(
-            model_type='tiny', points_per_side=8, t_r=0.5).fingerprint)
+        load_masks(
+            path,
+            SAMQuasiSuperpixelGenerator(
+                model_type='tiny', points_per_side=8, t_r=0.5).fingerprint)
