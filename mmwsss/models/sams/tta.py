@@ -5,7 +5,7 @@ subclasses: they average the softmax of the multi-scale / flip predictions
 exactly as SegTTAModel does, then re-label the merged prediction. Any mmseg
 model gets the refinement by config alone::
 
-    tta_model = dict(type='SAMSTTAModel', mask_dir='work_dirs/sam_masks/voc_val')
+    tta_model = dict(type='SAMSTTAModel', mask_dir='work_dirs/sam_masks/voc')
     # python tools/test.py CONFIG CHECKPOINT --tta
 
 (mmseg's test.py with ``--tta`` wraps ``cfg.model`` into ``cfg.tta_model``
