@@ -14,10 +14,14 @@ polluted by the other:
 - time: mean wall time of ``repeats`` full generations of the image
   (``generate_record`` for ours, ``generate`` with uncompressed RLE output
   for stock), after a warm-up (one image embedding + one prompt batch);
-  the image-encoder share (``set_image``) is reported separately;
+  the image-encoder share (``set_image``) is reported separately. On GPU
+  this is wall time (synchronised); on CPU it is the process's CPU time
+  (all threads), because on a shared machine other jobs inflate wall time
+  by tens of percent, differently for the two runs (wall time is printed
+  too);
 - memory: peak CUDA memory allocated during the timed runs on GPU; on CPU
   the peak resident set size above the level before the timed runs
-  (sampled every 5 ms).
+  (sampled every 10 ms).
 
 Random weights give masks unlike real SAM's: predicted IoUs near 0 and mask
 logits near 0 (noisy masks, stability 0 at the default logit offset 1.0).
@@ -25,9 +29,13 @@ So that masks pass the filters and every stage (thresholds, NMS,
 post-processing, our level filter) does real work, BOTH generators use
 ``pred_iou_thresh=0.02``, ``stability_score_thresh=0.8`` and
 ``stability_score_offset=0.01`` instead of 0.86 / 0.92 / 1.0; everything
-else is the paper's configuration. On CPU the prompt grid defaults to 8 per
-side (the paper: 32) because one ViT-B embedding already takes ~25 s there;
-the output says so.
+else is the paper's configuration. Even so, random masks are noise that
+spans the image, so NMS leaves about one mask per image: the level filter
+is therefore also timed alone on 120 synthetic masks (about what real SAM
+keeps on a VOC image). On CPU the prompt grid defaults to 8 per side (the
+paper: 32) because one ViT-B embedding already takes ~25 s there; the
+output says so. Timings on a shared CPU are noisy: compare runs taken on an
+idle machine (or a GPU).
 
 The last line is ``ours_s=<float> stock_s=<float> ratio=<float>``.
 """
@@ -41,9 +49,8 @@ import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
 DEFAULT_IMAGE = osp.join(REPO, 'data', 'voc_mini', 'JPEGImages',
                          '2007_000032.jpg')
 
@@ -78,7 +85,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 class _RSSPeak:
     """Peak resident set size of this process, sampled in a thread."""
 
-    def __init__(self, interval: float = 0.005) -> None:
+    def __init__(self, interval: float = 0.01) -> None:
         self.interval = interval
         self.peak = 0
         self._stop = threading.Event()
@@ -141,18 +148,23 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
     device = gen.predictor.device
     cuda = device.type == 'cuda'
 
+    def clock() -> float:
+        # GPU: wall time after a sync; CPU: this process's CPU time, which
+        # other jobs on a shared machine do not inflate the way they do
+        # wall time
+        if cuda:
+            torch.cuda.synchronize(device)
+            return time.perf_counter()
+        return time.process_time()
+
     # time the image encoder separately
     encoder_s: List[float] = []
     set_image = gen.predictor.set_image
 
     def timed_set_image(image, *a, **k):
-        if cuda:
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         set_image(image, *a, **k)
-        if cuda:
-            torch.cuda.synchronize(device)
-        encoder_s.append(time.perf_counter() - t0)
+        encoder_s.append(clock() - t0)
 
     gen.predictor.set_image = timed_set_image
 
@@ -167,21 +179,21 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
         gen.predictor.reset_image()
     encoder_s.clear()
 
-    times, n_masks = [], 0
+    times, walls, n_masks = [], [], 0
     if cuda:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base_mem = torch.cuda.memory_allocated(device)
     with _RSSPeak() as rss:
         for _ in range(args.repeats):
-            t0 = time.perf_counter()
+            w0, t0 = time.perf_counter(), clock()
             out = run(image)
-            if cuda:
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
+            walls.append(time.perf_counter() - w0)
             n_masks = len(out)
     result = dict(
         time_s=float(np.mean(times)),
+        wall_s=float(np.mean(walls)),
         encoder_s=float(np.sum(encoder_s) / args.repeats),
         masks=n_masks,
         rss_peak_mib=(rss.peak - rss.base) / 2**20)
@@ -221,8 +233,8 @@ def filter_benchmark(n_masks: int = 120,
         axes = (int(w * scale * rng.uniform(0.3, 1)),
                 int(h * scale * rng.uniform(0.3, 1)))
         centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
-        cv2.ellipse(masks[i], centre, axes, float(rng.uniform(0, 180)), 0,
-                    360, 1, -1)
+        cv2.ellipse(masks[i], centre, axes, float(rng.uniform(0, 180)), 0, 360,
+                    1, -1)
     rles = mask_to_rle_pytorch(torch.from_numpy(masks.astype(bool)))
     gen = SAMQuasiSuperpixelGenerator(model_type='tiny', device='cpu')
     times = []
@@ -231,8 +243,8 @@ def filter_benchmark(n_masks: int = 120,
         t0 = time.perf_counter()
         data = gen.filter_levels(data)
         times.append(time.perf_counter() - t0)
-    return dict(filter_ms=1000 * float(np.mean(times[1:])),
-                kept=len(data['rles']))
+    return dict(
+        filter_ms=1000 * float(np.mean(times[1:])), kept=len(data['rles']))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -240,8 +252,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     if args.worker is None:
         import torch
-        on_gpu = (args.device or
-                  ('cuda' if torch.cuda.is_available() else 'cpu')) != 'cpu'
+        on_gpu = (args.device
+                  or ('cuda' if torch.cuda.is_available() else 'cpu')) != 'cpu'
     else:
         on_gpu = args.device is not None and args.device != 'cpu'
     if args.points_per_side is None:
@@ -270,11 +282,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
           f'{args.crop_n_layers}, min_mask_region_area 100; thresholds '
           f'lowered for random weights, identically for both: {LOWERED}; '
           f'{args.repeats} timed run(s) after a warm-up.')
+    unit = 's' if device.startswith('cuda') else 'CPU-s'
     results = {}
     for name in ('stock', 'ours'):
         proc = subprocess.run(
-            [sys.executable, osp.abspath(__file__), '--worker', name] +
-            common,
+            [sys.executable,
+             osp.abspath(__file__), '--worker', name] + common,
             capture_output=True,
             text=True)
         if proc.returncode != 0:
@@ -284,11 +297,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         r = results[name]
         mem = (f'cuda peak +{r["cuda_peak_mib"]:.0f} MiB, '
                if 'cuda_peak_mib' in r else '')
-        print(f'{name:>5}: {r["time_s"]:.2f} s/image (image encoder '
-              f'{r["encoder_s"]:.2f} s, rest {r["time_s"] - r["encoder_s"]:.2f}'
-              f' s), {mem}RSS peak +{r["rss_peak_mib"]:.0f} MiB, '
-              f'{r["masks"]} masks'
-              f'{" (sub-part/part/whole " + str(r["levels"]) + ")" if "levels" in r else ""}')
+        levels = (f' (sub-part/part/whole {r["levels"]})'
+                  if 'levels' in r else '')
+        rest_s = r['time_s'] - r['encoder_s']
+        print(f'{name:>5}: {r["time_s"]:.2f} {unit}/image (wall '
+              f'{r["wall_s"]:.2f} s; image encoder {r["encoder_s"]:.2f}, '
+              f'rest {rest_s:.2f}), {mem}RSS peak '
+              f'+{r["rss_peak_mib"]:.0f} MiB, {r["masks"]} masks{levels}')
     ours_s, stock_s = results['ours']['time_s'], results['stock']['time_s']
     rest = ((ours_s - results['ours']['encoder_s']) /
             max(stock_s - results['stock']['encoder_s'], 1e-9))
