@@ -37,7 +37,7 @@ custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
 # ---- the folders a user changes -------------------------------------------
 seed_dir = 'work_dirs/fma_coco_seeds/seeds'  # stage-1 seed PNGs (train2014)
-sam_mask_dir = 'work_dirs/sam_masks/coco_val2014'  # SAM masks of val2014
+sam_mask_dir = 'work_dirs/sam_masks/coco2014'  # configs/sams/coco_val.py
 data_root = 'data/coco2014'
 label_cache_dir = 'work_dirs/coco_labels'  # parsed-label caches (JSON)
 # SAMS on the merged softmax (scoring='prob', the authors' post-processing

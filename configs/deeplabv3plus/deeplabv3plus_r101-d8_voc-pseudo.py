@@ -12,7 +12,7 @@
 # folders by editing the variables below, or on the command line through
 # the keys that use them, e.g.
 #   --cfg-options train_dataloader.dataset.seed_dir=work_dirs/my_seeds \
-#                 tta_model.mask_dir=work_dirs/sam_masks/voc_val
+#                 tta_model.mask_dir=work_dirs/sam_masks/voc
 #
 # Settings (paper, supplementary G: "DeepLab V3+ with a batch size of 16 ...
 # 120 epochs on PASCAL VOC ... other training and inference settings follow
@@ -45,7 +45,7 @@ custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
 # ---- the folders a user changes -------------------------------------------
 seed_dir = 'work_dirs/fma_voc_seeds/seeds'  # stage-1 seed PNGs (trainaug)
-sam_mask_dir = 'work_dirs/sam_masks/voc_val'  # SAM masks of the test images
+sam_mask_dir = 'work_dirs/sam_masks/voc'  # configs/sams/voc_val.py writes here
 data_root = 'data/VOCdevkit/VOC2012'
 train_split = 'ImageSets/Segmentation/trainaug.txt'  # 10,582 images
 # SAMS on the merged softmax (scoring='prob', the authors' post-processing

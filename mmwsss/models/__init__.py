@@ -12,3 +12,7 @@ from .losses import CALLoss, MCLLoss  # noqa: E402
 
 MODELS.register_module(module=MCLLoss)
 MODELS.register_module(module=CALLoss)
+
+from . import fma_prompt_model, prompt_learners, seeders  # noqa: E402,F401
+from .fma_prompt_model import FMAPromptModel  # noqa: E402,F401
+

@@ -35,13 +35,10 @@ What SAMS does to the merged class probabilities ``prob`` (C, H, W):
 ``seg_logits`` of the output holds the merged probabilities (not logits), so
 metrics and visualisers keep working; ``pred_sem_seg`` the refined labels.
 """
-import os.path as osp
 from typing import Any, Dict, List, Optional, Union
 
-import mmcv
 import numpy as np
 import torch
-from mmengine.fileio import get as file_get
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import SegTTAModel
 from mmseg.registry import MODELS
@@ -49,26 +46,13 @@ from mmseg.utils import SampleList
 from torch import Tensor, nn
 
 from ..crf import CLIP_ES_CRF, dense_crf
-from .mask_cache import (MaskCacheError, SAMMaskRecord, load_masks,
-                         mask_cache_path, save_masks)
+from .mask_cache import SAMMaskRecord
+from .mask_source import SAMMaskSource, read_rgb_image
 from .seeding import mask_runs_from_rle, sams_seed
 
 __all__ = ['SAMSTTAModel', 'CRFTTAModel', 'read_rgb_image']
 
 _PRESENT = ('pred', 'all')
-
-
-def read_rgb_image(img_path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB image of a data sample's ``img_path``."""
-    try:
-        img = mmcv.imfrombytes(file_get(img_path), channel_order='rgb')
-    except Exception as err:
-        raise FileNotFoundError(
-            f'cannot read the image {img_path} for test-time refinement: '
-            f'{err}') from err
-    if img is None:
-        raise FileNotFoundError(f'cannot decode the image {img_path}')
-    return img
 
 
 class _RefiningTTAModel(SegTTAModel):
@@ -216,17 +200,14 @@ class SAMSTTAModel(_RefiningTTAModel):
         self.scoring = scoring
         self.fingerprint = fingerprint
         self.sam_generator_cfg = sam_generator
-        self._generator = None
+        self.masks = SAMMaskSource(mask_dir, fingerprint, sam_generator,
+                                   owner='tta_model')
         self.uncovered = uncovered
 
     @property
     def generator(self) -> Any:
         """The mask generator, built on first use (SAM is heavy)."""
-        if self._generator is None:
-            if self.sam_generator_cfg is None:
-                raise MaskCacheError('no tta_model.sam_generator configured')
-            self._generator = MODELS.build(self.sam_generator_cfg)
-        return self._generator
+        return self.masks.generator
 
     def load_record(self, data_sample: Any) -> SAMMaskRecord:
         """Quasi-superpixels of a data sample's image.
@@ -234,26 +215,8 @@ class SAMSTTAModel(_RefiningTTAModel):
         From ``mask_dir`` when cached, else generated with ``sam_generator``
         (and written to ``mask_dir`` atomically when it is set).
         """
-        img_path = data_sample.img_path
         size = tuple(int(v) for v in data_sample.ori_shape[:2])
-        path = (None if self.mask_dir is None else mask_cache_path(
-            self.mask_dir, img_path))
-        if path is not None and (self.sam_generator_cfg is None
-                                 or osp.isfile(path)):
-            try:
-                return load_masks(path, self.fingerprint, size)
-            except MaskCacheError as err:
-                raise MaskCacheError(
-                    f'SAMSTTAModel (tta_model.mask_dir={self.mask_dir!r}) '
-                    f'cannot use the masks of {img_path}: {err}') from err
-        image = read_rgb_image(img_path)
-        if tuple(image.shape[:2]) != size:
-            raise ValueError(f'{img_path} is {image.shape[:2]} but the '
-                             f'prediction is {size}')
-        record = self.generator.generate_record(image)
-        if path is not None:
-            save_masks(path, record)
-        return record
+        return self.masks.get(data_sample.img_path, size)
 
     def refine(self, probs: Tensor, pred: Tensor, data_sample: Any) -> Tensor:
         """SAMS labels of one image's merged probabilities.

@@ -1,0 +1,111 @@
+# FMA-WSSS stage 1 on PASCAL VOC 2012 trainaug: learn the cls and seg
+# prompts of a frozen CLIP ViT-B/16 (paper Sec. 4, authors' schedule).
+#
+#   python tools/gen_sam_masks.py configs/sams/voc_trainaug.py   # once
+#   python tools/train.py configs/fma/voc_prompts.py [--amp] [--resume]
+#   bash tools/dist_train.sh configs/fma/voc_prompts.py 8
+#
+# One run = phase 1 (cls prompts, MCL loss, 1,800 iterations) -> coarse seeds
+# D_C of every trainaug image (cls CAMs -> CAA t 0.4 -> SAMS alpha 0.6) in
+# <work_dir>/coarse_seeds -> phase 2 (seg prompts, CAL loss against D_C,
+# 17,000 iterations). `--resume` picks up in any phase. The checkpoint holds
+# the prompts only (376,832 parameters, ~0.8 M as the paper's Table S1);
+# CLIP's weights always come from `clip.pretrained`.
+# Then the fine seeds: configs/fma/voc_seeds.py.
+#
+# Weights: `model.clip.pretrained` = 'openai' (downloaded once by open_clip)
+# or a local ViT-B-16.pt / open_clip state dict. SAM masks: `sam_mask_dir`.
+_base_ = [
+    '../_base_/datasets/voc_wsss.py', '../_base_/models/clip_vit_b16.py',
+    '../_base_/schedules/fma_two_phase.py',
+    'mmseg::_base_/default_runtime.py'
+]
+custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+
+sam_mask_dir = 'work_dirs/sam_masks/voc'  # tools/gen_sam_masks.py output
+crop_size = (224, 224)
+
+model = dict(
+    type='FMAPromptModel',
+    clip={{_base_.clip}},
+    data_preprocessor={{_base_.clip_data_preprocessor}},
+    dataset='voc',
+    # unified context over 20 fg + 25 CLIP-ES bg classes, label at the end
+    cls_prompt=dict(type='ClsPromptLearner', n_ctx=16, ctx_std=0.015),
+    # class-specific context, label in front, 25 label-free bg prompts
+    seg_prompt=dict(
+        type='SegPromptLearner',
+        n_ctx=16,
+        ctx_std=0.125,
+        num_bg=25,
+        class_specific=True,
+        label_position='front'),
+    mcl_loss=dict(type='MCLLoss'),
+    cal_loss=dict(type='CALLoss'),
+    cal_labels='crop',
+    test_task='seg',
+    # CAA: cls threshold 0.4 on the normalised score, seg 0.5 on the CAM
+    caa=dict(
+        cls=dict(threshold=0.4, aff_at='score', last_k=8),
+        seg=dict(threshold=0.5, aff_at='cam', last_k=8)),
+    seeder=dict(
+        cls=dict(type='SAMSSeeder', alpha=0.6, mask_dir=sam_mask_dir),
+        seg=dict(type='SAMSSeeder', alpha=0.7, mask_dir=sam_mask_dir)))
+
+# Authors' augmentation: colour jitter, random rescale (long side 288-480),
+# 224 crop, flip.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='RandomResize',
+        scale=(480, 480),
+        ratio_range=(0.6, 1.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackWSSSInputs'),
+]
+# Phase 2: the same augmentation applied to the image and its coarse seed.
+seg_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(
+        type='RandomResize',
+        scale=(480, 480),
+        ratio_range=(0.6, 1.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackWSSSInputs'),
+]
+train_dataloader = dict(
+    batch_size=16, dataset=dict(pipeline=train_pipeline))
+
+train_cfg = dict(
+    # phase 2 reads the coarse seeds as labels of the same images
+    seg_dataloader=dict(
+        batch_size=16,
+        num_workers=4,
+        persistent_workers=True,
+        sampler=dict(type='InfiniteSampler', shuffle=True),
+        dataset=dict(
+            type='PseudoLabelDataset',
+            seed_dir=None,  # filled in: <work_dir>/coarse_seeds
+            dataset={{_base_.train_dataset}},
+            pipeline=seg_train_pipeline)),
+    # every training image at full size, with GT to score D_C
+    coarse_seeds=dict(
+        dataloader={{_base_.train_eval_dataloader}},
+        alphas=[0.6],
+        overwrite=False))
+
+# No validation during training (seeds are scored after each phase).
+val_dataloader = None
+val_evaluator = None
+
+# tools/test.py with this config: seeds of the val images (seg prompts).
+test_dataloader = {{_base_.val_dataloader}}
+test_evaluator = dict(type='SeedMetric')
+randomness = dict(seed=0)

@@ -1,0 +1,355 @@
+"""The FMA-WSSS training schedule as one mmengine loop.
+
+``python tools/train.py configs/fma/voc_prompts.py`` runs, in one process
+group and one work dir:
+
+1. **phase 1** (iterations ``[0, cls_iters)``): the cls prompts learn with
+   the MCL loss on ``train_dataloader`` (image-level labels);
+2. **coarse seeds**: every training image gets a coarse seed map D_C from the
+   cls prompts (Softmax-GradCAM -> CAA -> SAMS, alpha 0.6 on VOC), written
+   as PNGs to ``<work_dir>/coarse_seeds`` (atomic, resumable, each rank
+   writing its own share). With several ``alphas`` (COCO: 0.3, 0.4, 0.5) the
+   seeds of each are scored against the training ground truth and the best
+   alpha is kept, as the authors' driver does;
+3. **phase 2** (iterations ``[cls_iters, cls_iters + seg_iters)``): the seg
+   prompts learn with the CAL loss against D_C, read through
+   ``seg_dataloader`` (a :class:`PseudoLabelDataset` over the same images).
+
+``--resume`` restores the iteration from the checkpoint and picks up in the
+right phase: phase 1 continues; a run stopped during or after the coarse
+seeds skips the seeds already written and goes on with phase 2. A
+checkpoint is saved at the end of phase 1 so the seed stage never needs
+phase 1 again. On resume the data iterators are not fast-forwarded (that
+would decode every skipped batch); the sampling order after a resume
+therefore differs from an uninterrupted run, all model/optimizer/scheduler
+state is restored exactly.
+"""
+import copy
+import json
+import os
+import os.path as osp
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.dist import (all_reduce, barrier, get_dist_info, is_main_process)
+from mmengine.hooks import CheckpointHook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner.loops import _InfiniteDataloaderIterator
+from mmengine.utils import ProgressBar
+from mmseg.registry import DATASETS, LOOPS
+from torch.utils.data import DataLoader
+
+from mmwsss.evaluation.seed_io import (read_seed_png, seed_path,
+                                       write_seed_png)
+from mmwsss.evaluation.seed_scores import (scores_from_confusion,
+                                            seed_confusion)
+
+__all__ = ['FMATwoPhaseTrainLoop', 'write_model_seeds']
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+def write_model_seeds(runner,
+                      dataloader: Union[DataLoader, dict],
+                      out_dir: str,
+                      task: str,
+                      alphas: Optional[Sequence[float]] = None,
+                      overwrite: bool = False) -> Dict[str, dict]:
+    """Write seed PNGs of a prompt model for every image of a dataloader.
+
+    Images whose seed PNG exists are skipped unless ``overwrite``. Each rank
+    handles the share its sampler gives it; files are written atomically.
+    With ground truth in the batches the seeds are scored (confusion summed
+    over ranks).
+
+    Args:
+        runner (Runner): The runner (model, logger, dataloader building).
+        dataloader (DataLoader | dict): Batch-size-1 dataloader (config) over
+            the images; its pipeline loads GT with ``LoadAnnotations`` when
+            the seeds should be scored.
+        out_dir (str): Seed folder. With several ``alphas``: one sub-folder
+            per alpha (``alpha_<a>``).
+        task (str): Prompts to use (``'cls'`` or ``'seg'``).
+        alphas (Sequence[float], optional): SAMS alphas to try; default the
+            seeder's own.
+        overwrite (bool): Recompute seeds that exist.
+
+    Returns:
+        dict[str, dict]: Per output folder: ``{'dir', 'alpha', 'scores'}``
+        (scores from :func:`scores_from_confusion`, None without GT).
+    """
+    model = _unwrap(runner.model)
+    seeder = model.seeders[task]
+    alphas = list(alphas) if alphas else [getattr(seeder, 'alpha', None)]
+    dirs = {
+        a: (out_dir if len(alphas) == 1 else osp.join(out_dir, f'alpha_{a}'))
+        for a in alphas
+    }
+    num_classes = len(model.dataset_classes)
+
+    cfg = copy.deepcopy(dataloader) if isinstance(dataloader, dict) else None
+    dataset = cfg['dataset'] if cfg is not None else dataloader.dataset
+    if isinstance(dataset, dict):
+        dataset = DATASETS.build(dataset)
+    palette = dataset.metainfo.get('palette')
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    done = [
+        i for i, info in enumerate(infos) if not overwrite and all(
+            osp.isfile(seed_path(d, info['img_path'])) for d in dirs.values())
+    ]
+    todo = sorted(set(range(len(dataset))) - set(done))
+    if cfg is None:
+        if done:
+            raise ValueError('write_model_seeds: pass a dataloader config '
+                             'to skip finished images')
+        loader = dataloader
+    else:
+        subset = copy.deepcopy(dataset)
+        subset.get_subset_(todo)
+        cfg['dataset'] = subset
+        loader = runner.build_dataloader(cfg, seed=runner.seed)
+
+    rank, world = get_dist_info()
+    conf = {  # (C, C + 1): last column = predictions outside 0..C-1
+        a: torch.zeros(num_classes, num_classes + 1, dtype=torch.float64)
+        for a in alphas
+    }
+    n_gt = torch.zeros(1, dtype=torch.float64)
+    print_log(
+        f'Writing {task} seeds to {out_dir}: {len(dataset)} images, '
+        f'{len(done)} already done' +
+        (f', alphas {alphas}' if len(alphas) > 1 else ''),
+        logger='current')
+    prev_task = model.test_task
+    model.test_task = task
+    model.eval()
+    bar = ProgressBar(len(loader)) if rank == 0 and len(loader) else None
+    with torch.no_grad():
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            samples = data['data_samples']
+            for (cams, fg), ds in zip(
+                    model.predict_cams(data['inputs'], samples, task),
+                    samples):
+                ori = tuple(ds.metainfo['ori_shape'][:2])
+                gt = (ds.gt_sem_seg.data[0].cpu().numpy()
+                      if 'gt_sem_seg' in ds else None)
+                if gt is not None:
+                    n_gt += 1
+                for a in alphas:
+                    kwargs = {} if a is None else dict(alpha=a)
+                    seed = seeder(cams, fg, ori, data_sample=ds, **kwargs)
+                    seed = seed.cpu().numpy().astype(np.uint8)
+                    write_seed_png(
+                        seed_path(dirs[a], ds.img_path), seed, palette)
+                    if gt is not None:
+                        conf[a] += torch.from_numpy(
+                            seed_confusion(seed, gt, num_classes))
+            if bar is not None:
+                bar.update()
+    model.test_task = prev_task
+    # seeds written by an earlier run still count in the scores
+    for i in done[rank::world]:
+        gt_path = infos[i].get('seg_map_path')
+        if not gt_path:
+            continue
+        gt = read_seed_png(gt_path)
+        n_gt += 1
+        for a in alphas:
+            seed = read_seed_png(seed_path(dirs[a], infos[i]['img_path']))
+            conf[a] += torch.from_numpy(seed_confusion(seed, gt, num_classes))
+    barrier()
+
+    all_reduce(n_gt)
+    results = {}
+    for a in alphas:
+        all_reduce(conf[a])
+        scores = (
+            scores_from_confusion(conf[a].numpy()) if n_gt.item() else None)
+        results[dirs[a]] = dict(dir=dirs[a], alpha=a, scores=scores)
+        if scores is not None:
+            print_log(
+                f'{task} seeds in {dirs[a]}: mIoU {scores["mIoU"] * 100:.2f}'
+                f' on {int(n_gt.item())} images with ground truth',
+                logger='current')
+    return results
+
+
+@LOOPS.register_module()
+class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
+    """Phase 1 (cls prompts, MCL) -> coarse seeds -> phase 2 (seg prompts,
+    CAL), in one run; see the module docstring.
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (DataLoader | dict): Phase-1 dataloader (image labels).
+        cls_iters (int): Phase-1 iterations.
+        seg_iters (int): Phase-2 iterations.
+        seg_dataloader (dict): Phase-2 dataloader config; its dataset (a
+            ``PseudoLabelDataset``) gets ``seed_dir`` = the coarse seed
+            folder when it has none.
+        coarse_seeds (dict): ``dataloader`` (batch-size-1 config over the
+            training images at full size, with SAM masks available to the
+            seeder), ``out_dir`` (default ``<work_dir>/coarse_seeds``),
+            ``alphas`` (optional list to choose from by GT mIoU),
+            ``overwrite`` (default False).
+        val_begin (int): See IterBasedTrainLoop.
+        val_interval (int): See IterBasedTrainLoop.
+        dynamic_intervals: See IterBasedTrainLoop.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, dict],
+                 cls_iters: int,
+                 seg_iters: int,
+                 seg_dataloader: dict,
+                 coarse_seeds: dict,
+                 val_begin: int = 1,
+                 val_interval: int = 10**9,
+                 dynamic_intervals=None) -> None:
+        if cls_iters < 0 or seg_iters < 0:
+            raise ValueError('cls_iters and seg_iters must be >= 0')
+        super().__init__(
+            runner,
+            dataloader,
+            max_iters=cls_iters + seg_iters,
+            val_begin=val_begin,
+            val_interval=val_interval,
+            dynamic_intervals=dynamic_intervals)
+        self.cls_iters = int(cls_iters)
+        self.seg_iters = int(seg_iters)
+        self.seg_dataloader_cfg = copy.deepcopy(seg_dataloader)
+        self.coarse_cfg = dict(copy.deepcopy(coarse_seeds))
+        if 'dataloader' not in self.coarse_cfg:
+            raise KeyError('train_cfg.coarse_seeds.dataloader is required '
+                           '(images at full size for the coarse seeds)')
+
+    @property
+    def coarse_dir(self) -> str:
+        """Folder of the coarse seeds D_C."""
+        return self.coarse_cfg.get('out_dir') or osp.join(
+            self.runner.work_dir, 'coarse_seeds')
+
+    def _save_phase_checkpoint(self) -> None:
+        for hook in self.runner.hooks:
+            if isinstance(hook, CheckpointHook):
+                hook._save_checkpoint(self.runner)
+                return
+        self.runner.save_checkpoint(
+            self.runner.work_dir, f'iter_{self._iter}.pth')
+
+    def _train_until(self, stop: int) -> None:
+        while self._iter < stop and not self.stop_training:
+            self.runner.model.train()
+            data_batch = next(self.dataloader_iterator)
+            self.run_iter(data_batch)
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                self.runner.val_loop.run()
+
+    def _coarse_seed_dir(self) -> str:
+        """Make (or reuse) the coarse seeds; return the folder to train on.
+        """
+        out_dir = self.coarse_dir
+        choice_file = osp.join(out_dir, 'selection.json')
+        alphas = self.coarse_cfg.get('alphas')
+        if alphas and len(alphas) > 1 and osp.isfile(choice_file) and \
+                not self.coarse_cfg.get('overwrite', False):
+            # every alpha was written and scored before: reuse the choice
+            with open(choice_file) as f:
+                choice = json.load(f)
+            if all(osp.isdir(osp.join(out_dir, f'alpha_{a}'))
+                   for a in alphas):
+                return choice['dir']
+        results = write_model_seeds(
+            self.runner,
+            self.coarse_cfg['dataloader'],
+            out_dir,
+            task='cls',
+            alphas=alphas,
+            overwrite=self.coarse_cfg.get('overwrite', False))
+        if len(results) == 1:
+            return next(iter(results))
+        scored = [r for r in results.values() if r['scores'] is not None]
+        if not scored:
+            raise RuntimeError(
+                'train_cfg.coarse_seeds.alphas picks alpha by ground-truth '
+                'mIoU, but the coarse-seed dataloader yields no gt_sem_seg '
+                '(add LoadAnnotations and GT masks, or give one alpha)')
+        best = max(scored, key=lambda r: r['scores']['mIoU'])
+        if is_main_process():
+            os.makedirs(out_dir, exist_ok=True)
+            tmp = choice_file + '.tmp'
+            with open(tmp, 'w') as f:
+                json.dump(
+                    dict(
+                        dir=best['dir'],
+                        alpha=best['alpha'],
+                        mIoU={
+                            str(r['alpha']): r['scores']['mIoU']
+                            for r in scored
+                        }),
+                    f,
+                    indent=2)
+            os.replace(tmp, choice_file)
+        print_log(
+            f'Coarse seeds: alpha {best["alpha"]} kept (best GT mIoU '
+            f'{best["scores"]["mIoU"] * 100:.2f})',
+            logger='current')
+        barrier()
+        return best['dir']
+
+    def _build_seg_iterator(self, seed_dir: str) -> None:
+        cfg = copy.deepcopy(self.seg_dataloader_cfg)
+        dataset = cfg['dataset']
+        if isinstance(dataset, dict) and not dataset.get('seed_dir'):
+            dataset['seed_dir'] = seed_dir
+        diff_rank_seed = self.runner._randomness_cfg.get(
+            'diff_rank_seed', False)
+        loader = self.runner.build_dataloader(
+            cfg, seed=self.runner.seed, diff_rank_seed=diff_rank_seed)
+        self.dataloader = loader
+        self.dataloader_iterator = _InfiniteDataloaderIterator(loader)
+
+    def run(self) -> torch.nn.Module:
+        """Run phase 1, the coarse seeds and phase 2."""
+        model = _unwrap(self.runner.model)
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        if hasattr(model, 'log_param_count'):
+            model.log_param_count()
+        if self._iter < self.cls_iters:
+            print_log(
+                f'Phase 1/2: cls prompts, MCL loss, iterations '
+                f'{self._iter}..{self.cls_iters}',
+                logger='current')
+            model.phase = 'cls'
+            self._train_until(self.cls_iters)
+            if self.stop_training:
+                return self._finish()
+            if self.cls_iters > 0:
+                self._save_phase_checkpoint()
+        if self.seg_iters > 0:
+            seed_dir = self._coarse_seed_dir()
+            print_log(
+                f'Phase 2/2: seg prompts, CAL loss against {seed_dir}, '
+                f'iterations {self._iter}..{self._max_iters}',
+                logger='current')
+            model.phase = 'seg'
+            self._build_seg_iterator(seed_dir)
+            self._train_until(self._max_iters)
+        return self._finish()
+
+    def _finish(self) -> torch.nn.Module:
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model

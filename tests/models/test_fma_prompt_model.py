@@ -1,0 +1,251 @@
+"""FMAPromptModel on a tiny random CLIP: phases, what trains and what stays
+frozen, checkpoint contents, prediction output, bad input."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from mmseg.registry import DATASETS, MODELS
+from mmseg.structures import SegDataSample
+
+PREPROC = dict(
+    type='SegDataPreProcessor',
+    mean=[122.7709383, 116.7460125, 104.09373615],
+    std=[68.5005327, 66.6321579, 70.32316305],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+    size_divisor=16)
+
+
+def build_model(**kwargs):
+    torch.manual_seed(0)
+    cfg = dict(
+        type='FMAPromptModel',
+        clip=dict(
+            type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16',
+            pretrained=None),
+        data_preprocessor=PREPROC,
+        seeder=dict(
+            cls=dict(type='ThresholdSeeder', bg_threshold=0.4),
+            seg=dict(type='ThresholdSeeder', bg_threshold=0.5)))
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+@pytest.fixture(scope='module')
+def crops(voc_mini_root):
+    """4 bundled training images as 64x64 crops with their GT as D_C."""
+    init_default_scope('mmseg')
+    ds = DATASETS.build(
+        dict(
+            type='VOCImageLabelDataset',
+            data_root=voc_mini_root,
+            ann_file='ImageSets/Segmentation/train.txt',
+            seg_map_fallback=[],
+            label_cache=None,
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations'),
+                dict(type='Resize', scale=(64, 64), keep_ratio=False),
+                dict(type='PackWSSSInputs'),
+            ]))
+    return pseudo_collate([ds[i] for i in range(4)])
+
+
+def _prep(model, batch):
+    data = model.data_preprocessor(copy.deepcopy(batch), True)
+    return data['inputs'], data['data_samples']
+
+
+def _step(model, batch, lr=0.05):
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad],
+                          lr=lr)
+    inputs, samples = _prep(model, batch)
+    losses = model.loss(inputs, samples)
+    loss = sum(losses.values())
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return losses
+
+
+def test_only_prompts_train_and_clip_stays_frozen(crops):
+    model = build_model()
+    model.train()
+    assert not model.clip.model.training  # CLIP in eval even in train mode
+    clip_before = {k: v.clone() for k, v in model.clip.state_dict().items()}
+    cls0 = model.cls_prompt.ctx.detach().clone()
+    seg0 = model.seg_prompt.ctx.detach().clone()
+
+    model.phase = 'cls'
+    losses = _step(model, crops)
+    assert set(losses) == {'loss_mcl'}
+    assert not torch.equal(model.cls_prompt.ctx, cls0)
+    assert torch.equal(model.seg_prompt.ctx, seg0)
+
+    cls1 = model.cls_prompt.ctx.detach().clone()
+    model.phase = 'seg'
+    losses = _step(model, crops)
+    assert set(losses) == {'loss_cal_fg', 'loss_cal_bg'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert not torch.equal(model.seg_prompt.ctx, seg0)
+    assert torch.equal(model.cls_prompt.ctx, cls1)
+
+    for k, v in model.clip.state_dict().items():
+        assert torch.equal(v, clip_before[k]), k
+    assert all(not p.requires_grad for p in model.clip.parameters())
+
+
+def test_losses_decrease(crops):
+    model = build_model()
+    model.train()
+    for phase, key in (('cls', 'loss_mcl'), ('seg', 'loss_cal_fg')):
+        model.phase = phase
+        values = [_step(model, crops, lr=0.5)[key].item() for _ in range(25)]
+        assert values[-1] < values[0], (phase, values)
+
+
+class WeightedCAMLoss(torch.nn.Module):
+    """Test loss: a fixed weighting of the raw CAMs (no detached terms, so
+    its true gradient is what autograd must return)."""
+
+    def forward(self, cams, present, lb):
+        w = torch.linspace(-1, 1, cams[0].numel(), dtype=cams.dtype)
+        return {'loss_w': (cams.flatten(1) * w).sum()}
+
+
+MODELS.register_module(module=WeightedCAMLoss, force=True)
+
+
+def test_cam_gradient_wrt_prompts_matches_finite_differences(crops):
+    """The seg-phase loss is differentiable w.r.t. the seg prompts through
+    the second-order Softmax-GradCAM: the gradient along a random direction
+    equals a central difference (float64). (CALLoss itself detaches its max
+    term as the authors' code does, so the check uses a plain loss.)"""
+    model = build_model(cal_loss=dict(type='WeightedCAMLoss')).double()
+    model.train()
+    model.phase = 'seg'
+    inputs, samples = _prep(model, crops)
+    inputs = inputs.double()
+    ctx = model.seg_prompt.ctx
+
+    def loss():
+        return sum(model.loss(inputs, samples).values())
+
+    (grad, ) = torch.autograd.grad(loss(), ctx)
+    torch.manual_seed(3)
+    d = torch.randn_like(ctx)
+    eps = 1e-5
+    with torch.no_grad():
+        ctx.add_(eps * d)
+        plus = loss().item()
+        ctx.sub_(2 * eps * d)
+        minus = loss().item()
+        ctx.add_(eps * d)
+    fd = (plus - minus) / (2 * eps)
+    analytic = (grad * d).sum().item()
+    assert abs(analytic) > 0
+    assert abs(fd - analytic) <= 1e-6 + 1e-4 * abs(fd), (fd, analytic)
+
+
+def test_joint_phase(crops):
+    model = build_model(
+        phase='joint',
+        joint_seeder=dict(type='ThresholdSeeder', bg_threshold=0.3))
+    model.train()
+    losses = _step(model, crops)
+    assert set(losses) == {'loss_mcl', 'loss_cal_fg', 'loss_cal_bg'}
+
+
+def test_checkpoint_holds_prompts_only():
+    model = build_model()
+    state = model.state_dict()
+    assert sorted(state) == ['cls_prompt.ctx', 'seg_prompt.ctx']
+    other = build_model()
+    with torch.no_grad():
+        other.cls_prompt.ctx.add_(1)
+    other.load_state_dict(state)
+    assert torch.equal(other.cls_prompt.ctx, model.cls_prompt.ctx)
+    # CLIP keys in a state dict are ignored, a prompt key missing fails
+    other.load_state_dict({**state, 'clip.model.foo': torch.zeros(1)})
+    with pytest.raises(RuntimeError, match='seg_prompt.ctx'):
+        other.load_state_dict({'cls_prompt.ctx': state['cls_prompt.ctx']})
+
+
+def test_predict_returns_seed_samples(crops):
+    model = build_model()
+    model.eval()
+    batch = copy.deepcopy(crops)
+    for ds in batch['data_samples']:  # pretend the originals were bigger
+        ds.set_metainfo(dict(ori_shape=(70, 90)))
+    data = model.data_preprocessor(batch, False)
+    with torch.no_grad():
+        out = model.predict(data['inputs'], data['data_samples'])
+    for ds in out:
+        seed = ds.pred_sem_seg.data
+        assert seed.shape == (1, 70, 90)
+        allowed = {0} | {int(c) for c in ds.metainfo['img_labels']}
+        assert set(seed.unique().tolist()) <= allowed
+    with torch.no_grad():
+        logits = model(data['inputs'], mode='tensor')
+    assert logits.shape == (4, 20)
+
+
+def test_bad_input_errors():
+    model = build_model()
+    model.train()
+    x = torch.zeros(1, 3, 32, 32)
+    bad = SegDataSample(metainfo=dict(img_labels=[21], img_path='x/a.jpg'))
+    with pytest.raises(ValueError, match=r'x/a.jpg.*class id 21'):
+        model.loss(x, [bad])
+    none = SegDataSample(metainfo=dict(img_path='x/b.jpg'))
+    with pytest.raises(KeyError, match='x/b.jpg.*img_labels'):
+        model.loss(x, [none])
+    empty = SegDataSample(metainfo=dict(img_labels=[], img_path='x/c.jpg'))
+    with pytest.raises(ValueError, match='x/c.jpg.*no foreground'):
+        model.loss(x, [empty])
+    with pytest.raises(ValueError, match='phase'):
+        model.phase = 'both'
+    with pytest.raises(ValueError, match='class_names'):
+        build_model(class_names=['dog'])
+
+
+def test_all_background_seed_gives_zero_loss_with_graph():
+    model = build_model(phase='seg')
+    model.train()
+    s = SegDataSample(metainfo=dict(img_labels=[3], img_path='a.jpg'))
+    s.gt_sem_seg = PixelData(data=torch.zeros(1, 32, 32, dtype=torch.long))
+    losses = model.loss(torch.zeros(1, 3, 32, 32), [s])
+    total = sum(losses.values())
+    assert total.item() == 0 and total.requires_grad
+    total.backward()
+
+
+def test_sams_seeder_in_predict(crops, gt_mask_cache):
+    """With SAMS and GT-region masks, every labelled GT region is painted
+    with one class (whole masks are uniform)."""
+    model = build_model(
+        seeder=dict(
+            seg=dict(type='SAMSSeeder', alpha=0.7, mask_dir=gt_mask_cache)))
+    model.eval()
+    batch = copy.deepcopy(crops)
+    data = model.data_preprocessor(batch, False)
+    for ds in data['data_samples']:
+        ds.set_metainfo(dict(ori_shape=ds.gt_sem_seg.shape))
+    # ori_shape must be the cache's (original image) size: use full images
+    from mmwsss.evaluation.seed_io import read_seed_png
+    for ds in data['data_samples']:
+        gt = read_seed_png(ds.metainfo['seg_map_path'])
+        ds.set_metainfo(dict(ori_shape=gt.shape))
+    with torch.no_grad():
+        out = model.predict(data['inputs'], data['data_samples'])
+    for ds in out:
+        gt = read_seed_png(ds.metainfo['seg_map_path'])
+        seed = ds.pred_sem_seg.data[0].numpy()
+        for c in np.unique(gt):
+            if c != 255:
+                assert len(np.unique(seed[gt == c])) == 1
