@@ -108,6 +108,8 @@ def write_model_seeds(runner,
             raise ValueError('write_model_seeds: pass a dataloader config '
                              'to skip finished images')
         loader = dataloader
+    elif not todo:
+        loader = []  # everything written before: score the files only
     else:
         subset = copy.deepcopy(dataset)
         subset.get_subset_(todo)
@@ -308,6 +310,12 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
         barrier()
         return best['dir']
 
+    def _forget_losses(self) -> None:
+        """Drop phase-1 loss histories so phase-2 logs show CAL only."""
+        scalars = self.runner.message_hub.log_scalars
+        for key in [k for k in scalars if k.startswith('train/loss')]:
+            scalars.pop(key)
+
     def _build_seg_iterator(self, seed_dir: str) -> None:
         cfg = copy.deepcopy(self.seg_dataloader_cfg)
         dataset = cfg['dataset']
@@ -345,6 +353,7 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
                 f'iterations {self._iter}..{self._max_iters}',
                 logger='current')
             model.phase = 'seg'
+            self._forget_losses()
             self._build_seg_iterator(seed_dir)
             self._train_until(self._max_iters)
         return self._finish()

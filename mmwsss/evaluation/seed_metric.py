@@ -15,13 +15,15 @@ from collections import OrderedDict
 from logging import WARNING
 from typing import Any, Dict, List, Optional, Sequence
 
+import mmcv
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
-from .seed_io import dump_json_atomic, seed_path, write_seed_png
+from .seed_io import (dump_json_atomic, is_done, seed_path,
+                      write_seed_overlay, write_seed_png)
 from .seed_scores import format_seed_table, seed_confusion, seed_report
 
 __all__ = ['SeedMetric']
@@ -70,7 +72,11 @@ class SeedMetric(BaseMetric):
             (``<out_dir>/seed_scores.json``) when ``output_file`` is None.
         seed_dir (str, optional): If set, every ``pred_sem_seg`` is written
             to ``<seed_dir>/<image stem>.png`` (palette PNG, atomic).
-        overwrite (bool): Rewrite existing seed PNGs. Defaults to False.
+        overlay_dir (str, optional): If set, also writes
+            ``<overlay_dir>/<image stem>.jpg``: the image with the seed
+            blended in and a legend of the classes present (atomic).
+        overwrite (bool): Rewrite existing seed PNGs / overlays. Defaults
+            to False.
         format_only (bool): Only write seeds, do not score (e.g. a split
             without GT). Defaults to False.
         collect_device (str): 'cpu' or 'gpu' for collecting results across
@@ -87,6 +93,7 @@ class SeedMetric(BaseMetric):
                  output_file: Optional[str] = None,
                  out_dir: Optional[str] = None,
                  seed_dir: Optional[str] = None,
+                 overlay_dir: Optional[str] = None,
                  overwrite: bool = False,
                  format_only: bool = False,
                  collect_device: str = 'cpu',
@@ -97,6 +104,7 @@ class SeedMetric(BaseMetric):
         if output_file is None and out_dir is not None:
             self.output_file = osp.join(out_dir, 'seed_scores.json')
         self.seed_dir = seed_dir
+        self.overlay_dir = overlay_dir
         self.overwrite = overwrite
         self.format_only = format_only
         self.report: Optional[dict] = None
@@ -109,6 +117,23 @@ class SeedMetric(BaseMetric):
                 'from the dataset; set metric.dataset_meta when calling it '
                 'directly)')
         return meta['classes']
+
+    def _write_overlay(self, img_path: str, pred: torch.Tensor) -> None:
+        stem = osp.splitext(osp.basename(img_path))[0]
+        path = osp.join(self.overlay_dir, stem + '.jpg')
+        if not self.overwrite and is_done(path):
+            return
+        image = mmcv.imread(img_path, channel_order='rgb')
+        if image is None:
+            raise FileNotFoundError(f'SeedMetric overlay: cannot read the '
+                                    f'image {img_path}')
+        write_seed_overlay(
+            path,
+            image,
+            pred.cpu().numpy().astype(np.uint8),
+            self._classes(),
+            palette=(self.dataset_meta or {}).get('palette'),
+            overwrite=self.overwrite)
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Accumulate the confusion histograms of a batch.
@@ -132,6 +157,8 @@ class SeedMetric(BaseMetric):
                     pred,
                     palette=(self.dataset_meta or {}).get('palette'),
                     overwrite=self.overwrite)
+            if self.overlay_dir is not None:
+                self._write_overlay(img_path, pred)
             if self.format_only:
                 continue
             gt = _pixel_data(sample, 'gt_sem_seg')

@@ -116,3 +116,19 @@ def test_errors():
     s = SegDataSample(metainfo=dict(img_path='x.jpg'))
     with pytest.raises(KeyError, match='x.jpg.*pred_sem_seg'):
         m.process({}, [s])
+
+
+def test_overlay_dir(tmp_path):
+    img = np.zeros((3, 4, 3), np.uint8)
+    img_path = str(tmp_path / 'ov.jpg')
+    import cv2
+    cv2.imwrite(img_path, img)
+    m = _metric(overlay_dir=str(tmp_path / 'overlays'))
+    s = _sample(PRED, GT)
+    s.set_metainfo(dict(img_path=img_path))
+    m.process({}, [s])
+    out = cv2.imread(str(tmp_path / 'overlays' / 'ov.jpg'))
+    assert out is not None and out.shape[1] > 4  # image + legend strip
+    missing = _sample(PRED, GT, name='gone.jpg')
+    with pytest.raises(FileNotFoundError, match='gone.jpg'):
+        m.process({}, [missing])
