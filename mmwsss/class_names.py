@@ -7,14 +7,19 @@ package spells these lists out: datasets, prompt learners, seed writers and
 baselines all import them from here, through :func:`get_dataset_info`.
 
 Sources: CLIP-ES ``clip_text.py`` (linyq2117/CLIP-ES) for the background and
-prompt names; the WSSS survey's synonym table for zero-shot tag mapping.
+prompt names; the WSSS survey's synonym table for zero-shot tag mapping. The
+text-prompt names (Grounding DINO) and the open tag vocabulary (zero-shot
+tagging) are mmwsss's own: the class names spelled as English words, and
+those plus the survey's synonyms plus background words.
 """
 from typing import Dict, List, Sequence, Tuple
 
 __all__ = [
     'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'CLIP_ES_BG_VOC',
     'CLIP_ES_BG_COCO', 'CLIP_ES_PROMPT_NAMES_VOC', 'CLIP_ES_PROMPT_NAMES_COCO',
-    'TAG_SYNONYMS_VOC', 'voc_colormap', 'get_dataset_info', 'DATASET_INFO',
+    'TAG_SYNONYMS_VOC', 'TEXT_NAMES_VOC', 'TEXT_NAMES_COCO',
+    'TAG_BACKGROUND_WORDS', 'OPEN_VOCAB_TAGS_VOC', 'OPEN_VOCAB_TAGS_COCO',
+    'voc_colormap', 'get_dataset_info', 'DATASET_INFO',
     'IGNORE_INDEX'
 ]
 
@@ -105,6 +110,44 @@ TAG_SYNONYMS_VOC: Dict[str, str] = {
     'bicycle': 'bicycle', 'aeroplane': 'aeroplane'
 }
 
+#: VOC foreground classes as plain English words (``classes[1:]`` order),
+#: the names a grounding detector (Grounding DINO's BERT) reads in its text
+#: prompt ('dining table', not 'diningtable').
+TEXT_NAMES_VOC: Tuple[str, ...] = (
+    'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
+    'chair', 'cow', 'dining table', 'dog', 'horse', 'motorbike', 'person',
+    'potted plant', 'sheep', 'sofa', 'train', 'tv monitor')
+
+#: COCO's class names are English words already.
+TEXT_NAMES_COCO: Tuple[str, ...] = COCO_CLASSES[1:]
+
+#: Words for what is not an object class, added to the open tag vocabulary
+#: so that a zero-shot tagger has somewhere to put scenes and stuff: the
+#: CLIP-ES background classes plus common indoor / outdoor stuff.
+TAG_BACKGROUND_WORDS: Tuple[str, ...] = CLIP_ES_BG_VOC + (
+    'floor', 'ceiling', 'window', 'door', 'fence', 'field', 'beach', 'snow',
+    'sand', 'room', 'kitchen', 'office', 'food', 'cup', 'lamp', 'book',
+    'bed', 'shelf', 'curtain', 'painting', 'pole', 'tent', 'truck')
+
+
+def _unique(words) -> Tuple[str, ...]:
+    seen = dict.fromkeys(w.lower() for w in words)
+    return tuple(seen)
+
+
+#: Open vocabulary of the zero-shot tagger on VOC: the class names, the
+#: survey's synonyms (:data:`TAG_SYNONYMS_VOC` keys) and background words.
+#: Tags map to classes through :data:`TAG_SYNONYMS_VOC`; the others
+#: (background words) map to nothing.
+OPEN_VOCAB_TAGS_VOC: Tuple[str, ...] = _unique(
+    TEXT_NAMES_VOC + tuple(TAG_SYNONYMS_VOC) + TAG_BACKGROUND_WORDS)
+
+#: Open vocabulary on COCO: the class names plus the background words that
+#: are no COCO class.
+OPEN_VOCAB_TAGS_COCO: Tuple[str, ...] = _unique(
+    TEXT_NAMES_COCO +
+    tuple(w for w in TAG_BACKGROUND_WORDS if w not in COCO_CLASSES))
+
 
 def voc_colormap(n: int = 256) -> List[List[int]]:
     """The standard PASCAL VOC colour map (bit-interleaved class index).
@@ -131,21 +174,35 @@ def voc_colormap(n: int = 256) -> List[List[int]]:
 
 
 def _info(classes: Sequence[str], bg: Sequence[str],
-          prompt_names: Sequence[str]) -> dict:
+          prompt_names: Sequence[str], text_names: Sequence[str],
+          tag_vocabulary: Sequence[str], tag_synonyms: Dict[str,
+                                                          str]) -> dict:
     assert len(prompt_names) == len(classes) - 1
+    assert len(text_names) == len(classes) - 1
+    assert set(tag_synonyms.values()) <= set(classes[1:])
     return dict(
         classes=tuple(classes),
         palette=voc_colormap(len(classes)),
         bg_classes=tuple(bg),
-        prompt_names=tuple(prompt_names))
+        prompt_names=tuple(prompt_names),
+        text_names=tuple(text_names),
+        tag_vocabulary=tuple(tag_vocabulary),
+        tag_synonyms=dict(tag_synonyms))
 
 
 #: Per-dataset tables: ``classes`` (index 0 = background), ``palette``,
-#: ``bg_classes`` (CLIP-ES background prompts) and ``prompt_names`` (CLIP-ES
-#: names of the foreground classes, same order as ``classes[1:]``).
+#: ``bg_classes`` (CLIP-ES background prompts), ``prompt_names`` (CLIP-ES
+#: names of the foreground classes, same order as ``classes[1:]``),
+#: ``text_names`` (plain-word names for grounding text prompts, same
+#: order), ``tag_vocabulary`` (open vocabulary of zero-shot taggers) and
+#: ``tag_synonyms`` (tag -> class name; class names map to themselves).
 DATASET_INFO: Dict[str, dict] = {
-    'voc': _info(VOC_CLASSES, CLIP_ES_BG_VOC, CLIP_ES_PROMPT_NAMES_VOC),
-    'coco': _info(COCO_CLASSES, CLIP_ES_BG_COCO, CLIP_ES_PROMPT_NAMES_COCO),
+    'voc':
+    _info(VOC_CLASSES, CLIP_ES_BG_VOC, CLIP_ES_PROMPT_NAMES_VOC,
+          TEXT_NAMES_VOC, OPEN_VOCAB_TAGS_VOC, TAG_SYNONYMS_VOC),
+    'coco':
+    _info(COCO_CLASSES, CLIP_ES_BG_COCO, CLIP_ES_PROMPT_NAMES_COCO,
+          TEXT_NAMES_COCO, OPEN_VOCAB_TAGS_COCO, {}),
 }
 
 
@@ -156,7 +213,8 @@ def get_dataset_info(name: str) -> dict:
         name (str): ``'voc'`` or ``'coco'``.
 
     Returns:
-        dict: ``classes``, ``palette``, ``bg_classes`` and ``prompt_names``.
+        dict: ``classes``, ``palette``, ``bg_classes``, ``prompt_names``,
+        ``text_names``, ``tag_vocabulary`` and ``tag_synonyms``.
     """
     key = name.lower()
     if key not in DATASET_INFO:

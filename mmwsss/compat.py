@@ -34,6 +34,15 @@ here, on import of :mod:`mmwsss`, and nowhere else.
 
    On torch < 2.4 (no ``add_safe_globals``) ``torch.load`` keeps its old
    default and nothing is changed.
+
+3. **mmseg's ``tools/test.py`` requires a checkpoint**, but training-free
+   baselines (SAM with text input, zero-shot tags, CLIP-ES) have none: their
+   frozen networks load their own weights. The checkpoint name ``none``
+   (exactly) is registered as an empty checkpoint
+   (:func:`install_no_checkpoint_scheme`), so ``tools/test.py CONFIG none``
+   runs them; such models leave their frozen parts out of the state dict
+   (:func:`mmwsss.models.baselines.frozen_parts.exclude_from_checkpoint`),
+   so loading it reports nothing missing.
 """
 import importlib.machinery
 import importlib.util
@@ -49,7 +58,7 @@ import torch
 __all__ = [
     'MMCVOpUnavailableError', 'install_mmcv_ext_fallback',
     'install_checkpoint_loader', 'load_local_checkpoint', 'apply_all',
-    'mmcv_ext_is_fallback'
+    'mmcv_ext_is_fallback', 'NO_CHECKPOINT', 'install_no_checkpoint_scheme'
 ]
 
 _FALLBACK_DOC = ('mmwsss stand-in for mmcv._ext (mmcv-lite is installed): '
@@ -190,7 +199,32 @@ def install_checkpoint_loader() -> None:
         prefixes='', loader=load_local_checkpoint, force=True)
 
 
+#: Checkpoint name that stands for "no checkpoint" (training-free models).
+NO_CHECKPOINT = 'none'
+
+
+def load_from_none(filename: str, map_location=None) -> dict:
+    """The empty checkpoint behind the name :data:`NO_CHECKPOINT`."""
+    return {'state_dict': {}, 'meta': {}}
+
+
+def install_no_checkpoint_scheme() -> None:
+    """Make mmengine load the checkpoint name ``none`` as an empty one.
+
+    mmengine picks checkpoint loaders by ``re.match(prefix, filename)``;
+    the prefix ``'none$'`` matches only the bare name, never a file such as
+    ``none.pth`` or ``nonexistent.pth``.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    prefix = NO_CHECKPOINT + '$'
+    if CheckpointLoader._schemes.get(prefix) is load_from_none:
+        return
+    CheckpointLoader.register_scheme(
+        prefixes=prefix, loader=load_from_none, force=True)
+
+
 def apply_all() -> None:
     """Apply every fix; called once when :mod:`mmwsss` is imported."""
     install_mmcv_ext_fallback()
     install_checkpoint_loader()
+    install_no_checkpoint_scheme()

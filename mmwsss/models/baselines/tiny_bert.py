@@ -1,0 +1,61 @@
+"""A tiny random BERT written to a folder, for tests and CPU demos.
+
+mmdet's Grounding DINO loads its text encoder with
+``transformers.AutoTokenizer / BertModel.from_pretrained(name)``, i.e. from
+the Hugging Face hub or a local folder. Where the hub cannot be reached (CI,
+this repository's tests) :func:`write_tiny_bert` writes a randomly
+initialised 1-layer BERT with a word-level vocabulary of the given words
+into a folder; ``language_model.name`` then points at that folder. Real runs
+use ``bert-base-uncased`` (or a local copy of it).
+"""
+import os
+import os.path as osp
+from typing import Iterable
+
+__all__ = ['TINY_BERT_SPECIAL_TOKENS', 'write_tiny_bert']
+
+#: BERT's special tokens plus the punctuation Grounding DINO's prompts use.
+TINY_BERT_SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]',
+                            '.', '?', ',')
+
+
+def write_tiny_bert(folder: str,
+                    words: Iterable[str],
+                    hidden_size: int = 32,
+                    seed: int = 0) -> str:
+    """Write a tiny random BERT (config, weights, tokenizer) to ``folder``.
+
+    Args:
+        folder (str): Output folder (created); reused if it holds a
+            ``config.json`` already.
+        words (Iterable[str]): Vocabulary words (split on spaces, lower
+            case); other words tokenize to ``[UNK]``.
+        hidden_size (int): Width of the 1-layer encoder.
+        seed (int): Seed of the random weights.
+
+    Returns:
+        str: ``folder``.
+    """
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+    if osp.isfile(osp.join(folder, 'config.json')):
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    vocab = dict.fromkeys(TINY_BERT_SPECIAL_TOKENS)
+    for phrase in words:
+        vocab.update(dict.fromkeys(phrase.lower().split()))
+    vocab_file = osp.join(folder, 'vocab.txt')
+    with open(vocab_file, 'w') as f:
+        f.write('\n'.join(vocab) + '\n')
+    BertTokenizer(vocab_file).save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden_size,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=256)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        BertModel(config).save_pretrained(folder)
+    return folder
