@@ -107,5 +107,5 @@ val_evaluator = None
 
 # tools/test.py with this config: seeds of the val images (seg prompts).
 test_dataloader = {{_base_.val_dataloader}}
-test_evaluator = dict(type='SeedMetric')
+test_evaluator = dict(type='SeedMetric', _delete_=True)
 randomness = dict(seed=0)

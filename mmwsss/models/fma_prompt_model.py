@@ -68,8 +68,10 @@ class FMAPromptModel(BaseModel):
             prompts; defaults to the dataset's CLIP-ES background classes.
         cls_prompt (dict): Config of the classification prompt learner.
         seg_prompt (dict, optional): Config of the segmentation prompt
-            learner; ``num_bg`` defaults to ``len(bg_names)``. None disables
-            the seg task (e.g. CLIP-ES or cls-only models).
+            learner; ``num_bg`` defaults to ``len(bg_names)``;
+            ``bg_names='clip_es'`` gives it the labelled CLIP-ES background
+            prompts (the authors' COCO setting). None disables the seg task
+            (e.g. CLIP-ES or cls-only models).
         mcl_loss (dict): MCL loss config.
         cal_loss (dict): CAL loss config.
         phase (str): Training phase, ``'cls'``, ``'seg'`` or ``'joint'``.
@@ -145,6 +147,8 @@ class FMAPromptModel(BaseModel):
         self.seg_prompt = None
         if seg_prompt is not None:
             seg_prompt = dict(seg_prompt)
+            if seg_prompt.get('bg_names') == 'clip_es':  # COCO setting
+                seg_prompt['bg_names'] = self.bg_names
             if seg_prompt.get('bg_names') is None:
                 seg_prompt.setdefault('num_bg', len(self.bg_names))
             self.seg_prompt = MODELS.build(

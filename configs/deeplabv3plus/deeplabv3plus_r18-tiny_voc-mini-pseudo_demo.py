@@ -1,0 +1,85 @@
+# CPU demo of stage 2 (`make demo`): the paper's DeepLabV3+ config with its
+# backbone shrunk by inheritance (ResNetV1c-18, 8 base channels, random
+# init), trained for a few iterations on the seeds of the 10 bundled
+# training images (data/voc_mini) and tested on the 5 bundled val images,
+# plain and with SAMS TTA (--tta). Numbers from it only show that the
+# pipeline runs.
+_base_ = ['./deeplabv3plus_r101-d8_voc-pseudo.py']
+
+seed_dir = 'work_dirs/voc_mini_seeds_demo/seeds'
+sam_mask_dir = 'work_dirs/sam_masks/voc_mini_tiny'
+data_root = 'data/voc_mini'
+max_iters = 40
+crop_size = (128, 128)
+
+model = dict(
+    pretrained=None,
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(depth=18, stem_channels=8, base_channels=8),
+    decode_head=dict(
+        in_channels=64, channels=16, c1_in_channels=8, c1_channels=8),
+    auxiliary_head=dict(in_channels=32, channels=8))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(
+        type='RandomResize',
+        scale=(256, 128),
+        ratio_range=(0.5, 2.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(256, 128), keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+_loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(
+    batch_size=4,
+    dataset=dict(
+        seed_dir=seed_dir,
+        dataset=dict(
+            data_root=data_root,
+            data_prefix=dict(seg_map_path='SegmentationClass'),
+            ann_file='ImageSets/Segmentation/train.txt'),
+        pipeline=train_pipeline),
+    **_loader)
+val_dataloader = dict(
+    dataset=dict(data_root=data_root, pipeline=test_pipeline), **_loader)
+test_dataloader = val_dataloader
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[[
+            dict(type='Resize', scale=(256, 128), keep_ratio=True),
+            dict(type='Resize', scale=(384, 192), keep_ratio=True)
+        ],
+                    [
+                        dict(type='RandomFlip', prob=0., direction='horizontal'),
+                        dict(type='RandomFlip', prob=1., direction='horizontal')
+                    ], [dict(type='LoadAnnotations')],
+                    [dict(type='PackSegInputs')]])
+]
+tta_model = dict(mask_dir=sam_mask_dir)
+
+param_scheduler = [
+    dict(
+        type='PolyLR',
+        eta_min=1e-4,
+        power=0.9,
+        begin=0,
+        end=max_iters,
+        by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(
+    logger=dict(interval=10),
+    checkpoint=dict(interval=max_iters, max_keep_ckpts=1))
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))

@@ -1,0 +1,17 @@
+# Fine seeds of the 10 bundled training images (data/voc_mini) from the
+# prompts of ./voc_mini_prompts_demo.py (tiny random CLIP unless overridden):
+#   python tools/test.py configs/fma/voc_mini_seeds_demo.py \
+#       work_dirs/voc_mini_prompts_demo/iter_40.pth
+_base_ = ['./voc_mini_prompts_demo.py']
+
+seed_dir = 'work_dirs/voc_mini_seeds_demo/seeds'
+model = dict(test_task='seg', reuse_seeds_from=seed_dir)
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=0,
+    persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset={{_base_.train_cfg.coarse_seeds.dataloader.dataset}})
+test_evaluator = dict(
+    seed_dir=seed_dir, out_dir='work_dirs/voc_mini_seeds_demo',
+    overwrite=False)
