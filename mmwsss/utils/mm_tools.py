@@ -6,9 +6,6 @@ the ``train.py`` / ``test.py`` that ship with the installed mmsegmentation,
 so every argument (``--work-dir``, ``--resume``, ``--amp``,
 ``--cfg-options``, ``--launcher``, ``--tta``, ...) behaves exactly as in
 mmseg.
-
-Training-free models (CLIP-ES) have no checkpoint: ``tools/test.py CONFIG
-none`` runs them without loading one.
 """
 import os.path as osp
 import runpy
@@ -50,23 +47,5 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     import mmwsss  # noqa: F401  (stack fixes + registration)
     path = mmseg_tool_path(name)
     args = sys.argv[1:] if argv is None else list(argv)
-    if name == 'test.py':
-        _allow_no_checkpoint(args)
     sys.argv = [path] + args
     runpy.run_path(path, run_name='__main__')
-
-
-def _allow_no_checkpoint(args: List[str]) -> None:
-    """``test.py CONFIG none``: test without loading a checkpoint (for
-    training-free models such as CLIP-ES)."""
-    positional = [a for a in args if not a.startswith('-')]
-    if len(positional) < 2 or positional[1].lower() != 'none':
-        return
-    from mmengine.runner import Runner
-    build = Runner.from_cfg.__func__
-
-    def from_cfg(cls, cfg):
-        cfg.load_from = None
-        return build(cls, cfg)
-
-    Runner.from_cfg = classmethod(from_cfg)
