@@ -13,8 +13,9 @@
 #            --cfg-options model.seeder.cls.type=SAMSSeeder \
 #                          model.seeder.cls.alpha=0.6 \
 #                          model.seeder.cls.mask_dir=work_dirs/sam_masks/voc
-# Published (FMA-WSSS Table 1, VOC trainaug seeds): CLIP-ES 70.8 mIoU
-# (CRF + CAA); FMA-WSSS 81.6.
+# Published seed mIoU (FMA-WSSS paper): VOC trainaug, Table 1: CLIP-ES
+# 68.7 (CRF), FMA-WSSS 74.2; VOC train, Table 6: CLIP-ES 75.0 (CAA+CRF),
+# FMA-WSSS 80.4 (CAA+SAMS).
 _base_ = [
     '../_base_/datasets/voc_wsss.py', '../_base_/models/clip_vit_b16.py',
     'mmseg::_base_/default_runtime.py'

@@ -92,8 +92,10 @@ class SAMSSeeder(BaseSeeder):
 
     ``overrides`` of ``__call__`` may set ``alpha`` (the coarse-seed stage
     tries several). With a data sample that carries ``sam_masks`` (a
-    (S, H, W) bool tensor, e.g. masks augmented with a training crop) and
-    ``sam_levels`` in its metainfo, those are used instead of the cache.
+    (S, H, W) bool tensor, e.g. masks augmented with a training crop by
+    ``LoadSAMMasks``) and ``sam_levels`` in its metainfo, those are used
+    instead of the cache; they are zero-padded at the bottom / right up to
+    ``size`` (the batch padding).
     """
 
     def __init__(self,
@@ -124,10 +126,13 @@ class SAMSSeeder(BaseSeeder):
             masks = data_sample.sam_masks.data.to(cams.device).bool()
             levels = torch.as_tensor(
                 np.asarray(data_sample.metainfo['sam_levels'], np.int64))
-            if tuple(masks.shape[-2:]) != size:
+            mh, mw = masks.shape[-2:]
+            if mh > size[0] or mw > size[1]:
                 raise ValueError(
                     f'{data_sample.metainfo.get("img_path")}: sam_masks '
-                    f'are {tuple(masks.shape[-2:])}, seed size {size}')
+                    f'are {(mh, mw)}, larger than the seed size {size}')
+            # batch padding (bottom / right) is covered by no mask
+            masks = F.pad(masks, (0, size[1] - mw, 0, size[0] - mh))
             return sams_seed(cams, masks, levels, fg_cls, alpha=alpha,
                              image_size=size).seed.long()
         if self._source is None:

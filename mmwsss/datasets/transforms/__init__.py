@@ -1,4 +1,5 @@
 """Transforms of mmwsss datasets (registered in mmseg's TRANSFORMS)."""
 from .formatting import PackWSSSInputs
+from .sam_masks import LoadSAMMasks, split_sam_masks
 
-__all__ = ['PackWSSSInputs']
+__all__ = ['PackWSSSInputs', 'LoadSAMMasks', 'split_sam_masks']

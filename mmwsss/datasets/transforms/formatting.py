@@ -1,8 +1,12 @@
 """Packing transforms of the WSSS datasets."""
 from typing import Sequence
 
+import torch
+from mmengine.structures import PixelData
 from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
+
+from .sam_masks import split_sam_masks
 
 __all__ = ['PackWSSSInputs']
 
@@ -16,6 +20,9 @@ class PackWSSSInputs(PackSegInputs):
     models read them (``data_sample.img_labels``). ``gt_sem_seg`` is packed
     exactly as :class:`PackSegInputs` does when the pipeline loaded a
     ``gt_seg_map`` (``LoadAnnotations``); without it the sample has none.
+    SAM masks stacked by :class:`~mmwsss.datasets.transforms.LoadSAMMasks`
+    are split off into ``data_sample.sam_masks`` ((S, H, W) bool) and the
+    metainfo ``sam_levels``.
     Keys missing from the results are skipped, so the transform also works
     on datasets without image labels.
 
@@ -47,4 +54,12 @@ class PackWSSSInputs(PackSegInputs):
         """
         if 'img_labels' in results:
             results['img_labels'] = [int(i) for i in results['img_labels']]
-        return super().transform(results)
+        results = split_sam_masks(results)
+        packed = super().transform(results)
+        if 'sam_masks' in results:
+            sample = packed['data_samples']
+            sample.set_metainfo(
+                dict(sam_levels=[int(v) for v in results['sam_levels']]))
+            sample.sam_masks = PixelData(
+                data=torch.from_numpy(results['sam_masks']))
+        return packed
