@@ -4,9 +4,9 @@ mmdet's Grounding DINO loads its text encoder with
 ``transformers.AutoTokenizer / BertModel.from_pretrained(name)``, i.e. from
 the Hugging Face hub or a local folder. Where the hub cannot be reached (CI,
 this repository's tests) :func:`write_tiny_bert` writes a randomly
-initialised 1-layer BERT with a word-level vocabulary of the given words
-into a folder; ``language_model.name`` then points at that folder. Real runs
-use ``bert-base-uncased`` (or a local copy of it).
+initialised BERT (1 layer by default) with a word-level vocabulary of the
+given words into a folder; ``language_model.name`` then points at that
+folder. Real runs use ``bert-base-uncased`` (or a local copy of it).
 """
 import os
 import os.path as osp
@@ -22,6 +22,8 @@ TINY_BERT_SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]',
 def write_tiny_bert(folder: str,
                     words: Iterable[str],
                     hidden_size: int = 32,
+                    num_layers: int = 1,
+                    num_heads: int = 2,
                     seed: int = 0) -> str:
     """Write a tiny random BERT (config, weights, tokenizer) to ``folder``.
 
@@ -30,7 +32,10 @@ def write_tiny_bert(folder: str,
             ``config.json`` already.
         words (Iterable[str]): Vocabulary words (split on spaces, lower
             case); other words tokenize to ``[UNK]``.
-        hidden_size (int): Width of the 1-layer encoder.
+        hidden_size (int): Width of the encoder.
+        num_layers (int): Encoder layers (BERT-base: 12, with width 768
+            and 12 heads, for timing the real architecture).
+        num_heads (int): Attention heads.
         seed (int): Seed of the random weights.
 
     Returns:
@@ -51,8 +56,8 @@ def write_tiny_bert(folder: str,
     config = BertConfig(
         vocab_size=len(vocab),
         hidden_size=hidden_size,
-        num_hidden_layers=1,
-        num_attention_heads=2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
         intermediate_size=2 * hidden_size,
         max_position_embeddings=256)
     with torch.random.fork_rng(devices=[]):

@@ -22,14 +22,6 @@ TINY_CFG = 'configs/cam/voc_mini_tiny_cam.py'
 REAL_CFG = 'configs/cam/voc_resnet50_cam.py'
 
 
-@pytest.fixture(scope='module', autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_cam_eq2_by_hand():
     # 2 channels on a 2x2 grid; 3 classes
     feats = torch.tensor([[[1., 0.], [2., -1.]], [[0., 1.], [1., 3.]]])

@@ -28,14 +28,6 @@ TINY_CLIP = dict(
     pooling='cls', attn_layers=0)
 
 
-@pytest.fixture(scope='module', autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope='module')
 def bert_dir(tmp_path_factory) -> str:
     """Folder for the tiny BERT (written by the model on first build)."""
@@ -144,8 +136,15 @@ def test_seed_image_paints_sam_box_masks(tiny_model, monkeypatch):
 
 
 def test_no_weights_in_state_dict(tiny_model):
+    from mmengine.runner.checkpoint import (CheckpointLoader,
+                                            _load_checkpoint)
     assert tiny_model.state_dict() == {}
     tiny_model.load_state_dict({})  # strict, nothing missing
+    assert _load_checkpoint('none') == {'state_dict': {}, 'meta': {}}
+    # only the bare name: files starting with "none" load as files
+    for name in ('none.pth', 'nonexistent.pth', 'work/none'):
+        assert CheckpointLoader._get_checkpoint_loader(name).__name__ == \
+            'load_local_checkpoint'
 
 
 @MODELS.register_module(force=True)
