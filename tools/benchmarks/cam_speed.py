@@ -1,0 +1,325 @@
+# Copyright (c) mmwsss contributors. All rights reserved.
+"""Benchmark: per-image cost of FMA-WSSS seed CAMs at full image resolution.
+
+``python tools/benchmarks/cam_speed.py [--config CFG] [--model-name NAME]
+[--pretrained TAG|PATH] [--task seg|cls] [--images N] [--warmup W]
+[--repeats R] [--device cpu|cuda] [--threads T] [--mask-dir DIR]``
+
+The model is ``--config``'s (default ``configs/fma/voc_prompts.py``, the VOC
+prompt-learning config: CLIP ViT-B/16 with patch-mean pooling, cls and seg
+prompt learners, CAA per task, SAMS seeders) with ``model.clip`` set to
+``--model-name`` / ``--pretrained`` (default None: random weights of the
+real architecture, which do not change the amount of work, so timings hold
+for the OpenAI weights too). Each image of ``data/voc_mini`` (train then
+val list, the first ``--images``) goes through the config's test pipeline
+and data preprocessor, and then through the steps of
+``FMAPromptModel.image_cams`` as the seed stage runs them, timed
+separately:
+
+- ``clip``: plain CLIP image forward (no graph, no attention maps) of the
+  image resized to the nearest multiple of 16: the reference cost;
+- ``cam``: ``compute_cams``: the forward with the GradCAM target (last
+  block's ``ln_1`` output) and the attention of the last 8 blocks, the
+  Softmax-GradCAM backward of the labelled classes (one batched backward),
+  the CAMs (text features are cached in eval mode: their one-off cost is
+  printed apart);
+- ``caa``: ``refine``: CAA (attention merge, Sinkhorn, matrix power, box
+  masks, propagation) of the ``--task`` (``seg``: threshold 0.5 on the CAM,
+  fine seeds; ``cls``: 0.4 on the score, coarse seeds);
+- ``sams`` (only with ``--mask-dir``, a ``tools/gen_sam_masks.py`` cache
+  holding the images' masks): the task's SAMS seeder at the original size,
+  mask file loading included.
+
+Times: on CUDA wall time (synchronised); on CPU the process's CPU time (all
+threads), which other jobs on a shared machine do not inflate the way they
+inflate wall time; wall time is printed too. ``--threads`` (default 1) sets
+torch's intra-op threads, so on an idle CPU the two agree. Each step runs
+``--repeats`` times per image (mean), after ``--warmup`` untimed passes of
+the whole chain on the first image. Peak memory: CUDA
+``max_memory_allocated`` above the level after model and inputs were built;
+on CPU the peak resident set size above that level, sampled every 10 ms
+(warm-up included, since the allocator keeps what the warm-up freed).
+
+The last line is ``clip_ms=<x> cam_ms=<y> caa_ms=<z> ratio=<cam/clip>
+peak_mib=<m>`` (means over the images; ``sams_ms=<s>`` before
+``peak_mib`` with ``--mask-dir``).
+
+Measured 2026-11-23 on this project's CPU machine (2 cores, shared with
+other jobs, load ~2; no GPU), ViT-B/16 random weights, seg task, 1 thread,
+the first 5 images (1 of 281x500 -> 288x496, 4 of 513x513 -> 512x512, 1-2
+classes each): ``python tools/benchmarks/cam_speed.py``::
+
+    seg text features (once per run, cached): 5597 ms wall, 3736 ms CPU
+    mean per image, wall / CPU ms: clip 2860 / 2877, cam 3622 / 3615, caa
+    28 / 28
+    clip_ms=2877.3 cam_ms=3614.9 caa_ms=28.4 ratio=1.26 peak_mib=533
+
+i.e. a seed CAM costs ~1.25 plain forwards, CAA ~1 % of it. With
+``--mask-dir`` on a cache of GT-region masks (1 mask per GT class region;
+real SAM gives ~50-100 per image, so real SAMS costs more), one line::
+
+    clip_ms=2978.9 cam_ms=3592.9 caa_ms=30.4 ratio=1.21 sams_ms=7.7
+    peak_mib=436
+
+(RSS peaks differ by ~100 MiB between runs: allocator reuse.)
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from typing import Dict, List, Optional, Sequence
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
+VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
+STEPS = ('clip', 'cam', 'caa', 'sams')
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument('--model-name', default='ViT-B-16')
+    parser.add_argument(
+        '--pretrained',
+        default=None,
+        help='open_clip tag or checkpoint; default: random weights')
+    parser.add_argument('--task', choices=['seg', 'cls'], default='seg')
+    parser.add_argument('--data-root', default=VOC_MINI)
+    parser.add_argument('--images', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--repeats', type=int, default=1)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument(
+        '--mask-dir', default=None, help='SAM mask cache: also time SAMS')
+    return parser.parse_args(argv)
+
+
+class RSSPeak:
+    """Peak resident set size of this process, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.base = self.peak = 0
+        self._stop = threading.Event()
+        self._page = os.sysconf('SC_PAGE_SIZE')
+
+    def rss(self) -> int:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> 'RSSPeak':
+        self.base = self.peak = self.rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+    @property
+    def above_base_mib(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def build_model(args: argparse.Namespace):
+    """The config's FMAPromptModel with the CLIP and mask folder asked for,
+    in eval mode on ``args.device``; and the config."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import mmwsss  # noqa: F401
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(args.config)
+    cfg.model.clip.model_name = args.model_name
+    cfg.model.clip.pretrained = args.pretrained
+    seeder = cfg.model.get('seeder') or {}
+    for task in list(seeder):
+        if seeder[task] is not None and \
+                seeder[task].get('type') == 'SAMSSeeder':
+            seeder[task]['mask_dir'] = args.mask_dir
+    model = MODELS.build(cfg.model).to(args.device)
+    model.eval()
+    return model, cfg
+
+
+def load_samples(args: argparse.Namespace, cfg) -> List[Dict]:
+    """The first ``args.images`` images of the train + val lists, through
+    the config's test pipeline (original size, GT-derived labels)."""
+    from mmseg.registry import DATASETS
+    out = []
+    for split in ('train', 'val'):
+        ann = osp.join('ImageSets', 'Segmentation', split + '.txt')
+        if not osp.isfile(osp.join(args.data_root, ann)):
+            continue
+        ds = DATASETS.build(
+            dict(
+                type='VOCImageLabelDataset',
+                data_root=args.data_root,
+                ann_file=ann,
+                label_cache=None,
+                pipeline=cfg.test_pipeline,
+                test_mode=True))
+        for i in range(len(ds)):
+            if len(out) == args.images:
+                return out
+            out.append(ds[i])
+    if not out:
+        raise FileNotFoundError(
+            f'no images under {args.data_root} (ImageSets/Segmentation/'
+            '{train,val}.txt)')
+    return out
+
+
+class Clock:
+    """Wall time and process CPU time; synchronises CUDA first."""
+
+    def __init__(self, device) -> None:
+        import torch
+        self.cuda = torch.device(device).type == 'cuda'
+        self.device = device
+
+    def __call__(self):
+        if self.cuda:
+            import torch
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter(), time.process_time()
+
+
+def run_image(model, sample: Dict, task: str, clock: Clock,
+              with_sams: bool) -> Dict[str, tuple]:
+    """One pass of every step on one image; (wall_s, cpu_s) per step."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+    data = model.data_preprocessor(pseudo_collate([sample]), False)
+    inputs, ds = data['inputs'], data['data_samples'][0]
+    labels = model._multi_hot([ds])
+    fg = torch.nonzero(labels[0]).flatten()
+    img = model._prepare_image(inputs, 0, ds)  # nearest multiple of 16
+    caa = model.caa_cfg[task]
+    last_k = caa.get('last_k', 8) if caa else 0
+    times = {}
+
+    @contextmanager
+    def timed(name):
+        w0, c0 = clock()
+        yield
+        w1, c1 = clock()
+        times[name] = (w1 - w0, c1 - c0)
+
+    with timed('clip'), torch.no_grad():
+        model.clip.encode_image(img, target_grad=False, attn_layers=0)
+    with timed('cam'):
+        cams, _, out = model.compute_cams(
+            img, labels, task, attn_layers=last_k)
+    with timed('caa'):
+        refined = model.refine(cams.detach(), out.attn[0] if caa else None,
+                               task)
+    if with_sams:
+        ori = tuple(ds.metainfo['ori_shape'][:2])
+        with timed('sams'):
+            model.seeders[task](refined, fg, ori, data_sample=ds)
+    times['meta'] = (tuple(ds.metainfo['ori_shape'][:2]),
+                     tuple(img.shape[-2:]), int(fg.numel()))
+    return times
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
+    """Time the steps on the images, print progress and the summary line.
+
+    Returns:
+        dict: The summary numbers (``clip_ms``, ``cam_ms``, ``caa_ms``,
+        ``ratio``, ``peak_mib`` and ``sams_ms`` with ``--mask-dir``).
+    """
+    args = parse_args(argv)
+    import numpy as np
+    import torch
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    cuda = device.type == 'cuda'
+    with_sams = args.mask_dir is not None
+
+    model, cfg = build_model(args)
+    if args.pretrained is None:
+        print(f'CLIP {args.model_name} with RANDOM weights (no --pretrained)'
+              ': the timings do not depend on the weights')
+    samples = load_samples(args, cfg)
+    clock = Clock(device)
+    w0, c0 = clock()
+    with torch.no_grad():
+        model.text_features(args.task)  # cached from here on (eval mode)
+    w1, c1 = clock()
+    print(f'{args.task} text features (once per run, cached): '
+          f'{(w1 - w0) * 1e3:.0f} ms wall, {(c1 - c0) * 1e3:.0f} ms CPU')
+
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+        base_cuda = torch.cuda.memory_allocated(device)
+    unit = 'ms' if cuda else 'CPU-ms'
+    pick = 0 if cuda else 1  # wall on CUDA, CPU time on CPU
+    rows = []
+    with RSSPeak() as rss:
+        for _ in range(args.warmup):
+            run_image(model, samples[0], args.task, clock, with_sams)
+        for i, sample in enumerate(samples):
+            runs = [
+                run_image(model, sample, args.task, clock, with_sams)
+                for _ in range(args.repeats)
+            ]
+            row = dict(meta=runs[0]['meta'])
+            for step in STEPS:
+                if step in runs[0]:
+                    row[step] = np.mean([r[step] for r in runs], axis=0) * 1e3
+            rows.append(row)
+            (h, w), (ah, aw), p = row['meta']
+            steps = ', '.join(f'{s} {row[s][pick]:.0f}' for s in STEPS
+                              if s in row)
+            wall = sum(row[s][0] for s in STEPS if s in row)
+            print(
+                f'[{i + 1}/{len(samples)}] '
+                f'{osp.basename(sample["data_samples"].img_path)} '
+                f'{h}x{w} -> {ah}x{aw}, {p} class(es): {steps} {unit} '
+                f'(wall {wall:.0f} ms in all)',
+                flush=True)
+    if cuda:
+        peak = (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20
+        mem = f'CUDA max_memory_allocated above the model: {peak:.0f} MiB'
+    else:
+        peak = rss.above_base_mib
+        mem = f'RSS peak above the model and inputs: {peak:.0f} MiB'
+
+    mean = {
+        s: np.mean([r[s] for r in rows], axis=0)
+        for s in STEPS if s in rows[0]
+    }
+    print(f'{args.model_name} on {device} ({args.threads} thread(s)), '
+          f'{args.task} prompts, {len(rows)} image(s), {args.repeats} '
+          f'repeat(s) after {args.warmup} warm-up(s); {mem}')
+    print('mean per image, wall / CPU ms: ' +
+          ', '.join(f'{s} {v[0]:.0f} / {v[1]:.0f}' for s, v in mean.items()))
+    res = {f'{s}_ms': float(v[pick]) for s, v in mean.items()}
+    res['ratio'] = res['cam_ms'] / res['clip_ms']
+    res['peak_mib'] = float(peak)
+    line = (f'clip_ms={res["clip_ms"]:.1f} cam_ms={res["cam_ms"]:.1f} '
+            f'caa_ms={res["caa_ms"]:.1f} ratio={res["ratio"]:.2f} ')
+    if with_sams:
+        line += f'sams_ms={res["sams_ms"]:.1f} '
+    print(line + f'peak_mib={res["peak_mib"]:.0f}')
+    return res
+
+
+if __name__ == '__main__':
+    main()

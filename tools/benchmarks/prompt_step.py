@@ -1,0 +1,310 @@
+# Copyright (c) mmwsss contributors. All rights reserved.
+"""Benchmark: one FMA-WSSS prompt-learning training step of each phase.
+
+``python tools/benchmarks/prompt_step.py [--config CFG] [--model-name NAME]
+[--batch-size B] [--steps S] [--warmup W] [--device cpu|cuda] [--amp]
+[--threads T]``
+
+The model, optimizer and augmentation are ``--config``'s (default
+``configs/fma/voc_prompts.py``: CLIP ViT-B/16, cls prompts with a unified
+context, class-specific seg prompts, SGD lr 1e-3 momentum 0.9 weight decay
+5e-4, 224 crops of images rescaled to a long side of 288-480, flip, colour
+jitter), with ``model.clip`` = ``--model-name`` with RANDOM weights (they do
+not change the amount of work) and the batch size ``--batch-size`` (the
+paper's 16). One step = ``model.train_step`` as mmengine's train loop calls
+it: data preprocessor, forward, losses, backward, SGD step of the prompts
+(``OptimWrapper``; ``AmpOptimWrapper`` with dynamic loss scale for
+``--amp``, as ``tools/train.py --amp`` sets it; CUDA only):
+
+- phase ``cls``: MCL loss on the logits of the cls prompts (the image side
+  without graph, the backward through the text encoder only);
+- phase ``seg``: CAL loss on the Softmax-GradCAMs of the seg prompts, made
+  differentiable w.r.t. the prompts (second-order GradCAM through the last
+  ViT block and the text encoder), against coarse seed labels D_C.
+
+Inputs are real images: crops of the bundled ``data/voc_mini`` training
+images through the config's train pipelines (``train_pipeline`` for cls,
+``seg_train_pipeline`` for seg), sampled with replacement (numpy seed 0),
+the VOC ground truth standing in for the coarse seeds D_C of phase 2 (it
+has the same form: per-pixel class indices of the image's labelled
+classes, 255 ignored). Batches are built before the timed steps.
+
+Each phase runs in its own fresh process (``--worker``), so the peak memory
+of one is not hidden by what the other left allocated. Times: the mean of
+``--steps`` steps after ``--warmup`` untimed ones; on CUDA wall time
+(synchronised), on CPU the process's CPU time (all threads; robust to other
+jobs on a shared machine; ``--threads`` default 1 so that it equals wall
+time on an idle machine), wall time printed too. Peak memory: CUDA
+``max_memory_allocated`` above the level after the model and the batches
+were built; on CPU the peak resident set size above that level, sampled
+every 10 ms (warm-up steps included).
+
+The last three lines are ``phase=cls step_s=<x> peak_mib=<y>``,
+``phase=seg step_s=<x> peak_mib=<y>`` and ``schedule_h=<h>``: the
+estimated time of the VOC schedule, 1,800 cls + 17,000 seg iterations, at
+these step times (data loading, coarse seed generation and logging not
+included).
+
+Measured 2026-11-23 on this project's CPU machine (2 cores, shared with
+other jobs, load 2-4; no GPU), ViT-B/16 random weights, batch 16 (the
+paper's), 1 thread: ``python tools/benchmarks/prompt_step.py --steps 2``::
+
+    cls: 22.54 s wall, 15.62 s CPU per step; peak RSS +1774 MiB; ...
+    seg: 38.06 s wall, 22.29 s CPU per step; peak RSS +2874 MiB; ...
+    phase=cls step_s=15.619 peak_mib=1774
+    phase=seg step_s=22.294 peak_mib=2874
+    schedule_h=113.09
+
+(an earlier run at load ~1.5: cls 14.12 s, seg 21.04 s CPU, 106 h). Per
+step on this CPU about 7.6 s are the image side of 16 crops and ~8 s the
+text encoder forward + backward of the 45 prompts at the full 77-token
+context (their EOT is at position <= 25, so running the causal text
+transformer on the first 26 tokens gives the same features at ~1/3.6 of
+the cost). CPU training is not practical: on a GPU run it with
+``--device cuda [--amp]``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import random
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Optional, Sequence
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
+DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
+VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
+PHASES = ('cls', 'seg')
+# The VOC schedule (configs/_base_/schedules/fma_two_phase.py).
+SCHEDULE = dict(cls=1800, seg=17000)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument('--model-name', default='ViT-B-16')
+    parser.add_argument('--data-root', default=VOC_MINI)
+    parser.add_argument('--batch-size', type=int, default=16)
+    parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--amp', action='store_true', help='fp16 autocast (CUDA only)')
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument(
+        '--phases', nargs='+', choices=PHASES, default=list(PHASES))
+    parser.add_argument('--worker', choices=PHASES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.amp and not args.device.startswith('cuda'):
+        parser.error('--amp needs --device cuda')
+    if args.steps < 1 or args.batch_size < 1:
+        parser.error('--steps and --batch-size must be >= 1')
+    return args
+
+
+class RSSPeak:
+    """Peak resident set size of this process, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.base = self.peak = 0
+        self._stop = threading.Event()
+        self._page = os.sysconf('SC_PAGE_SIZE')
+
+    def rss(self) -> int:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * self._page
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> 'RSSPeak':
+        self.base = self.peak = self.rss()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+
+
+def build(args: argparse.Namespace):
+    """Model (train mode, phase ``args.worker``), optim wrapper, config."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import mmwsss  # noqa: F401
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    cfg = Config.fromfile(args.config)
+    cfg.model.clip.model_name = args.model_name
+    cfg.model.clip.pretrained = None
+    cfg.model.phase = args.worker
+    # seeders are not used by the cls / seg training steps
+    cfg.model.seeder = dict(
+        cls=dict(type='ThresholdSeeder'), seg=dict(type='ThresholdSeeder'))
+    model = MODELS.build(cfg.model).to(args.device)
+    model.train()
+    wrapper = dict(cfg.optim_wrapper)
+    if args.amp:  # what tools/train.py --amp does
+        wrapper.update(type='AmpOptimWrapper', loss_scale='dynamic')
+    return model, build_optim_wrapper(model, wrapper), cfg
+
+
+def make_batches(args: argparse.Namespace, cfg, n: int) -> List[Dict]:
+    """``n`` batches of augmented crops of the training images."""
+    import numpy as np
+    from mmengine.dataset import pseudo_collate
+    from mmseg.registry import DATASETS
+    pipeline = cfg.train_pipeline if args.worker == 'cls' else \
+        cfg.seg_train_pipeline
+    ds = DATASETS.build(
+        dict(
+            type='VOCImageLabelDataset',
+            data_root=args.data_root,
+            ann_file=osp.join('ImageSets', 'Segmentation', 'train.txt'),
+            label_cache=None,
+            pipeline=pipeline))
+    rng = np.random.default_rng(0)
+    np.random.seed(0)  # the pipeline's random transforms
+    random.seed(0)
+    return [
+        pseudo_collate(
+            [ds[int(i)] for i in rng.integers(0, len(ds), args.batch_size)])
+        for _ in range(n)
+    ]
+
+
+def run_worker(args: argparse.Namespace) -> Dict:
+    """Time ``args.steps`` training steps of phase ``args.worker``."""
+    import numpy as np
+    import torch
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    cuda = device.type == 'cuda'
+    model, optim_wrapper, cfg = build(args)
+    batches = make_batches(args, cfg, args.warmup + args.steps)
+
+    def clock():
+        if cuda:
+            torch.cuda.synchronize(device)
+        return time.perf_counter(), time.process_time()
+
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+        base_cuda = torch.cuda.memory_allocated(device)
+    walls, cpus, losses = [], [], []
+    with RSSPeak() as rss:
+        for i, batch in enumerate(batches):
+            pairs = ''
+            if args.worker == 'seg':  # (crop, class) pairs CAL trains
+                n = sum(
+                    len(set(ds.gt_sem_seg.data.unique().tolist()) - {0, 255})
+                    for ds in batch['data_samples'])
+                pairs = f', {n} (crop, class) pairs'
+            w0, c0 = clock()
+            log_vars = model.train_step(batch, optim_wrapper)
+            w1, c1 = clock()
+            timed = i >= args.warmup
+            if timed:
+                walls.append(w1 - w0)
+                cpus.append(c1 - c0)
+            losses.append(float(log_vars['loss'].detach()))
+            print(
+                f'{args.worker} step {i + 1}/{len(batches)}'
+                f'{"" if timed else " (warm-up)"}: {w1 - w0:.2f} s wall, '
+                f'{c1 - c0:.2f} s CPU, loss {losses[-1]:.3g}{pairs}',
+                file=sys.stderr,
+                flush=True)
+    res = dict(
+        phase=args.worker,
+        device=str(device),
+        wall_s=float(np.mean(walls)),
+        cpu_s=float(np.mean(cpus)),
+        losses=losses,
+        rss_mib=(rss.peak - rss.base) / 2**20,
+        prompt_params=model.num_trainable_params())
+    if cuda:
+        res['cuda_mib'] = (torch.cuda.max_memory_allocated(device) -
+                           base_cuda) / 2**20
+    return res
+
+
+def spawn(args: argparse.Namespace, phase: str) -> Dict:
+    """Run one phase in a fresh process and parse its JSON line."""
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), '--worker', phase, '--config', args.config,
+        '--model-name', args.model_name, '--data-root', args.data_root,
+        '--batch-size',
+        str(args.batch_size), '--steps',
+        str(args.steps), '--warmup',
+        str(args.warmup), '--device', args.device, '--threads',
+        str(args.threads)
+    ] + (['--amp'] if args.amp else [])
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    # progress lines of the worker go straight to this stderr
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f'{phase} worker failed (exit {proc.returncode})'
+                           ', see its output above')
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith('{'):
+            return json.loads(line)
+    raise RuntimeError(f'{phase} worker printed no result:\n{proc.stdout}')
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict:
+    """Run the phases' workers, print the summary lines.
+
+    Returns:
+        dict: ``{phase: {'step_s', 'peak_mib', ...}}`` and ``schedule_h``
+        (None unless both phases ran).
+    """
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(args)))
+        return {}
+    cuda = args.device.startswith('cuda')
+    print(f'CLIP {args.model_name} with RANDOM weights (the step time does '
+          f'not depend on them) on {args.device} ({args.threads} thread(s))'
+          f'{", AMP fp16" if args.amp else ""}; batch {args.batch_size} '
+          f'(paper: 16); {args.steps} timed step(s) after {args.warmup} '
+          'warm-up(s) per phase.')
+    results: Dict = {}
+    for phase in args.phases:
+        r = spawn(args, phase)
+        r['step_s'] = r['wall_s'] if cuda else r['cpu_s']
+        r['peak_mib'] = r['cuda_mib'] if cuda else r['rss_mib']
+        results[phase] = r
+        print(f'{phase}: {r["wall_s"]:.2f} s wall, {r["cpu_s"]:.2f} s CPU '
+              f'per step; peak {"CUDA" if cuda else "RSS"} '
+              f'+{r["peak_mib"]:.0f} MiB; losses '
+              f'{", ".join(f"{v:.3g}" for v in r["losses"])}; '
+              f'{r["prompt_params"]:,} trainable parameters')
+    for phase, r in results.items():
+        print(f'phase={phase} step_s={r["step_s"]:.3f} '
+              f'peak_mib={r["peak_mib"]:.0f}')
+    schedule_h = None
+    if all(p in results for p in PHASES):
+        schedule_h = sum(SCHEDULE[p] * results[p]['step_s']
+                         for p in PHASES) / 3600
+        print(f'schedule_h={schedule_h:.2f}')
+    results['schedule_h'] = schedule_h
+    return results
+
+
+if __name__ == '__main__':
+    main()
