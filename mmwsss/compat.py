@@ -43,6 +43,15 @@ here, on import of :mod:`mmwsss`, and nowhere else.
    runs them; such models leave their frozen parts out of the state dict
    (:func:`mmwsss.models.baselines.frozen_parts.exclude_from_checkpoint`),
    so loading it reports nothing missing.
+
+4. **mmcv-lite on a GPU: multi-scale deformable attention** (Grounding
+   DINO, Deformable DETR, Mask2Former's pixel decoder) calls the compiled
+   CUDA op for CUDA tensors and mmcv's pure-PyTorch
+   ``multi_scale_deformable_attn_pytorch`` otherwise (so CPU runs work as
+   they are). With the ``mmcv._ext`` stand-in,
+   :func:`install_msda_pytorch_fallback` routes the CUDA case to the same
+   pure-PyTorch function (slower and more memory than the op, but it runs);
+   with full mmcv nothing is patched.
 """
 import importlib.machinery
 import importlib.util
@@ -58,7 +67,8 @@ import torch
 __all__ = [
     'MMCVOpUnavailableError', 'install_mmcv_ext_fallback',
     'install_checkpoint_loader', 'load_local_checkpoint', 'apply_all',
-    'mmcv_ext_is_fallback', 'NO_CHECKPOINT', 'install_no_checkpoint_scheme'
+    'mmcv_ext_is_fallback', 'NO_CHECKPOINT', 'install_no_checkpoint_scheme',
+    'install_msda_pytorch_fallback'
 ]
 
 _FALLBACK_DOC = ('mmwsss stand-in for mmcv._ext (mmcv-lite is installed): '
@@ -223,8 +233,38 @@ def install_no_checkpoint_scheme() -> None:
         prefixes=prefix, loader=load_from_none, force=True)
 
 
+class _PyTorchMSDAFunction:
+    """Stands in for mmcv's ``MultiScaleDeformableAttnFunction`` (the
+    compiled op) under mmcv-lite: the same ``apply`` signature, computed by
+    ``multi_scale_deformable_attn_pytorch`` (differentiable by autograd)."""
+
+    @staticmethod
+    def apply(value, spatial_shapes, level_start_index, sampling_locations,
+              attention_weights, im2col_step):
+        from mmcv.ops.multi_scale_deform_attn import \
+            multi_scale_deformable_attn_pytorch
+        return multi_scale_deformable_attn_pytorch(value, spatial_shapes,
+                                                   sampling_locations,
+                                                   attention_weights)
+
+
+def install_msda_pytorch_fallback() -> bool:
+    """Under mmcv-lite, compute CUDA deformable attention in PyTorch.
+
+    Returns:
+        bool: True if mmcv's op was replaced (the ``mmcv._ext`` stand-in is
+        in use), False with full mmcv.
+    """
+    if not mmcv_ext_is_fallback():
+        return False
+    from mmcv.ops import multi_scale_deform_attn as msda
+    msda.MultiScaleDeformableAttnFunction = _PyTorchMSDAFunction
+    return True
+
+
 def apply_all() -> None:
     """Apply every fix; called once when :mod:`mmwsss` is imported."""
     install_mmcv_ext_fallback()
     install_checkpoint_loader()
     install_no_checkpoint_scheme()
+    install_msda_pytorch_fallback()
