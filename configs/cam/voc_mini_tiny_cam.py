@@ -14,8 +14,7 @@ seed_dir = 'work_dirs/voc_mini_tiny_cam/seeds'
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(
-        depth=18, stem_channels=8, base_channels=8, init_cfg=None),
+    backbone=dict(depth=18, stem_channels=8, base_channels=8, init_cfg=None),
     in_channels=64,
     test_scales=(1.0, ),
     test_flip=False)
@@ -41,8 +40,7 @@ train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     dataset=dict(pipeline=train_pipeline, **_mini))
-test_dataloader = dict(
-    num_workers=0, persistent_workers=False, dataset=_mini)
+test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=_mini)
 test_evaluator = dict(seed_dir=seed_dir, out_dir='work_dirs/voc_mini_tiny_cam')
 
 optim_wrapper = dict(optimizer=dict(lr=0.01))
@@ -57,6 +55,5 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters)
 default_hooks = dict(
-    logger=dict(interval=5),
-    checkpoint=dict(interval=max_iters))
+    logger=dict(interval=5), checkpoint=dict(interval=max_iters))
 env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))

@@ -22,9 +22,7 @@
 # command line, so use a config:  model = dict(seeder=dict(_delete_=True,
 # type='SAMSSeeder', alpha=0.7, mask_dir=...)) ).
 # Published: IRN's CAM on VOC train 48.3 mIoU (ResNet-50, threshold 0.16).
-_base_ = [
-    '../_base_/datasets/voc_wsss.py', 'mmseg::_base_/default_runtime.py'
-]
+_base_ = ['../_base_/datasets/voc_wsss.py', 'mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
 pretrained = 'torchvision://resnet50'
@@ -69,8 +67,7 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='PackWSSSInputs'),
 ]
-train_dataloader = dict(
-    batch_size=16, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
 # Seeds of the training images (with GT, for scoring), at original size.
 test_dataloader = {{_base_.train_eval_dataloader}}
 test_evaluator = dict(

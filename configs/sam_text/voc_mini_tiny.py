@@ -55,8 +55,7 @@ test_dataloader = dict(
         ann_file='ImageSets/Segmentation/train.txt',
         seg_map_fallback=[],
         **_mini))
-val_dataloader = dict(
-    num_workers=0, persistent_workers=False, dataset=_mini)
+val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=_mini)
 test_evaluator = dict(
     seed_dir='work_dirs/sam_text_voc_mini_tiny/seeds',
     out_dir='work_dirs/sam_text_voc_mini_tiny')

@@ -7,15 +7,18 @@
 # (SeedMetric); they then train stage 2 (survey: configs/deeplabv2).
 # Training-free: no checkpoint of its own, hence the checkpoint name `none`:
 #
-#   python tools/test.py configs/sam_text/voc_seeds.py none \
-#       --cfg-options model.detector_checkpoint=PATH/groundingdino_swint_ogc_mmdet-822d7e9d.pth \
-#                     model.sam.checkpoint=PATH/sam_vit_h_4b8939.pth \
-#                     model.detector.language_model.name=PATH/bert-base-uncased
-#   bash tools/dist_test.sh configs/sam_text/voc_seeds.py none 8 --cfg-options ...
+#   python tools/test.py configs/sam_text/voc_seeds.py none --cfg-options \
+#       model.detector_checkpoint=PATH/groundingdino_swint_ogc_mmdet-822d7e9d.pth \
+#       model.sam.checkpoint=PATH/sam_vit_h_4b8939.pth \
+#       model.detector.language_model.name=PATH/bert-base-uncased
+#   bash tools/dist_test.sh configs/sam_text/voc_seeds.py none 8 \
+#       --cfg-options ...
+# (the defaults below expect the two files in checkpoints/).
 #
 # Weights:
 #   model.detector_checkpoint  mmdet's Grounding DINO Swin-T, from
-#       https://download.openmmlab.com/mmdetection/v3.0/grounding_dino/groundingdino_swint_ogc_mmdet-822d7e9d.pth
+#       https://download.openmmlab.com/mmdetection/v3.0/grounding_dino/
+#       groundingdino_swint_ogc_mmdet-822d7e9d.pth
 #   model.sam.checkpoint       SAM ViT-H (model.sam.model_type='vit_h'), from
 #       https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth
 #   model.detector.language_model.name
@@ -26,7 +29,8 @@
 # Published (survey Table 1): pseudo masks 86.4 mIoU (VOC train), DeepLabV2
 # R101 on them 72.7 val / 72.8 test; COCO 50.8.
 _base_ = [
-    '../_base_/datasets/voc_wsss.py', '../_base_/models/grounding_dino_swin-t.py',
+    '../_base_/datasets/voc_wsss.py',
+    '../_base_/models/grounding_dino_swin-t.py',
     'mmseg::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
@@ -35,9 +39,11 @@ seed_dir = 'work_dirs/sam_text_voc_seeds/seeds'
 model = dict(
     type='SAMTextSeeder',
     detector={{_base_.grounding_dino}},
-    detector_checkpoint='checkpoints/groundingdino_swint_ogc_mmdet-822d7e9d.pth',
+    detector_checkpoint=
+    'checkpoints/groundingdino_swint_ogc_mmdet-822d7e9d.pth',
     detector_scale=(800, 1333),
-    sam=dict(model_type='vit_h', checkpoint='checkpoints/sam_vit_h_4b8939.pth'),
+    sam=dict(
+        model_type='vit_h', checkpoint='checkpoints/sam_vit_h_4b8939.pth'),
     dataset='voc',
     box_threshold=0.3,
     text_threshold=0.25,

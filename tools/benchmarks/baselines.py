@@ -56,22 +56,24 @@ _MIB = float(1 << 20)
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--pipelines', nargs='+', choices=PIPELINES,
-                        default=list(PIPELINES))
+    parser.add_argument(
+        '--pipelines', nargs='+', choices=PIPELINES, default=list(PIPELINES))
     parser.add_argument('--images', type=int, default=3)
     parser.add_argument('--arch', choices=('tiny', 'real'), default='tiny')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--data-root', default=osp.join(REPO, 'data',
-                                                        'voc_mini'))
+    parser.add_argument(
+        '--data-root', default=osp.join(REPO, 'data', 'voc_mini'))
     parser.add_argument('--cam-checkpoint', help='CAMClassifier weights')
-    parser.add_argument('--detector-checkpoint',
-                        help='groundingdino_swint_ogc_mmdet-822d7e9d.pth')
+    parser.add_argument(
+        '--detector-checkpoint',
+        help='groundingdino_swint_ogc_mmdet-822d7e9d.pth')
     parser.add_argument('--bert', help='local bert-base-uncased folder')
     parser.add_argument('--sam-type', default='vit_h')
     parser.add_argument('--sam-checkpoint', help='e.g. sam_vit_h_4b8939.pth')
-    parser.add_argument('--clip-pretrained',
-                        help="open_clip tag or local file (e.g. 'openai')")
+    parser.add_argument(
+        '--clip-pretrained',
+        help="open_clip tag or local file (e.g. 'openai')")
     parser.add_argument('--worker', choices=PIPELINES, help=argparse.SUPPRESS)
     parser.add_argument('--scratch', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -88,11 +90,10 @@ def pipeline_config(name: str, args: argparse.Namespace):
     cfgs = osp.join(REPO, 'configs')
     if name == 'cam':
         if args.arch == 'tiny':
-            cfg = Config.fromfile(osp.join(cfgs, 'cam',
-                                           'voc_mini_tiny_cam.py'))
+            cfg = Config.fromfile(
+                osp.join(cfgs, 'cam', 'voc_mini_tiny_cam.py'))
         else:
-            cfg = Config.fromfile(osp.join(cfgs, 'cam',
-                                           'voc_resnet50_cam.py'))
+            cfg = Config.fromfile(osp.join(cfgs, 'cam', 'voc_resnet50_cam.py'))
             cfg.model.backbone.init_cfg = None
         split = 'train'
     else:
@@ -119,19 +120,24 @@ def pipeline_config(name: str, args: argparse.Namespace):
                 args.bert = write_tiny_bert(
                     osp.join(args.scratch, 'bert_base_random'),
                     info['text_names'] + info['tag_vocabulary'],
-                    hidden_size=768, num_layers=12, num_heads=12)
+                    hidden_size=768,
+                    num_layers=12,
+                    num_heads=12)
             m.detector.language_model.name = args.bert
-            m.sam = dict(model_type=args.sam_type,
-                         checkpoint=args.sam_checkpoint,
-                         random_init=args.sam_checkpoint is None)
+            m.sam = dict(
+                model_type=args.sam_type,
+                checkpoint=args.sam_checkpoint,
+                random_init=args.sam_checkpoint is None)
             if name == 'zero_shot':
                 m.tagger.clip.pretrained = args.clip_pretrained
         split = 'train' if name == 'sam_text' else 'val'
     cfg.test_dataloader.update(num_workers=0, persistent_workers=False)
     cfg.test_dataloader.dataset.update(
-        data_root=args.data_root, label_cache=None,
+        data_root=args.data_root,
+        label_cache=None,
         ann_file=f'ImageSets/Segmentation/{split}.txt',
-        seg_map_fallback=[], indices=args.images)
+        seg_map_fallback=[],
+        indices=args.images)
     return cfg
 
 
@@ -174,8 +180,11 @@ def run_worker(args: argparse.Namespace) -> Dict:
             start = time.perf_counter()
             step(batch)
             times.append(time.perf_counter() - start)
-            print(f'[{args.worker}] image {len(times)}/{len(batches)}: '
-                  f'{times[-1] * 1e3:.0f} ms', file=sys.stderr, flush=True)
+            print(
+                f'[{args.worker}] image {len(times)}/{len(batches)}: '
+                f'{times[-1] * 1e3:.0f} ms',
+                file=sys.stderr,
+                flush=True)
     peak = torch.cuda.max_memory_allocated() if cuda else mem.peak
     return dict(
         pipeline=args.worker,
@@ -190,8 +199,11 @@ def run_worker(args: argparse.Namespace) -> Dict:
 def spawn(args: argparse.Namespace, name: str) -> Dict:
     """Run one pipeline in a fresh process and parse its JSON line."""
     argv = [a for a in sys.argv[1:]]
-    cmd = [sys.executable, osp.abspath(__file__), *argv, '--worker', name,
-           '--scratch', args.scratch]
+    cmd = [
+        sys.executable,
+        osp.abspath(__file__), *argv, '--worker', name, '--scratch',
+        args.scratch
+    ]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
@@ -215,8 +227,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
         for name in args.pipelines:
             res = spawn(args, name)
             results.append(res)
-            print(f'pipeline={name} per_image_ms={res["per_image_ms"]:.1f} '
-                  f'peak_mib={res["peak_mib"]:.0f}', flush=True)
+            print(
+                f'pipeline={name} per_image_ms={res["per_image_ms"]:.1f} '
+                f'peak_mib={res["peak_mib"]:.0f}',
+                flush=True)
     return results
 
 

@@ -68,7 +68,10 @@ grounding_dino = dict(
             ffn_cfg=dict(
                 embed_dims=256, feedforward_channels=1024, ffn_drop=0.0)),
         fusion_layer_cfg=dict(
-            v_dim=256, l_dim=256, embed_dim=1024, num_heads=4,
+            v_dim=256,
+            l_dim=256,
+            embed_dim=1024,
+            num_heads=4,
             init_values=1e-4)),
     decoder=dict(
         num_layers=6,

@@ -11,8 +11,7 @@ package registers the classes in ``mmseg.registry.MODELS``; the numeric
 parts (:mod:`.cam_ops`, :mod:`.box_seeds`) import nothing from OpenMMLab.
 """
 from .box_seeds import (LabelledBoxes, assign_box_entities,
-                        paint_masks_by_score, tag_class_table,
-                        tags_to_classes)
+                        paint_masks_by_score, tag_class_table, tags_to_classes)
 from .cam_classifier import CAMClassifier
 from .cam_ops import (class_activation_maps, max_normalize, multi_hot,
                       multilabel_bce)

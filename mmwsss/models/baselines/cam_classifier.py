@@ -130,7 +130,9 @@ class CAMClassifier(BaseModel):
                 total = cams
             else:
                 total = total + F.interpolate(
-                    cams[None], total.shape[-2:], mode='bilinear',
+                    cams[None],
+                    total.shape[-2:],
+                    mode='bilinear',
                     align_corners=False)[0]
         return total
 
@@ -154,7 +156,8 @@ class CAMClassifier(BaseModel):
             h, w = ds.metainfo.get('img_shape', inputs.shape[-2:])[:2]
             classes = torch.as_tensor(
                 image_label_classes(ds, self.num_classes),
-                dtype=torch.long, device=inputs.device) - 1
+                dtype=torch.long,
+                device=inputs.device) - 1
             cams = self.image_cams(inputs[i, :, :h, :w], classes)
             size = tuple(ds.metainfo.get('ori_shape', (h, w))[:2])
             seed = self.seeder(cams, classes, size, data_sample=ds)

@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    'class_activation_maps', 'max_normalize', 'multi_hot',
-    'multilabel_bce'
+    'class_activation_maps', 'max_normalize', 'multi_hot', 'multilabel_bce'
 ]
 
 

@@ -26,7 +26,9 @@ def exclude_from_checkpoint(module: nn.Module,
     names = tuple(p.rstrip('.') + '.' for p in prefixes)
 
     def _drop(mod, state_dict, prefix, local_metadata):
-        for key in [k for k in state_dict if k[len(prefix):].startswith(names)]:
+        for key in [
+                k for k in state_dict if k[len(prefix):].startswith(names)
+        ]:
             del state_dict[key]
         return state_dict
 

@@ -39,8 +39,9 @@ from torch import Tensor
 from .box_seeds import LabelledBoxes, assign_box_entities
 from .tiny_bert import write_tiny_bert
 
-__all__ = ['GROUNDING_DINO_CHECKPOINT_URL', 'GroundingDINOBoxes',
-           'rescale_size']
+__all__ = [
+    'GROUNDING_DINO_CHECKPOINT_URL', 'GroundingDINOBoxes', 'rescale_size'
+]
 
 #: mmdet's converted Grounding DINO Swin-T (O365, GoldG, Cap4M) weights.
 GROUNDING_DINO_CHECKPOINT_URL = (
@@ -48,8 +49,7 @@ GROUNDING_DINO_CHECKPOINT_URL = (
     'groundingdino_swint_ogc_mmdet-822d7e9d.pth')
 
 
-def rescale_size(hw: Tuple[int, int], scale: Sequence[int]) -> Tuple[int,
-                                                                     int]:
+def rescale_size(hw: Tuple[int, int], scale: Sequence[int]) -> Tuple[int, int]:
     """mmcv's keep-ratio rescale: fit (h, w) into ``scale`` = (short, long)
     edge limits, as mmdet's ``FixScaleResize(scale=(800, 1333))``.
 
@@ -152,11 +152,15 @@ class GroundingDINOBoxes(BaseModule):
         x = image.float().to(self.device)
         if (nh, nw) != (h, w):
             x = F.interpolate(
-                x[None], (nh, nw), mode='bilinear', align_corners=False,
+                x[None], (nh, nw),
+                mode='bilinear',
+                align_corners=False,
                 antialias=True)[0]
-        sample = DetDataSample(metainfo=dict(
-            img_shape=(nh, nw), ori_shape=(h, w),
-            scale_factor=(nw / w, nh / h)))
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=(nh, nw),
+                ori_shape=(h, w),
+                scale_factor=(nw / w, nh / h)))
         data = det.data_preprocessor(
             dict(inputs=[x], data_samples=[sample]), False)
         text = det.language_model([caption])
@@ -174,13 +178,13 @@ class GroundingDINOBoxes(BaseModule):
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, h)
         return cls[-1][0].float().sigmoid(), boxes
 
-    def detect(self,
-               image: Tensor,
-               names: Sequence[str],
-               box_threshold: float = 0.3,
-               text_threshold: float = 0.25,
-               max_boxes: Optional[int] = None
-               ) -> Tuple[Tensor, LabelledBoxes]:
+    def detect(
+            self,
+            image: Tensor,
+            names: Sequence[str],
+            box_threshold: float = 0.3,
+            text_threshold: float = 0.25,
+            max_boxes: Optional[int] = None) -> Tuple[Tensor, LabelledBoxes]:
         """Boxes grounding ``names`` in ``image``.
 
         Args:
@@ -202,8 +206,7 @@ class GroundingDINOBoxes(BaseModule):
                                                     torch.zeros(0))
         caption, ents = self._prompt(names)
         probs, boxes = self.token_probs(image, caption)
-        kept = assign_box_entities(probs, ents, box_threshold,
-                                   text_threshold)
+        kept = assign_box_entities(probs, ents, box_threshold, text_threshold)
         if max_boxes is not None:
             kept = LabelledBoxes(*(t[:max_boxes] for t in kept))
         return boxes[kept.index], kept

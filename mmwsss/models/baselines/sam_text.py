@@ -71,8 +71,8 @@ def resize_seed(seed: Tensor, size: Tuple[int, int]) -> Tensor:
     if tuple(seed.shape[-2:]) == tuple(size):
         return seed
     return F.interpolate(
-        seed[None, None].float(), size=tuple(size),
-        mode='nearest')[0, 0].long()
+        seed[None, None].float(), size=tuple(size), mode='nearest')[0,
+                                                                    0].long()
 
 
 @MODELS.register_module()
@@ -131,8 +131,10 @@ class SAMTextSeeder(BaseModel):
         info = get_dataset_info(dataset)
         self.classes = info['classes']
         self.text_names = info['text_names']
-        self.tag_table: Dict[str, int] = tag_class_table(
-            info['classes'], info['text_names'], info['tag_synonyms'])
+        self.tag_table: Dict[str,
+                             int] = tag_class_table(info['classes'],
+                                                    info['text_names'],
+                                                    info['tag_synonyms'])
         self.box_threshold = float(box_threshold)
         self.text_threshold = float(text_threshold)
         self.max_boxes = max_boxes
@@ -141,8 +143,8 @@ class SAMTextSeeder(BaseModel):
             checkpoint=detector_checkpoint,
             random_init=detector_random_init,
             scale=detector_scale,
-            tiny_bert_words=info['text_names'] + info['tag_vocabulary']
-            if detector_tiny_bert else None)
+            tiny_bert_words=info['text_names'] +
+            info['tag_vocabulary'] if detector_tiny_bert else None)
         self.sam = build_sam_model(**dict(sam, device='cpu'))
         self.sam.requires_grad_(False)
         self.tagger = MODELS.build(tagger) if tagger is not None else None
@@ -209,9 +211,9 @@ class SAMTextSeeder(BaseModel):
         """
         classes = list(classes)
         names = [self.text_names[c - 1] for c in classes]
-        boxes, kept = self.grounding.detect(
-            image, names, self.box_threshold, self.text_threshold,
-            self.max_boxes)
+        boxes, kept = self.grounding.detect(image, names, self.box_threshold,
+                                            self.text_threshold,
+                                            self.max_boxes)
         if rgb is None:
             rgb = to_rgb_uint8(image)
         masks = self.segment_boxes(rgb, boxes)

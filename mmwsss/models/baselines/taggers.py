@@ -75,11 +75,10 @@ class CLIPZeroShotTagger(BaseModule):
             per_template = [
                 F.normalize(
                     self.clip.encode_text_from_strings(
-                        [t.format(tag) for tag in self.vocabulary]), dim=-1)
-                for t in self.templates
+                        [t.format(tag) for tag in self.vocabulary]),
+                    dim=-1) for t in self.templates
             ]
-            self._text = F.normalize(
-                torch.stack(per_template).mean(0), dim=-1)
+            self._text = F.normalize(torch.stack(per_template).mean(0), dim=-1)
         return self._text
 
     @torch.no_grad()
@@ -98,7 +97,9 @@ class CLIPZeroShotTagger(BaseModule):
         f = self.input_size / min(h, w)
         x = F.interpolate(
             x, (max(1, round(h * f)), max(1, round(w * f))),
-            mode='bicubic', align_corners=False, antialias=True)
+            mode='bicubic',
+            align_corners=False,
+            antialias=True)
         mean = x.new_tensor(self.clip.mean)[:, None, None]
         std = x.new_tensor(self.clip.std)[:, None, None]
         emb = self.clip.encode_image(
@@ -119,6 +120,6 @@ class CLIPZeroShotTagger(BaseModule):
         probs = self.scores(image)
         top = probs.topk(min(self.top_k, probs.numel()))
         return [
-            self.vocabulary[int(i)]
-            for p, i in zip(top.values, top.indices) if p >= self.threshold
+            self.vocabulary[int(i)] for p, i in zip(top.values, top.indices)
+            if p >= self.threshold
         ]

@@ -15,8 +15,8 @@ from typing import Iterable
 __all__ = ['TINY_BERT_SPECIAL_TOKENS', 'write_tiny_bert']
 
 #: BERT's special tokens plus the punctuation Grounding DINO's prompts use.
-TINY_BERT_SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]',
-                            '.', '?', ',')
+TINY_BERT_SPECIAL_TOKENS = ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.',
+                            '?', ',')
 
 
 def write_tiny_bert(folder: str,

@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from mmwsss.class_names import get_dataset_info
-from mmwsss.models.baselines import (assign_box_entities,
-                                     paint_masks_by_score, tag_class_table,
-                                     tags_to_classes)
+from mmwsss.models.baselines import (assign_box_entities, paint_masks_by_score,
+                                     tag_class_table, tags_to_classes)
 
 
 def test_assign_box_entities_by_hand():
@@ -26,8 +25,7 @@ def test_assign_box_entities_by_hand():
     out = assign_box_entities(probs, ents, 0.3, 0.25)
     assert out.index.tolist() == [1, 6, 0, 4]  # ties by query index
     assert out.entity.tolist() == [1, 1, 0, 0]
-    torch.testing.assert_close(out.score, torch.tensor([0.9, 0.9, 0.5,
-                                                        0.35]))
+    torch.testing.assert_close(out.score, torch.tensor([0.9, 0.9, 0.5, 0.35]))
     # a higher text threshold drops the phrase of query 4
     out = assign_box_entities(probs, ents, 0.3, 0.36)
     assert out.index.tolist() == [1, 6, 0]
@@ -64,18 +62,27 @@ def test_survey_tag_mapping():
                             info['tag_synonyms'])
     cls = {c: i for i, c in enumerate(info['classes'])}
     survey = {
-        'couch': 'sofa', 'plane': 'aeroplane', 'plant': 'pottedplant',
-        'monitor': 'tvmonitor', 'screen': 'tvmonitor',
-        'television': 'tvmonitor', 'person': 'person', 'man': 'person',
-        'woman': 'person', 'boy': 'person', 'girl': 'person',
-        'child': 'person', 'baby': 'person', 'dining table': 'diningtable',
-        'diningtable': 'diningtable', 'tv monitor': 'tvmonitor'
+        'couch': 'sofa',
+        'plane': 'aeroplane',
+        'plant': 'pottedplant',
+        'monitor': 'tvmonitor',
+        'screen': 'tvmonitor',
+        'television': 'tvmonitor',
+        'person': 'person',
+        'man': 'person',
+        'woman': 'person',
+        'boy': 'person',
+        'girl': 'person',
+        'child': 'person',
+        'baby': 'person',
+        'dining table': 'diningtable',
+        'diningtable': 'diningtable',
+        'tv monitor': 'tvmonitor'
     }
     for tag, name in survey.items():
         assert tags_to_classes([tag], table) == [cls[name]], tag
-    assert tags_to_classes(
-        ['Man', ' woman ', 'couch', 'sky', 'grass', 'dog'],
-        table) == [cls['dog'], cls['person'], cls['sofa']]
+    assert tags_to_classes(['Man', ' woman ', 'couch', 'sky', 'grass', 'dog'],
+                           table) == [cls['dog'], cls['person'], cls['sofa']]
     assert tags_to_classes([], table) == []
     # every vocabulary word is either a class or a background word
     vocab = info['tag_vocabulary']
@@ -89,6 +96,5 @@ def test_survey_tag_mapping():
     coco = get_dataset_info('coco')
     ctable = tag_class_table(coco['classes'], coco['text_names'],
                              coco['tag_synonyms'])
-    assert tags_to_classes(['teddy bear', 'sky'], ctable) == [
-        coco['classes'].index('teddy bear')
-    ]
+    assert tags_to_classes(['teddy bear', 'sky'],
+                           ctable) == [coco['classes'].index('teddy bear')]

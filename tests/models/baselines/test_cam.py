@@ -51,9 +51,12 @@ def test_bce_eq1_and_labels():
 
 
 def _sample(labels, h=32, w=48, path='x.jpg'):
-    return SegDataSample(metainfo=dict(
-        img_labels=labels, img_shape=(h, w), ori_shape=(h, w),
-        img_path=path))
+    return SegDataSample(
+        metainfo=dict(
+            img_labels=labels,
+            img_shape=(h, w),
+            ori_shape=(h, w),
+            img_path=path))
 
 
 def _tiny_model(repo_root, **extra):
@@ -98,8 +101,8 @@ def test_predict_with_sams_seeder(repo_root, tmp_path):
         mask_cache_path(mask_dir, 'x.jpg'),
         SAMMaskRecord.from_dense(m, [2, 2]))
     model = _tiny_model(
-        repo_root, seeder=dict(type='SAMSSeeder', alpha=0.7,
-                               mask_dir=mask_dir))
+        repo_root,
+        seeder=dict(type='SAMSSeeder', alpha=0.7, mask_dir=mask_dir))
     seed = model.predict(torch.randn(1, 3, 32, 48),
                          [_sample([3, 5])])[0].pred_sem_seg.data[0]
     # SAMS labels each whole mask uniformly
@@ -144,13 +147,13 @@ def test_train_and_test_on_voc_mini(repo_root, voc_mini_root, tmp_path):
     metrics = Runner.from_cfg(cfg).test()
     assert 0 <= metrics['mIoU'] <= 100
     assert osp.isfile(osp.join(str(tmp_path), 'seed_scores.json'))
-    stems = open(osp.join(voc_mini_root, 'ImageSets/Segmentation/train.txt')
-                 ).read().split()
+    stems = open(osp.join(voc_mini_root,
+                          'ImageSets/Segmentation/train.txt')).read().split()
     for stem in stems:
         seed = read_seed_png(osp.join(seed_dir, stem + '.png'))
         gt = np.asarray(
-            Image.open(osp.join(voc_mini_root, 'SegmentationClass',
-                                stem + '.png')))
+            Image.open(
+                osp.join(voc_mini_root, 'SegmentationClass', stem + '.png')))
         assert seed.shape == gt.shape
         present = set(np.unique(gt).tolist()) - {255}
         assert set(np.unique(seed).tolist()) <= present | {0}

@@ -24,8 +24,11 @@ SEEDS_CFG = 'configs/sam_text/voc_seeds.py'
 ZERO_SHOT_CFG = 'configs/sam_text/voc_zero_shot.py'
 TINY_CFG = 'configs/sam_text/voc_mini_tiny.py'
 TINY_CLIP = dict(
-    type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16', pretrained=None,
-    pooling='cls', attn_layers=0)
+    type='FrozenCLIP',
+    model_name='mmwsss-tiny-ViT-16',
+    pretrained=None,
+    pooling='cls',
+    attn_layers=0)
 
 
 @pytest.fixture(scope='module')
@@ -34,7 +37,10 @@ def bert_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp('tiny_bert') / 'bert')
 
 
-def _tiny_cfg(repo_root, bert_dir, tmp_path, config=TINY_CFG,
+def _tiny_cfg(repo_root,
+              bert_dir,
+              tmp_path,
+              config=TINY_CFG,
               **opts) -> Config:
     cfg = Config.fromfile(osp.join(repo_root, config))
     if config == ZERO_SHOT_CFG:  # the real config with the tiny parts
@@ -71,8 +77,8 @@ def test_configs(repo_root):
     assert m.detector.language_model.name == 'bert-base-uncased'
     assert m.detector_checkpoint.endswith(
         'groundingdino_swint_ogc_mmdet-822d7e9d.pth')
-    assert m.sam == dict(model_type='vit_h',
-                         checkpoint='checkpoints/sam_vit_h_4b8939.pth')
+    assert m.sam == dict(
+        model_type='vit_h', checkpoint='checkpoints/sam_vit_h_4b8939.pth')
     assert cfg.test_dataloader.dataset.ann_file.endswith('trainaug.txt')
     assert cfg.test_evaluator.type == 'SeedMetric'
     assert 'iou_metrics' not in cfg.test_evaluator
@@ -102,10 +108,10 @@ def test_phrases_map_to_prompt_classes(tiny_model, monkeypatch):
     probs[3, 0] = 0.9  # [CLS] only: no phrase
     boxes = torch.tensor([[0, 0, 5, 5], [1, 1, 9, 9], [0, 0, 2, 2],
                           [3, 3, 4, 4]]).float()
-    monkeypatch.setattr(grounding, 'token_probs',
-                        lambda image, cap: (probs, boxes))
-    got, kept = grounding.detect(torch.zeros(3, 10, 10),
-                                 ['dining table', 'dog'])
+    monkeypatch.setattr(grounding, 'token_probs', lambda image, cap:
+                        (probs, boxes))
+    got, kept = grounding.detect(
+        torch.zeros(3, 10, 10), ['dining table', 'dog'])
     assert kept.index.tolist() == [0, 1]
     assert kept.entity.tolist() == [1, 0]
     assert torch.equal(got, boxes[:2])
@@ -136,8 +142,7 @@ def test_seed_image_paints_sam_box_masks(tiny_model, monkeypatch):
 
 
 def test_no_weights_in_state_dict(tiny_model):
-    from mmengine.runner.checkpoint import (CheckpointLoader,
-                                            _load_checkpoint)
+    from mmengine.runner.checkpoint import (CheckpointLoader, _load_checkpoint)
     assert tiny_model.state_dict() == {}
     tiny_model.load_state_dict({})  # strict, nothing missing
     assert _load_checkpoint('none') == {'state_dict': {}, 'meta': {}}
@@ -169,17 +174,20 @@ def test_tagger_classes_replace_labels(repo_root, bert_dir, tmp_path):
     model = MODELS.build(cfg.model)
     ds = SegDataSample(metainfo=dict(img_labels=[3], img_path='a.jpg'))
     classes = model.image_classes(ds, np.zeros((4, 4, 3), np.uint8))
-    assert [VOC_CLASSES[c] for c in classes] == [
-        'person', 'pottedplant', 'sofa'
-    ]
+    assert [VOC_CLASSES[c]
+            for c in classes] == ['person', 'pottedplant', 'sofa']
     assert ds.metainfo['pred_tags'] == ['couch', 'Man', 'sky', 'plant']
 
 
 def test_clip_zero_shot_tagger():
     tagger = MODELS.build(
-        dict(type='CLIPZeroShotTagger', clip=TINY_CLIP, vocabulary='voc',
-             templates=('a photo of a {}.', 'a {}.'), threshold=0.0,
-             top_k=3))
+        dict(
+            type='CLIPZeroShotTagger',
+            clip=TINY_CLIP,
+            vocabulary='voc',
+            templates=('a photo of a {}.', 'a {}.'),
+            threshold=0.0,
+            top_k=3))
     img = np.random.default_rng(0).integers(0, 256, (50, 70, 3), np.uint8)
     probs = tagger.scores(img)
     assert probs.shape == (len(tagger.vocabulary), )
@@ -190,15 +198,18 @@ def test_clip_zero_shot_tagger():
     tagger.threshold = 1.1
     assert tagger(img) == []
     with pytest.raises(ValueError, match='templates'):
-        MODELS.build(dict(type='CLIPZeroShotTagger', clip=TINY_CLIP,
-                          templates=('no slot', )))
+        MODELS.build(
+            dict(
+                type='CLIPZeroShotTagger',
+                clip=TINY_CLIP,
+                templates=('no slot', )))
 
 
 def _check_seeds(seed_dir, voc_root, stems):
     for stem in stems:
         seed = read_seed_png(osp.join(seed_dir, stem + '.png'))
-        gt = np.asarray(Image.open(
-            osp.join(voc_root, 'SegmentationClass', stem + '.png')))
+        gt = np.asarray(
+            Image.open(osp.join(voc_root, 'SegmentationClass', stem + '.png')))
         assert seed.shape == gt.shape and seed.max() <= 20
 
 
@@ -210,31 +221,36 @@ def test_text_input_runner(repo_root, voc_mini_root, bert_dir, tmp_path):
     cfg.visualizer.name = 'sam_text_runner'
     metrics = Runner.from_cfg(cfg).test()
     assert 0 <= metrics['mIoU'] <= 100
-    stems = open(osp.join(voc_mini_root, 'ImageSets/Segmentation/train.txt')
-                 ).read().split()[:2]
+    stems = open(osp.join(
+        voc_mini_root, 'ImageSets/Segmentation/train.txt')).read().split()[:2]
     _check_seeds(str(tmp_path / 'seeds'), voc_mini_root, stems)
     for stem in stems:
         seed = read_seed_png(str(tmp_path / 'seeds' / (stem + '.png')))
-        gt = np.asarray(Image.open(
-            osp.join(voc_mini_root, 'SegmentationClass', stem + '.png')))
+        gt = np.asarray(
+            Image.open(
+                osp.join(voc_mini_root, 'SegmentationClass', stem + '.png')))
         assert set(np.unique(seed)) <= set(np.unique(gt)) | {0}
 
 
 def test_zero_shot_runner(repo_root, voc_mini_root, bert_dir, tmp_path):
     """configs/sam_text/voc_zero_shot.py with tiny parts on 2 val images."""
-    cfg = _tiny_cfg(repo_root, bert_dir, tmp_path, config=ZERO_SHOT_CFG,
-                    **{
-                        'test_dataloader.dataset.indices': 2,
-                        'model.tagger.clip': TINY_CLIP,
-                        'model.tagger.threshold': 0.0,
-                    })
+    cfg = _tiny_cfg(
+        repo_root,
+        bert_dir,
+        tmp_path,
+        config=ZERO_SHOT_CFG,
+        **{
+            'test_dataloader.dataset.indices': 2,
+            'model.tagger.clip': TINY_CLIP,
+            'model.tagger.threshold': 0.0,
+        })
     assert cfg.test_dataloader.dataset.ann_file.endswith('val.txt')
     cfg.visualizer.name = 'sam_text_zero_shot'
     runner = Runner.from_cfg(cfg)
     assert runner.model.tagger is not None
     runner.test()
-    stems = open(osp.join(voc_mini_root, 'ImageSets/Segmentation/val.txt')
-                 ).read().split()[:2]
+    stems = open(osp.join(voc_mini_root,
+                          'ImageSets/Segmentation/val.txt')).read().split()[:2]
     _check_seeds(str(tmp_path / 'seeds'), voc_mini_root, stems)
 
 
@@ -242,15 +258,21 @@ def test_tools_test_none_checkpoint(repo_root, bert_dir, tmp_path):
     """``python tools/test.py configs/sam_text/voc_mini_tiny.py none``."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root)
     seed_dir = str(tmp_path / 'seeds')
-    proc = subprocess.run(
-        [sys.executable, osp.join(repo_root, 'tools', 'test.py'),
-         osp.join(repo_root, TINY_CFG), 'none', '--work-dir',
-         str(tmp_path / 'work'), '--cfg-options',
-         'test_dataloader.dataset.indices=1',
-         f'model.detector.language_model.name={bert_dir}',
-         f'test_evaluator.seed_dir={seed_dir}',
-         f'test_evaluator.out_dir={tmp_path}'],
-        cwd=repo_root, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(repo_root, 'tools', 'test.py'),
+        osp.join(repo_root, TINY_CFG), 'none', '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options',
+        'test_dataloader.dataset.indices=1',
+        f'model.detector.language_model.name={bert_dir}',
+        f'test_evaluator.seed_dir={seed_dir}',
+        f'test_evaluator.out_dir={tmp_path}'
+    ],
+                          cwd=repo_root,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'mIoU' in log and 'Load checkpoint from none' in log, log[-3000:]
@@ -275,6 +297,6 @@ def test_mmcv_lite_deformable_attention_fallback():
     weights = torch.rand(1, 5, 2, 2, 3, generator=g)
     out = fn.apply(value, shapes, start, loc, weights, 64)
     torch.testing.assert_close(
-        out, msda.multi_scale_deformable_attn_pytorch(
-            value, shapes, loc, weights))
+        out,
+        msda.multi_scale_deformable_attn_pytorch(value, shapes, loc, weights))
     assert out.shape == (1, 5, 16)
