@@ -46,21 +46,17 @@ these step times (data loading, coarse seed generation and logging not
 included).
 
 Measured 2026-11-23 on this project's CPU machine (2 cores, shared with
-other jobs, load 2-4; no GPU), ViT-B/16 random weights, batch 16 (the
-paper's), 1 thread: ``python tools/benchmarks/prompt_step.py --steps 2``::
+other jobs; no GPU), ViT-B/16 random weights, batch 16 (the paper's),
+1 thread: ``python tools/benchmarks/prompt_step.py --steps 2``::
 
-    cls: 22.54 s wall, 15.62 s CPU per step; peak RSS +1774 MiB; ...
-    seg: 38.06 s wall, 22.29 s CPU per step; peak RSS +2874 MiB; ...
-    phase=cls step_s=15.619 peak_mib=1774
-    phase=seg step_s=22.294 peak_mib=2874
-    schedule_h=113.09
+    phase=cls step_s=9.556 peak_mib=666
+    phase=seg step_s=13.934 peak_mib=1737
+    schedule_h=70.58
 
-(an earlier run at load ~1.5: cls 14.12 s, seg 21.04 s CPU, 106 h). Per
-step on this CPU about 7.6 s are the image side of 16 crops and ~8 s the
-text encoder forward + backward of the 45 prompts at the full 77-token
-context (their EOT is at position <= 25, so running the causal text
-transformer on the first 26 tokens gives the same features at ~1/3.6 of
-the cost). CPU training is not practical: on a GPU run it with
+(before ``FrozenCLIP.encode_text`` stopped at the last EOT token, i.e. with
+the text transformer on all 77 positions: cls 15.62 s, seg 22.29 s,
+113 h). Per step on this CPU about 7.6 s are the image side of 16 crops.
+CPU training is not practical: on a GPU run it with
 ``--device cuda [--amp]``.
 """
 import argparse
