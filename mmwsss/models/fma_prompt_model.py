@@ -40,7 +40,7 @@ from torch import Tensor
 from mmwsss.class_names import IGNORE_INDEX, get_dataset_info
 from mmwsss.evaluation.seed_io import read_seed_png, seed_path
 from .caa import caa_refine, merge_attention
-from .gradcam import grad_cam, softmax_scores
+from .gradcam import grad_cam, min_max_normalize, softmax_scores
 
 __all__ = ['FMAPromptModel']
 
@@ -93,6 +93,10 @@ class FMAPromptModel(BaseModel):
         reuse_seeds_from (str, optional): Seed folder of an earlier run;
             images with a seed PNG there are read back instead of
             recomputed (set it to ``test_evaluator.seed_dir`` of SeedMetric).
+        output_cams (bool): ``predict`` also returns the refined CAMs as
+            ``seg_logits`` ((C, H, W), min-max normalised, zeros for the
+            classes not in the image) for visualisation or other seeders.
+            Defaults to False.
         data_preprocessor (dict, optional): Data preprocessor config (CLIP
             normalisation).
         init_cfg (dict, optional): mmengine init config.
@@ -117,6 +121,7 @@ class FMAPromptModel(BaseModel):
                  joint_seeder: Optional[dict] = None,
                  cam_input_size: str = 'align',
                  reuse_seeds_from: Optional[str] = None,
+                 output_cams: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):  # mmseg scope, any caller
@@ -184,6 +189,7 @@ class FMAPromptModel(BaseModel):
                              f'{cam_input_size!r}')
         self.cam_input_size = cam_input_size
         self.reuse_seeds_from = reuse_seeds_from
+        self.output_cams = output_cams
         self.phase = phase
         self.test_task = test_task
         self._text_cache: Dict[str, Tensor] = {}
@@ -532,16 +538,35 @@ class FMAPromptModel(BaseModel):
         for i, ds in enumerate(data_samples):
             done = (seed_path(self.reuse_seeds_from, ds.img_path)
                     if self.reuse_seeds_from else None)
-            if done is not None and osp.isfile(done):
+            ori = tuple(ds.metainfo.get('ori_shape', inputs.shape[-2:])[:2])
+            if done is not None and osp.isfile(done) and \
+                    not self.output_cams:
                 seed = torch.from_numpy(read_seed_png(done).astype(np.int64))
             else:
                 cams, fg = self.image_cams(inputs, i, ds, labels, task)
-                ori = tuple(ds.metainfo.get('ori_shape',
-                                            inputs.shape[-2:])[:2])
                 seed = seeder(cams, fg, ori, data_sample=ds)
+                if self.output_cams:
+                    ds.set_data({
+                        'seg_logits':
+                        PixelData(data=self._full_cams(cams, fg, ori))
+                    })
             ds.set_data(
                 {'pred_sem_seg': PixelData(data=seed.long().unsqueeze(0))})
         return data_samples
+
+    def _full_cams(self, cams: Tensor, fg: Tensor,
+                   size: Tuple[int, int]) -> Tensor:
+        """(C, H, W) min-max normalised CAMs at image size, zeros for the
+        background channel and absent classes."""
+        out = cams.new_zeros((len(self.dataset_classes), ) + tuple(size))
+        if len(fg):
+            maps = F.interpolate(
+                cams.clamp(min=0)[None].float(),
+                size=size,
+                mode='bilinear',
+                align_corners=False)[0]
+            out[fg + 1] = min_max_normalize(maps)
+        return out
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
         """Foreground logits of the test task's prompts, (B, G)."""

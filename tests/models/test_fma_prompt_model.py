@@ -234,9 +234,7 @@ def test_sams_seeder_in_predict(crops, gt_mask_cache):
     model.eval()
     batch = copy.deepcopy(crops)
     data = model.data_preprocessor(batch, False)
-    for ds in data['data_samples']:
-        ds.set_metainfo(dict(ori_shape=ds.gt_sem_seg.shape))
-    # ori_shape must be the cache's (original image) size: use full images
+    # ori_shape must be the cache's (original image) size
     from mmwsss.evaluation.seed_io import read_seed_png
     for ds in data['data_samples']:
         gt = read_seed_png(ds.metainfo['seg_map_path'])
@@ -249,3 +247,33 @@ def test_sams_seeder_in_predict(crops, gt_mask_cache):
         for c in np.unique(gt):
             if c != 255:
                 assert len(np.unique(seed[gt == c])) == 1
+
+
+def test_predict_reuses_finished_seeds_and_outputs_cams(crops, tmp_path):
+    """A rerun reads finished seeds back instead of recomputing them
+    (resumable seed writing); output_cams adds the CAMs as seg_logits."""
+    from mmwsss.evaluation.seed_io import seed_path, write_seed_png
+    batch = copy.deepcopy(crops)
+    model = build_model(reuse_seeds_from=str(tmp_path))
+    model.eval()
+    data = model.data_preprocessor(batch, False)
+    first = data['data_samples'][0]
+    done = np.full(tuple(first.metainfo['ori_shape'][:2]), 7, np.uint8)
+    write_seed_png(seed_path(str(tmp_path), first.img_path), done)
+    with torch.no_grad():
+        out = model.predict(data['inputs'], data['data_samples'])
+    assert (out[0].pred_sem_seg.data == 7).all()  # read back
+    assert not (out[1].pred_sem_seg.data == 7).all()  # computed
+
+    model.output_cams = True
+    data = model.data_preprocessor(copy.deepcopy(crops), False)
+    with torch.no_grad():
+        out = model.predict(data['inputs'], data['data_samples'])
+    for ds in out:
+        logits = ds.seg_logits.data
+        assert logits.shape == (21, ) + ds.pred_sem_seg.shape
+        labels = {int(c) for c in ds.metainfo['img_labels']}
+        for c in range(21):
+            if c not in labels:
+                assert logits[c].abs().sum() == 0
+        assert 0 <= logits.min() and logits.max() <= 1
