@@ -150,7 +150,7 @@ def run_worker(args: argparse.Namespace) -> Dict:
 
     import mmwsss  # noqa: F401
     from mmseg.registry import MODELS
-    from sams_vs_crf import RSSPeak
+    from mmwsss.utils.profiling import RSSPeak
 
     torch.set_num_threads(args.threads)
     init_default_scope('mmseg')

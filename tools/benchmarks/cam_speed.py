@@ -67,7 +67,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence
@@ -98,40 +97,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--mask-dir', default=None, help='SAM mask cache: also time SAMS')
     return parser.parse_args(argv)
-
-
-class RSSPeak:
-    """Peak resident set size of this process, sampled in a thread."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.base = self.peak = 0
-        self._stop = threading.Event()
-        self._page = os.sysconf('SC_PAGE_SIZE')
-
-    def rss(self) -> int:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * self._page
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> 'RSSPeak':
-        self.base = self.peak = self.rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.rss())
-
-    @property
-    def above_base_mib(self) -> float:
-        return (self.peak - self.base) / 2**20
 
 
 def build_model(args: argparse.Namespace):
@@ -271,6 +236,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     unit = 'ms' if cuda else 'CPU-ms'
     pick = 0 if cuda else 1  # wall on CUDA, CPU time on CPU
     rows = []
+    from mmwsss.utils.profiling import RSSPeak
     with RSSPeak() as rss:
         for _ in range(args.warmup):
             run_image(model, samples[0], args.task, clock, with_sams)

@@ -66,7 +66,6 @@ import os.path as osp
 import random
 import subprocess
 import sys
-import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -101,36 +100,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if args.steps < 1 or args.batch_size < 1:
         parser.error('--steps and --batch-size must be >= 1')
     return args
-
-
-class RSSPeak:
-    """Peak resident set size of this process, sampled in a thread."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.base = self.peak = 0
-        self._stop = threading.Event()
-        self._page = os.sysconf('SC_PAGE_SIZE')
-
-    def rss(self) -> int:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * self._page
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> 'RSSPeak':
-        self.base = self.peak = self.rss()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.rss())
 
 
 def build(args: argparse.Namespace):
@@ -202,6 +171,7 @@ def run_worker(args: argparse.Namespace) -> Dict:
         torch.cuda.reset_peak_memory_stats(device)
         base_cuda = torch.cuda.memory_allocated(device)
     walls, cpus, losses = [], [], []
+    from mmwsss.utils.profiling import RSSPeak
     with RSSPeak() as rss:
         for i, batch in enumerate(batches):
             pairs = ''

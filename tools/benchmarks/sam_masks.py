@@ -45,7 +45,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -80,37 +79,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--worker', choices=['ours', 'stock'], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-class _RSSPeak:
-    """Peak resident set size of this process, sampled in a thread."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._page = os.sysconf('SC_PAGE_SIZE')
-
-    def rss(self) -> int:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * self._page
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.rss())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> '_RSSPeak':
-        self.base = self.rss()
-        self.peak = self.base
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.rss())
 
 
 def worker(args: argparse.Namespace) -> Dict[str, float]:
@@ -184,7 +152,8 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base_mem = torch.cuda.memory_allocated(device)
-    with _RSSPeak() as rss:
+    from mmwsss.utils.profiling import RSSPeak
+    with RSSPeak() as rss:
         for _ in range(args.repeats):
             w0, t0 = time.perf_counter(), clock()
             out = run(image)

@@ -45,7 +45,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -203,41 +202,6 @@ def build_inputs(args: argparse.Namespace) -> List[Dict]:
 # ---------------------------------------------------------------------------
 # Measuring
 # ---------------------------------------------------------------------------
-def _rss_bytes() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-
-class RSSPeak:
-    """Peak resident set size above the level at start, sampled in a
-    thread."""
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.base = self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_bytes())
-            time.sleep(self.interval)
-
-    def __enter__(self) -> 'RSSPeak':
-        self.base = self.peak = _rss_bytes()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
-
-    @property
-    def above_base(self) -> int:
-        return self.peak - self.base
-
-
 def confusion(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """(C, C) confusion counts, GT 255 ignored."""
     valid = gt != 255
@@ -284,6 +248,7 @@ def run_worker(args: argparse.Namespace) -> Dict:
         base_cuda = torch.cuda.memory_allocated(device)
     per_image, conf = [], np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     raw_conf = np.zeros_like(conf)
+    from mmwsss.utils.profiling import RSSPeak
     with RSSPeak() as rss:
         for item in inputs:
             call(item)  # warm-up
