@@ -21,8 +21,7 @@ def _clip_es_cfg(repo_root, voc_mini_root, work, seeder):
         'model.clip.pretrained': None,
         'model.reuse_seeds_from': seed_dir,
         'test_dataloader.dataset.data_root': voc_mini_root,
-        'test_dataloader.dataset.ann_file':
-        'ImageSets/Segmentation/train.txt',
+        'test_dataloader.dataset.ann_file': 'ImageSets/Segmentation/train.txt',
         'test_dataloader.dataset.seg_map_fallback': [],
         'test_dataloader.num_workers': 0,
         'test_dataloader.persistent_workers': False,
@@ -41,13 +40,13 @@ def test_clip_es_seeders_and_comparison_table(repo_root, voc_mini_root,
     seeders = {
         'CLIP-ES+CRF': dict(type='CRFSeeder'),
         'CLIP-ES': dict(type='ThresholdSeeder', bg_threshold=0.5),
-        'CLIP-ES+SAMS': dict(
-            type='SAMSSeeder', alpha=0.6, mask_dir=gt_mask_cache),
+        'CLIP-ES+SAMS':
+        dict(type='SAMSSeeder', alpha=0.6, mask_dir=gt_mask_cache),
     }
     dirs = {}
     for name, seeder in seeders.items():
-        cfg, seed_dir = _clip_es_cfg(repo_root, voc_mini_root,
-                                     tmp_path / name, seeder)
+        cfg, seed_dir = _clip_es_cfg(repo_root, voc_mini_root, tmp_path / name,
+                                     seeder)
         metrics = Runner.from_cfg(cfg).test()
         assert 0 <= metrics['mIoU'] <= 100
         dirs[name] = seed_dir

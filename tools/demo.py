@@ -58,21 +58,25 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='FMA-WSSS end to end on data/voc_mini (resumable).')
     p.add_argument('--work-dir', default='work_dirs/demo')
     p.add_argument(
-        '--force',
-        choices=STAGES,
-        help='redo this stage and every later one')
-    p.add_argument('--clip', default=os.environ.get('MMWSSS_CLIP'),
-                   help='open_clip model name (env MMWSSS_CLIP); default: '
-                   'tiny random CLIP')
-    p.add_argument('--clip-pretrained',
-                   default=os.environ.get('MMWSSS_CLIP_PRETRAINED'),
-                   help="'openai' or a local checkpoint "
-                   '(env MMWSSS_CLIP_PRETRAINED)')
-    p.add_argument('--sam-type', default=os.environ.get('MMWSSS_SAM_TYPE'),
-                   help='vit_h / vit_l / vit_b (env MMWSSS_SAM_TYPE)')
-    p.add_argument('--sam-checkpoint',
-                   default=os.environ.get('MMWSSS_SAM_CHECKPOINT'),
-                   help='SAM checkpoint path (env MMWSSS_SAM_CHECKPOINT)')
+        '--force', choices=STAGES, help='redo this stage and every later one')
+    p.add_argument(
+        '--clip',
+        default=os.environ.get('MMWSSS_CLIP'),
+        help='open_clip model name (env MMWSSS_CLIP); default: '
+        'tiny random CLIP')
+    p.add_argument(
+        '--clip-pretrained',
+        default=os.environ.get('MMWSSS_CLIP_PRETRAINED'),
+        help="'openai' or a local checkpoint "
+        '(env MMWSSS_CLIP_PRETRAINED)')
+    p.add_argument(
+        '--sam-type',
+        default=os.environ.get('MMWSSS_SAM_TYPE'),
+        help='vit_h / vit_l / vit_b (env MMWSSS_SAM_TYPE)')
+    p.add_argument(
+        '--sam-checkpoint',
+        default=os.environ.get('MMWSSS_SAM_CHECKPOINT'),
+        help='SAM checkpoint path (env MMWSSS_SAM_CHECKPOINT)')
     p.add_argument('--python', default=sys.executable)
     return p.parse_args(argv)
 
@@ -152,14 +156,20 @@ class Demo:
         env.setdefault('OMP_NUM_THREADS', '1')
         log_path = osp.join(self.work, 'logs', log)
         os.makedirs(osp.dirname(log_path), exist_ok=True)
-        print('  $ ' + ' '.join(
-            [osp.relpath(c, REPO) if c.startswith(REPO) else c
-             for c in cmd[1:]]),
-              flush=True)
+        print(
+            '  $ ' + ' '.join([
+                osp.relpath(c, REPO) if c.startswith(REPO) else c
+                for c in cmd[1:]
+            ]),
+            flush=True)
         out = []
         with open(log_path, 'w') as f, subprocess.Popen(
-                cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True) as proc:
+                cmd,
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True) as proc:
             for line in proc.stdout:
                 f.write(line)
                 out.append(line)
@@ -177,9 +187,10 @@ class Demo:
         """Progress lines of the tools (the full output is in the log)."""
         if line.lstrip().startswith(("'", '"')):  # config dump
             return False
-        return any(k in line for k in ('Iter(', 'Phase', 'seeds in',
-                                       'Seed scores over', 'images done',
-                                       'RANDOM', 'PseudoLabelDataset:'))
+        return any(
+            k in line
+            for k in ('Iter(', 'Phase', 'seeds in', 'Seed scores over',
+                      'images done', 'RANDOM', 'PseudoLabelDataset:'))
 
     @staticmethod
     def last_miou(text: str) -> float:
@@ -190,10 +201,9 @@ class Demo:
 
     # ------------------------------------------------------------ stages
     def sam_masks(self) -> dict:
-        self.tool('gen_sam_masks.py', 'sam_masks.log', SAM_CFG,
-                  '--work-dir', osp.join(self.work, 'sam_masks_log'),
-                  '--cfg-options', f'mask_dir={self.masks}',
-                  *sam_options(self.args))
+        self.tool('gen_sam_masks.py', 'sam_masks.log', SAM_CFG, '--work-dir',
+                  osp.join(self.work, 'sam_masks_log'), '--cfg-options',
+                  f'mask_dir={self.masks}', *sam_options(self.args))
         n = len([f for f in os.listdir(self.masks) if f.endswith('.npz')])
         return dict(images=n)
 
@@ -201,12 +211,11 @@ class Demo:
         wd = osp.join(self.work, 'prompts')
         resume = ['--resume'] if osp.isfile(osp.join(
             wd, 'last_checkpoint')) else []
-        text = self.tool(
-            'train.py', 'prompts.log', PROMPT_CFG, '--work-dir', wd,
-            *resume, '--cfg-options',
-            f'model.seeder.cls.mask_dir={self.masks}',
-            f'model.seeder.seg.mask_dir={self.masks}', *clip_options(
-                self.args))
+        text = self.tool('train.py', 'prompts.log', PROMPT_CFG, '--work-dir',
+                         wd, *resume, '--cfg-options',
+                         f'model.seeder.cls.mask_dir={self.masks}',
+                         f'model.seeder.seg.mask_dir={self.masks}',
+                         *clip_options(self.args))
         coarse = re.findall(r'cls seeds in .*: mIoU ([0-9.]+)', text)
         return dict(
             checkpoint=osp.join(wd, f'iter_{PROMPT_ITERS}.pth'),
@@ -258,9 +267,10 @@ class Demo:
             test_sams=self.test_sams)
         for i, stage in enumerate(STAGES, 1):
             if stage in self.results:
-                print(f'\n[{i}/{len(STAGES)}] {stage}: done before '
-                      f'({self.results[stage]["seconds"]:.1f} s), skipped',
-                      flush=True)
+                print(
+                    f'\n[{i}/{len(STAGES)}] {stage}: done before '
+                    f'({self.results[stage]["seconds"]:.1f} s), skipped',
+                    flush=True)
                 continue
             print(f'\n[{i}/{len(STAGES)}] {stage}', flush=True)
             t0 = time.time()
@@ -280,8 +290,8 @@ class Demo:
         rows = [
             ('SAM quasi-superpixels', f'{r["sam_masks"]["images"]} images',
              r['sam_masks']['seconds']),
-            ('prompt learning (2 phases)', 'coarse seed mIoU ' +
-             fmt(r['prompts'].get('coarse_seed_mIoU')),
+            ('prompt learning (2 phases)',
+             'coarse seed mIoU ' + fmt(r['prompts'].get('coarse_seed_mIoU')),
              r['prompts']['seconds']),
             ('fine seeds (train)', f'seed mIoU {fmt(r["seeds"]["seed_mIoU"])}',
              r['seeds']['seconds']),
@@ -289,13 +299,16 @@ class Demo:
              r['stage2']['seconds']),
             ('test (val)', f'mIoU {fmt(r["test"]["val_mIoU"])}',
              r['test']['seconds']),
-            ('test + SAMS TTA (val)', f'mIoU {fmt(r["test_sams"]["val_mIoU"])}',
+            ('test + SAMS TTA (val)',
+             f'mIoU {fmt(r["test_sams"]["val_mIoU"])}',
              r['test_sams']['seconds']),
         ]
         w = max(len(a) for a, _, _ in rows)
         v = max(len(b) for _, b, _ in rows)
-        lines = [f'| {"stage":<{w}} | {"result":<{v}} | wall s |',
-                 f'|{"-" * (w + 2)}|{"-" * (v + 2)}|--------|']
+        lines = [
+            f'| {"stage":<{w}} | {"result":<{v}} | wall s |',
+            f'|{"-" * (w + 2)}|{"-" * (v + 2)}|--------|'
+        ]
         lines += [f'| {a:<{w}} | {b:<{v}} | {c:6.1f} |' for a, b, c in rows]
         total = sum(x[2] for x in rows)
         lines.append(f'| {"total":<{w}} | {"":<{v}} | {total:6.1f} |')

@@ -36,7 +36,10 @@ model = dict(
     test_task='cls',
     caa=dict(
         cls=dict(
-            threshold=0.4, sinkhorn_iters=3, n_iters=2, aff_at='score',
+            threshold=0.4,
+            sinkhorn_iters=3,
+            n_iters=2,
+            aff_at='score',
             last_k=8),
         seg=None),
     seeder=dict(cls=dict(type='CRFSeeder', alpha=1.0)),

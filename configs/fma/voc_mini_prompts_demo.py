@@ -42,9 +42,6 @@ param_scheduler = [
         end=cls_iters + seg_iters),
 ]
 test_dataloader = dict(
-    dataset=dict(
-        data_root='data/voc_mini', label_cache=None),
-    **_loader)
+    dataset=dict(data_root='data/voc_mini', label_cache=None), **_loader)
 default_hooks = dict(
-    logger=dict(interval=5),
-    checkpoint=dict(interval=20, max_keep_ckpts=3))
+    logger=dict(interval=5), checkpoint=dict(interval=20, max_keep_ckpts=3))

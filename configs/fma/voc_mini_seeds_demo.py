@@ -13,5 +13,6 @@ test_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset={{_base_.train_cfg.coarse_seeds.dataloader.dataset}})
 test_evaluator = dict(
-    seed_dir=seed_dir, out_dir='work_dirs/voc_mini_seeds_demo',
+    seed_dir=seed_dir,
+    out_dir='work_dirs/voc_mini_seeds_demo',
     overwrite=False)

@@ -17,8 +17,7 @@
 # or a local ViT-B-16.pt / open_clip state dict. SAM masks: `sam_mask_dir`.
 _base_ = [
     '../_base_/datasets/voc_wsss.py', '../_base_/models/clip_vit_b16.py',
-    '../_base_/schedules/fma_two_phase.py',
-    'mmseg::_base_/default_runtime.py'
+    '../_base_/schedules/fma_two_phase.py', 'mmseg::_base_/default_runtime.py'
 ]
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
@@ -80,8 +79,7 @@ seg_train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackWSSSInputs'),
 ]
-train_dataloader = dict(
-    batch_size=16, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
 
 train_cfg = dict(
     # phase 2 reads the coarse seeds as labels of the same images

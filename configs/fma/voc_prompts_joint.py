@@ -11,7 +11,8 @@ _base_ = ['./voc_prompts.py']
 max_iters = 18800  # the two-phase run's total
 model = dict(
     phase='joint',
-    joint_seeder=dict(type='SAMSSeeder', alpha=0.6, owner='model.joint_seeder'))
+    joint_seeder=dict(
+        type='SAMSSeeder', alpha=0.6, owner='model.joint_seeder'))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadSAMMasks', mask_dir={{_base_.sam_mask_dir}}),
@@ -27,7 +28,9 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 train_cfg = dict(
-    _delete_=True, type='IterBasedTrainLoop', max_iters=max_iters,
+    _delete_=True,
+    type='IterBasedTrainLoop',
+    max_iters=max_iters,
     val_interval=max_iters + 1)
 param_scheduler = [
     dict(

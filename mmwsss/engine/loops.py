@@ -45,7 +45,7 @@ from torch.utils.data import DataLoader
 from mmwsss.evaluation.seed_io import (read_seed_png, seed_path,
                                        write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
-                                            seed_confusion)
+                                           seed_confusion)
 
 __all__ = ['FMATwoPhaseTrainLoop', 'write_model_seeds']
 
@@ -139,8 +139,9 @@ def write_model_seeds(runner,
                     model.predict_cams(data['inputs'], samples, task),
                     samples):
                 ori = tuple(ds.metainfo['ori_shape'][:2])
-                gt = (ds.gt_sem_seg.data[0].cpu().numpy()
-                      if 'gt_sem_seg' in ds else None)
+                gt = (
+                    ds.gt_sem_seg.data[0].cpu().numpy()
+                    if 'gt_sem_seg' in ds else None)
                 if gt is not None:
                     n_gt += 1
                 for a in alphas:
@@ -243,8 +244,8 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             if isinstance(hook, CheckpointHook):
                 hook._save_checkpoint(self.runner)
                 return
-        self.runner.save_checkpoint(
-            self.runner.work_dir, f'iter_{self._iter}.pth')
+        self.runner.save_checkpoint(self.runner.work_dir,
+                                    f'iter_{self._iter}.pth')
 
     def _train_until(self, stop: int) -> None:
         while self._iter < stop and not self.stop_training:
@@ -269,8 +270,7 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             # every alpha was written and scored before: reuse the choice
             with open(choice_file) as f:
                 choice = json.load(f)
-            if all(osp.isdir(osp.join(out_dir, f'alpha_{a}'))
-                   for a in alphas):
+            if all(osp.isdir(osp.join(out_dir, f'alpha_{a}')) for a in alphas):
                 return choice['dir']
         results = write_model_seeds(
             self.runner,

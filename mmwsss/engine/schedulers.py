@@ -37,8 +37,8 @@ def warmup_cosine_value(step: int, total: int, base: float, warmup: int,
         return warmup_value
     span = max(total - warmup, 1)
     t = min(step - warmup, span)
-    return eta_min + 0.5 * (base - eta_min) * (1 + math.cos(math.pi * t /
-                                                            span))
+    return eta_min + 0.5 * (base - eta_min) * (1 +
+                                               math.cos(math.pi * t / span))
 
 
 @PARAM_SCHEDULERS.register_module()
@@ -84,7 +84,7 @@ class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
     def _get_value(self):
         total = self.end - self.begin
         return [
-            warmup_cosine_value(self.last_step, total, base,
-                                self.warmup_iters, self.warmup_lr,
-                                self.eta_min) for base in self.base_values
+            warmup_cosine_value(self.last_step, total, base, self.warmup_iters,
+                                self.warmup_lr, self.eta_min)
+            for base in self.base_values
         ]

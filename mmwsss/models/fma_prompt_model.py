@@ -131,8 +131,8 @@ class FMAPromptModel(BaseModel):
         info = get_dataset_info(dataset)
         self.dataset_classes = info['classes']
         self.class_names = list(class_names or info['prompt_names'])
-        self.bg_names = list(info['bg_classes'] if bg_names is None else
-                             bg_names)
+        self.bg_names = list(info['bg_classes'] if bg_names is
+                             None else bg_names)
         self.num_fg = len(self.class_names)
         if self.num_fg != len(self.dataset_classes) - 1:
             raise ValueError(
@@ -168,8 +168,10 @@ class FMAPromptModel(BaseModel):
         caa = dict(
             cls=dict(threshold=0.4, aff_at='score'),
             seg=dict(threshold=0.5, aff_at='cam')) if caa is None else caa
-        self.caa_cfg = {t: (None if caa.get(t) is None else dict(caa[t]))
-                        for t in TASKS}
+        self.caa_cfg = {
+            t: (None if caa.get(t) is None else dict(caa[t]))
+            for t in TASKS
+        }
         seeder = seeder or dict(
             cls=dict(type='SAMSSeeder', alpha=0.6),
             seg=dict(type='SAMSSeeder', alpha=0.7))
@@ -178,8 +180,8 @@ class FMAPromptModel(BaseModel):
             for t in TASKS if seeder.get(t) is not None
         }
         self.joint_seeder = (
-            MODELS.build(joint_seeder) if joint_seeder is not None else
-            self.seeders.get('cls'))
+            MODELS.build(joint_seeder)
+            if joint_seeder is not None else self.seeders.get('cls'))
         if cal_labels not in ('crop', 'image'):
             raise ValueError(
                 f'cal_labels must be "crop" or "image", got {cal_labels!r}')
@@ -341,14 +343,11 @@ class FMAPromptModel(BaseModel):
             scores = softmax_scores(logits, fg_present)
             pairs = torch.nonzero(fg_present)
             cams = grad_cam(
-                out.target,
-                scores,
-                pairs,
-                out.grid,
-                create_graph=create_graph)
+                out.target, scores, pairs, out.grid, create_graph=create_graph)
         return cams, pairs, out
 
-    def refine(self, cams: Tensor, attn: Optional[Tensor], task: str) -> Tensor:
+    def refine(self, cams: Tensor, attn: Optional[Tensor],
+               task: str) -> Tensor:
         """CAA refinement of one image's CAMs (P, h, w) with its attention
         (K, 1+L, 1+L); identity when the task has no CAA."""
         cfg = self.caa_cfg[task]
@@ -390,18 +389,17 @@ class FMAPromptModel(BaseModel):
                 losses['loss_mcl'] = self.mcl_loss(logits[:, :self.num_fg],
                                                    labels)
             else:
-                losses.update(self._joint_cls_part(inputs, data_samples,
-                                                   labels))
+                losses.update(
+                    self._joint_cls_part(inputs, data_samples, labels))
         if self.phase == 'seg':
-            lb = torch.stack(
-                [ds.gt_sem_seg.data[0] for ds in data_samples]).long()
+            lb = torch.stack([ds.gt_sem_seg.data[0]
+                              for ds in data_samples]).long()
             losses.update(self._cal(inputs, lb, labels))
         return losses
 
     def _crop_labels(self, lb: Tensor) -> Tensor:
         """(B, G) classes present in each (augmented) seed map."""
-        present = torch.zeros(
-            lb.shape[0], self.num_fg + 2, device=lb.device)
+        present = torch.zeros(lb.shape[0], self.num_fg + 2, device=lb.device)
         idx = lb.clone()
         idx[(idx < 0) | (idx > self.num_fg)] = self.num_fg + 1
         present.scatter_(1, idx.flatten(1), 1.0)
@@ -448,8 +446,9 @@ class FMAPromptModel(BaseModel):
         for b, ds in enumerate(data_samples):
             sel = pairs[:, 0] == b
             fg = pairs[sel, 1]
-            refined = self.refine(
-                cams[sel], None if out.attn is None else out.attn[b], 'cls')
+            refined = self.refine(cams[sel],
+                                  None if out.attn is None else out.attn[b],
+                                  'cls')
             seed = self.joint_seeder(
                 refined, fg, (h, w), data_sample=ds, image=None)
             seeds.append(seed.to(inputs.device).long())
@@ -507,10 +506,11 @@ class FMAPromptModel(BaseModel):
         return self.refine(cams.detach(), out.attn[0] if caa else None,
                            task), fg
 
-    def predict_cams(self,
-                     inputs: Tensor,
-                     data_samples: List[SegDataSample],
-                     task: Optional[str] = None) -> List[Tuple[Tensor, Tensor]]:
+    def predict_cams(
+            self,
+            inputs: Tensor,
+            data_samples: List[SegDataSample],
+            task: Optional[str] = None) -> List[Tuple[Tensor, Tensor]]:
         """:meth:`image_cams` of every image of a batch."""
         task = task or self.test_task
         labels = self._multi_hot(data_samples)
@@ -536,8 +536,9 @@ class FMAPromptModel(BaseModel):
             raise ValueError(f'No seeder configured for task "{task}"')
         labels = self._multi_hot(data_samples)
         for i, ds in enumerate(data_samples):
-            done = (seed_path(self.reuse_seeds_from, ds.img_path)
-                    if self.reuse_seeds_from else None)
+            done = (
+                seed_path(self.reuse_seeds_from, ds.img_path)
+                if self.reuse_seeds_from else None)
             ori = tuple(ds.metainfo.get('ori_shape', inputs.shape[-2:])[:2])
             if done is not None and osp.isfile(done) and \
                     not self.output_cams:
@@ -554,8 +555,8 @@ class FMAPromptModel(BaseModel):
                 {'pred_sem_seg': PixelData(data=seed.long().unsqueeze(0))})
         return data_samples
 
-    def _full_cams(self, cams: Tensor, fg: Tensor,
-                   size: Tuple[int, int]) -> Tensor:
+    def _full_cams(self, cams: Tensor, fg: Tensor, size: Tuple[int,
+                                                               int]) -> Tensor:
         """(C, H, W) min-max normalised CAMs at image size, zeros for the
         background channel and absent classes."""
         out = cams.new_zeros((len(self.dataset_classes), ) + tuple(size))
@@ -570,16 +571,15 @@ class FMAPromptModel(BaseModel):
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
         """Foreground logits of the test task's prompts, (B, G)."""
-        out = self.clip.encode_image(inputs, target_grad=False,
-                                     attn_layers=0)
+        out = self.clip.encode_image(inputs, target_grad=False, attn_layers=0)
         return self.logits(out.embedding,
                            self.text_features(self.test_task))[:, :self.num_fg]
 
-    def forward(self,
-                inputs: Tensor,
-                data_samples: Optional[List[SegDataSample]] = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], list,
-                                               Tensor]:
+    def forward(
+            self,
+            inputs: Tensor,
+            data_samples: Optional[List[SegDataSample]] = None,
+            mode: str = 'tensor') -> Union[Dict[str, Tensor], list, Tensor]:
         """mmengine entry: ``'loss'``, ``'predict'`` or ``'tensor'``."""
         if mode == 'loss':
             return self.loss(inputs, data_samples)
@@ -595,4 +595,5 @@ class FMAPromptModel(BaseModel):
         print_log(
             f'FMAPromptModel: {n:,} trainable prompt parameters '
             f'({n * 4 / 2**20:.2f} MiB fp32, {n * 2 / 2**20:.2f} MiB fp16); '
-            'CLIP frozen', logger='current')
+            'CLIP frozen',
+            logger='current')

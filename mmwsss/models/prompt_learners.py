@@ -93,8 +93,7 @@ class PromptLearner(BaseModule):
             if class_specific:
                 vectors = vectors.unsqueeze(0).repeat(n_prompts, 1, 1)
         else:
-            shape = (n_prompts, n_ctx, dim) if class_specific else (n_ctx,
-                                                                     dim)
+            shape = (n_prompts, n_ctx, dim) if class_specific else (n_ctx, dim)
             vectors = torch.empty(shape).normal_(0, ctx_std)
         self.n_ctx = n_ctx
         self.ctx = nn.Parameter(vectors.clone())
@@ -108,13 +107,13 @@ class PromptLearner(BaseModule):
         with torch.no_grad():
             embeds = clip.token_embedding(ids).float()
         # name tokens of each prompt: tokens between the context and '.'
-        name_lens = [len(clip.tokenize([n])[0].nonzero()) - 2 if n else 0
-                     for n in names]
+        name_lens = [
+            len(clip.tokenize([n])[0].nonzero()) - 2 if n else 0 for n in names
+        ]
         self.register_buffer('token_prefix', embeds[:, :1], persistent=False)
         self.register_buffer(
             'token_suffix', embeds[:, 1 + n_ctx:], persistent=False)
-        self.register_buffer(
-            'eot_idx', ids.argmax(dim=-1), persistent=False)
+        self.register_buffer('eot_idx', ids.argmax(dim=-1), persistent=False)
         # For label_position 'front': where each output token comes from in
         # cat([prefix (1), suffix (S), ctx (N)], dim=1).
         n_suffix = embeds.shape[1] - 1 - n_ctx
@@ -278,9 +277,8 @@ class SegPromptLearner(PromptLearner):
                  class_specific: bool = True,
                  label_position: str = 'front',
                  init_cfg: Optional[dict] = None) -> None:
-        names: List[str] = list(bg_names) if bg_names is not None else [
-            ''
-        ] * num_bg
+        names: List[str] = list(
+            bg_names) if bg_names is not None else [''] * num_bg
         super().__init__(
             clip,
             class_names,

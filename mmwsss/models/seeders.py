@@ -108,8 +108,8 @@ class SAMSSeeder(BaseSeeder):
         self.mask_dir = mask_dir
         self._source = None
         if mask_dir is not None or sam_generator is not None:
-            self._source = SAMMaskSource(mask_dir, fingerprint,
-                                         sam_generator, owner)
+            self._source = SAMMaskSource(mask_dir, fingerprint, sam_generator,
+                                         owner)
         self.owner = owner
 
     def __call__(self,
@@ -133,15 +133,18 @@ class SAMSSeeder(BaseSeeder):
                     f'are {(mh, mw)}, larger than the seed size {size}')
             # batch padding (bottom / right) is covered by no mask
             masks = F.pad(masks, (0, size[1] - mw, 0, size[0] - mh))
-            return sams_seed(cams, masks, levels, fg_cls, alpha=alpha,
-                             image_size=size).seed.long()
+            return sams_seed(
+                cams, masks, levels, fg_cls, alpha=alpha,
+                image_size=size).seed.long()
         if self._source is None:
-            raise ValueError(
-                f'{self.owner}: SAMSSeeder needs mask_dir (run '
-                'tools/gen_sam_masks.py first) or sam_generator')
+            raise ValueError(f'{self.owner}: SAMSSeeder needs mask_dir (run '
+                             'tools/gen_sam_masks.py first) or sam_generator')
         record = self._source.get(_img_path(data_sample), size)
-        runs = mask_runs_from_rle(record.counts, record.offsets,
-                                  record.image_size, device=cams.device)
+        runs = mask_runs_from_rle(
+            record.counts,
+            record.offsets,
+            record.image_size,
+            device=cams.device)
         levels = torch.as_tensor(np.asarray(record.levels, np.int64))
         return sams_seed(cams, runs, levels, fg_cls, alpha=alpha).seed.long()
 

@@ -63,7 +63,8 @@ def test_joint_phase_uses_crop_masks(voc_mini_root, gt_mask_cache):
         dict(
             type='FMAPromptModel',
             clip=dict(
-                type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16',
+                type='FrozenCLIP',
+                model_name='mmwsss-tiny-ViT-16',
                 pretrained=None),
             data_preprocessor=dict(
                 type='SegDataPreProcessor',

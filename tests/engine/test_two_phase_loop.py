@@ -28,13 +28,20 @@ class StopAtIter(Hook):
     def __init__(self, at: int) -> None:
         self.at = at
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None):
         if runner.iter + 1 == self.at:
             raise _Stop(f'stopped at {self.at}')
 
 
-def _cfg(repo_root, work_dir, mask_dir, stop_at=None, resume=False,
+def _cfg(repo_root,
+         work_dir,
+         mask_dir,
+         stop_at=None,
+         resume=False,
          alphas=(0.6, )):
     cfg = Config.fromfile(osp.join(repo_root, CONFIG))
     cfg.work_dir = str(work_dir)
@@ -49,8 +56,9 @@ def _cfg(repo_root, work_dir, mask_dir, stop_at=None, resume=False,
     cfg.param_scheduler[1].update(begin=4, end=8, warmup_iters=1)
     cfg.default_hooks.checkpoint.update(interval=2, max_keep_ckpts=10)
     cfg.default_hooks.logger.interval = 1
-    cfg.custom_hooks = ([dict(type='StopAtIter', at=stop_at, priority='LOWEST')]
-                        if stop_at else [])
+    cfg.custom_hooks = ([
+        dict(type='StopAtIter', at=stop_at, priority='LOWEST')
+    ] if stop_at else [])
     # run from the repo root, where the config's data paths are relative
     for loader in (cfg.train_dataloader, cfg.train_cfg.seg_dataloader,
                    cfg.train_cfg.coarse_seeds.dataloader):
@@ -99,15 +107,14 @@ def test_full_schedule_then_resume_in_phase_two(repo_root, tmp_path,
         warmup_cosine_value(3, 4, 1e-3, 1, 1e-5, 0.), abs=1e-9)
 
 
-def test_interrupted_coarse_seeds_resume(repo_root, tmp_path,
-                                         gt_mask_cache):
+def test_interrupted_coarse_seeds_resume(repo_root, tmp_path, gt_mask_cache):
     """A run that stops while writing D_C resumes from the phase-1
     checkpoint and writes only the missing seeds; with several alphas the
     best one by GT mIoU is kept and remembered."""
     work = tmp_path / 'work'
     with pytest.raises(_Stop):
-        _run(_cfg(repo_root, work, gt_mask_cache, stop_at=5,
-                  alphas=(0.3, 0.6)))
+        _run(
+            _cfg(repo_root, work, gt_mask_cache, stop_at=5, alphas=(0.3, 0.6)))
     choice = work / 'coarse_seeds' / 'selection.json'
     assert choice.is_file()
     sub = sorted(glob.glob(str(work / 'coarse_seeds' / 'alpha_*')))
@@ -123,8 +130,7 @@ def test_interrupted_coarse_seeds_resume(repo_root, tmp_path,
     with open(work / 'last_checkpoint', 'w') as f:
         f.write(str(work / 'iter_4.pth'))
     mtimes = {p: os.stat(p).st_mtime_ns for p in kept}
-    _run(_cfg(repo_root, work, gt_mask_cache, resume=True,
-              alphas=(0.3, 0.6)))
+    _run(_cfg(repo_root, work, gt_mask_cache, resume=True, alphas=(0.3, 0.6)))
     assert all(osp.isfile(p) for p in lost)
     assert {p: os.stat(p).st_mtime_ns for p in kept} == mtimes
     assert choice.is_file()
@@ -134,9 +140,7 @@ def test_warmup_cosine_values():
     # constant warm-up, then cosine from base to eta_min
     assert warmup_cosine_value(0, 10, 1e-3, 2, 1e-5, 0.) == 1e-5
     assert warmup_cosine_value(1, 10, 1e-3, 2, 1e-5, 0.) == 1e-5
-    assert warmup_cosine_value(2, 10, 1e-3, 2, 1e-5, 0.) == pytest.approx(
-        1e-3)
+    assert warmup_cosine_value(2, 10, 1e-3, 2, 1e-5, 0.) == pytest.approx(1e-3)
     assert warmup_cosine_value(6, 10, 1e-3, 2, 1e-5, 0.) == pytest.approx(
         5e-4)  # half way through the 8 cosine steps
-    assert warmup_cosine_value(10, 10, 1e-3, 2, 1e-5, 0.) == pytest.approx(
-        0.)
+    assert warmup_cosine_value(10, 10, 1e-3, 2, 1e-5, 0.) == pytest.approx(0.)

@@ -26,7 +26,8 @@ def build_model(**kwargs):
     cfg = dict(
         type='FMAPromptModel',
         clip=dict(
-            type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16',
+            type='FrozenCLIP',
+            model_name='mmwsss-tiny-ViT-16',
             pretrained=None),
         data_preprocessor=PREPROC,
         seeder=dict(

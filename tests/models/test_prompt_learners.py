@@ -24,11 +24,10 @@ def _name_embeds(clip, name):
 
 
 def test_label_end_layout(clip):
-    learner = ClsPromptLearner(clip, ['dog', 'potted plant'], ['sky'],
-                               n_ctx=4)
+    learner = ClsPromptLearner(clip, ['dog', 'potted plant'], ['sky'], n_ctx=4)
     with torch.no_grad():
-        learner.ctx.copy_(torch.arange(4 * clip.text_width).view(
-            4, -1).float())
+        learner.ctx.copy_(
+            torch.arange(4 * clip.text_width).view(4, -1).float())
         embeds, eot = learner()
     assert embeds.shape[:2] == (3, clip.context_length)
     for row, name in enumerate(['dog', 'potted plant', 'sky']):
@@ -42,8 +41,8 @@ def test_label_end_layout(clip):
 
 
 def test_label_front_layout_and_context_only_bg(clip):
-    learner = SegPromptLearner(clip, ['cat', 'dining table'], num_bg=2,
-                               n_ctx=3)
+    learner = SegPromptLearner(
+        clip, ['cat', 'dining table'], num_bg=2, n_ctx=3)
     assert learner.ctx.shape == (4, 3, clip.text_width)  # class-specific
     embeds, eot = learner()
     dot = clip.token_embedding(clip.tokenize(['.']))[0, 1].float()
@@ -52,8 +51,7 @@ def test_label_front_layout_and_context_only_bg(clip):
         name_emb, n = _name_embeds(clip, name)
         torch.testing.assert_close(embeds[row, 0], sos)
         torch.testing.assert_close(embeds[row, 1:1 + n], name_emb)
-        torch.testing.assert_close(embeds[row, 1 + n:4 + n],
-                                   learner.ctx[row])
+        torch.testing.assert_close(embeds[row, 1 + n:4 + n], learner.ctx[row])
         torch.testing.assert_close(embeds[row, 4 + n], dot)
         assert eot[row] == 5 + n
     for row in (2, 3):  # background: SOS ctx '.' EOT
@@ -76,8 +74,8 @@ def test_ctx_init_from_phrase(clip):
     learner = ClsPromptLearner(clip, ['dog'], ctx_init='a photo of a')
     ids = clip.tokenize(['a photo of a'])[0]
     assert learner.n_ctx == int(ids.argmax()) - 1 == 4
-    torch.testing.assert_close(
-        learner.ctx, clip.token_embedding(ids[None])[0, 1:5].float())
+    torch.testing.assert_close(learner.ctx,
+                               clip.token_embedding(ids[None])[0, 1:5].float())
 
 
 def test_init_std_and_state(clip):

@@ -6,8 +6,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmwsss.models.sams import (MaskCacheError, SAMMaskRecord,
-                                mask_cache_path, save_masks)
+from mmwsss.models.sams import (MaskCacheError, SAMMaskRecord, mask_cache_path,
+                                save_masks)
 
 
 def _sample(path, **meta):
@@ -22,8 +22,7 @@ def test_threshold_seeder_hand_case():
     seed = seeder(cams, torch.tensor([2, 6]), (2, 2))
     # normalised: c3 [[0, 1], [.2, .6]], c7 [[0, 0], [1, 0]]; bg 0.5
     assert seed.tolist() == [[0, 3], [7, 3]]
-    assert seeder(torch.zeros(0, 2, 2), torch.zeros(0), (3, 4)).shape == (3,
-                                                                           4)
+    assert seeder(torch.zeros(0, 2, 2), torch.zeros(0), (3, 4)).shape == (3, 4)
     # upsampled to the requested size
     assert seeder(cams, torch.tensor([2, 6]), (4, 6)).shape == (4, 6)
     with pytest.raises(ValueError, match='fg_cls'):
@@ -42,8 +41,8 @@ def test_sams_seeder_from_cache(tmp_path):
     cams[0, :, :3] = 1.0
     seeder = MODELS.build(
         dict(type='SAMSSeeder', alpha=0.7, mask_dir=str(tmp_path)))
-    seed = seeder(cams, torch.tensor([4]), (h, w), data_sample=_sample(
-        'img/a.jpg'))
+    seed = seeder(
+        cams, torch.tensor([4]), (h, w), data_sample=_sample('img/a.jpg'))
     expect = np.zeros((h, w), np.int64)
     expect[:, :3] = 5
     assert seed.numpy().tolist() == expect.tolist()
@@ -60,17 +59,19 @@ def test_sams_seeder_errors(tmp_path):
         seeder(torch.zeros(1, 2, 2), [0], (2, 2), _sample('x/b.jpg'))
     strict = MODELS.build(
         dict(
-            type='SAMSSeeder', alpha=0.7, mask_dir=str(tmp_path),
+            type='SAMSSeeder',
+            alpha=0.7,
+            mask_dir=str(tmp_path),
             fingerprint='vit_h'))
     save_masks(
         mask_cache_path(str(tmp_path), 'c.jpg'),
-        SAMMaskRecord.from_dense(np.ones((1, 2, 2), bool), [2],
-                                 fingerprint='tiny'))
+        SAMMaskRecord.from_dense(
+            np.ones((1, 2, 2), bool), [2], fingerprint='tiny'))
     with pytest.raises(MaskCacheError, match='another SAM config'):
         strict(torch.zeros(1, 2, 2), [0], (2, 2), _sample('c.jpg'))
     with pytest.raises(ValueError, match='mask_dir'):
         MODELS.build(dict(type='SAMSSeeder'))(torch.zeros(1, 2, 2), [0],
-                                               (2, 2), _sample('c.jpg'))
+                                              (2, 2), _sample('c.jpg'))
 
 
 def test_crf_seeder_runs_on_image():

@@ -68,10 +68,11 @@ class LoadSAMMasks(BaseTransform):
         label = results.get('gt_seg_map')
         if label is None:
             label = np.zeros((h, w), np.uint8)
-        stack = np.concatenate(
-            [label[..., None].astype(np.uint8),
-             masks.transpose(1, 2, 0).astype(np.uint8)],
-            axis=2)
+        stack = np.concatenate([
+            label[..., None].astype(np.uint8),
+            masks.transpose(1, 2, 0).astype(np.uint8)
+        ],
+                               axis=2)
         results['gt_seg_map'] = stack
         results['sam_levels'] = levels
         fields = results.setdefault('seg_fields', [])
@@ -97,6 +98,6 @@ def split_sam_masks(results: dict) -> dict:
     if stack.ndim == 2:  # OpenCV drops a single channel
         stack = stack[..., None]
     results['gt_seg_map'] = np.ascontiguousarray(stack[..., 0])
-    results['sam_masks'] = np.ascontiguousarray(
-        stack[..., 1:1 + n].transpose(2, 0, 1)).astype(bool)
+    results['sam_masks'] = np.ascontiguousarray(stack[..., 1:1 + n].transpose(
+        2, 0, 1)).astype(bool)
     return results

@@ -71,7 +71,8 @@ class SAMMaskSource:
             self._generator = MODELS.build(self.sam_generator_cfg)
         return self._generator
 
-    def get(self, img_path: str,
+    def get(self,
+            img_path: str,
             size: Optional[Tuple[int, int]] = None) -> SAMMaskRecord:
         """Quasi-superpixels of one image.
 
