@@ -190,7 +190,7 @@ class Demo:
         return any(
             k in line
             for k in ('Iter(', 'Phase', 'seeds in', 'Seed scores over',
-                      'images done', 'RANDOM', 'PseudoLabelDataset:'))
+                      'SAM masks in', 'RANDOM', 'PseudoLabelDataset:'))
 
     @staticmethod
     def last_miou(text: str) -> float:

@@ -16,16 +16,18 @@ and data preprocessor, and then through the steps of
 ``FMAPromptModel.image_cams`` as the seed stage runs them, timed
 separately:
 
-- ``clip``: plain CLIP image forward (no graph, no attention maps) of the
-  image resized to the nearest multiple of 16: the reference cost;
-- ``cam``: ``compute_cams``: the forward with the GradCAM target (last
-  block's ``ln_1`` output) and the attention of the last 8 blocks, the
-  Softmax-GradCAM backward of the labelled classes (one batched backward),
-  the CAMs (text features are cached in eval mode: their one-off cost is
-  printed apart);
+- ``clip``: the reference, one CLIP image forward + backward with the graph
+  of every block (what a GradCAM costs when nothing is kept out of the
+  graph) of the image resized to the nearest multiple of 16;
+- ``gradcam``: ``compute_cams``: blocks 1..L-1 without graph, the forward
+  of the last block with the GradCAM target (its ``ln_1`` output) and the
+  attention of the last 8 blocks, the Softmax-GradCAM backward of all
+  labelled classes at once through the last block only, the CAMs (text
+  features are cached in eval mode: their one-off cost is printed apart);
 - ``caa``: ``refine``: CAA (attention merge, Sinkhorn, matrix power, box
   masks, propagation) of the ``--task`` (``seg``: threshold 0.5 on the CAM,
   fine seeds; ``cls``: 0.4 on the score, coarse seeds);
+- ``cam`` = ``gradcam`` + ``caa``: our CAM pipeline;
 - ``sams`` (only with ``--mask-dir``, a ``tools/gen_sam_masks.py`` cache
   holding the images' masks): the task's SAMS seeder at the original size,
   mask file loading included.
@@ -40,27 +42,24 @@ the whole chain on the first image. Peak memory: CUDA
 on CPU the peak resident set size above that level, sampled every 10 ms
 (warm-up included, since the allocator keeps what the warm-up freed).
 
-The last line is ``clip_ms=<x> cam_ms=<y> caa_ms=<z> ratio=<cam/clip>
-peak_mib=<m>`` (means over the images; ``sams_ms=<s>`` before
-``peak_mib`` with ``--mask-dir``).
+The last two lines are ``gradcam_ms=<g> caa_ms=<c> [sams_ms=<s>]
+peak_mib=<m>`` and, last, exactly ``clip_ms=<x> cam_ms=<y> ratio=<y/x>``
+(means over the images).
 
-Measured 2026-11-23 on this project's CPU machine (2 cores, shared with
-other jobs, load ~2; no GPU), ViT-B/16 random weights, seg task, 1 thread,
-the first 5 images (1 of 281x500 -> 288x496, 4 of 513x513 -> 512x512, 1-2
-classes each): ``python tools/benchmarks/cam_speed.py``::
+Measured 2026-11-23 on this project's CPU machine (2 cores; no GPU),
+ViT-B/16 random weights, seg task, 1 thread, the first 5 images (1 of
+281x500 -> 288x496, 4 of 513x513 -> 512x512, 1-2 classes each):
+``python tools/benchmarks/cam_speed.py``::
 
-    seg text features (once per run, cached): 5597 ms wall, 3736 ms CPU
-    mean per image, wall / CPU ms: clip 2860 / 2877, cam 3622 / 3615, caa
-    28 / 28
-    clip_ms=2877.3 cam_ms=3614.9 caa_ms=28.4 ratio=1.26 peak_mib=533
+    mean per image, wall / CPU ms: clip 6259 / 6220, gradcam 3310 / 3321,
+    caa 31 / 32, cam 3341 / 3353
+    gradcam_ms=3321.3 caa_ms=31.7 peak_mib=753
+    clip_ms=6220.1 cam_ms=3353.0 ratio=0.54
 
-i.e. a seed CAM costs ~1.25 plain forwards, CAA ~1 % of it. With
-``--mask-dir`` on a cache of GT-region masks (1 mask per GT class region;
-real SAM gives ~50-100 per image, so real SAMS costs more), one line::
-
-    clip_ms=2978.9 cam_ms=3592.9 caa_ms=30.4 ratio=1.21 sams_ms=7.7
-    peak_mib=436
-
+i.e. a seed CAM of all labelled classes, CAA included, costs about half a
+plain CLIP forward + backward (target <= 0.8); CAA is ~1 % of it. SAMS on
+a cache of GT-region masks (1 mask per GT class region; real SAM gives
+~50-100 per image, so real SAMS costs more) took 7.7 ms per image.
 (RSS peaks differ by ~100 MiB between runs: allocator reuse.)
 """
 import argparse
@@ -75,7 +74,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
-STEPS = ('clip', 'cam', 'caa', 'sams')
+STEPS = ('clip', 'gradcam', 'caa', 'cam', 'sams')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -164,6 +163,22 @@ class Clock:
         return time.perf_counter(), time.process_time()
 
 
+def clip_forward_backward(clip, img) -> None:
+    """The reference cost: one CLIP image forward with the autograd graph
+    of every block, and the backward through all of them (what a GradCAM
+    costs when nothing is frozen out of the graph, e.g. CLIP-ES's code).
+    Uses FrozenCLIP's own patch embedding, so any input size works."""
+    import torch
+    from mmwsss.models.clip.vit_ops import native_block_forward
+    x = img.detach().requires_grad_(True)
+    with torch.enable_grad():
+        tokens, _ = clip._embed_patches(x)
+        for blk in clip.model.visual.transformer.resblocks:
+            tokens = native_block_forward(blk, tokens,
+                                          clip._vision_batch_first)
+        clip._pool(tokens).sum().backward()
+
+
 def run_image(model, sample: Dict, task: str, clock: Clock,
               with_sams: bool) -> Dict[str, tuple]:
     """One pass of every step on one image; (wall_s, cpu_s) per step."""
@@ -185,14 +200,15 @@ def run_image(model, sample: Dict, task: str, clock: Clock,
         w1, c1 = clock()
         times[name] = (w1 - w0, c1 - c0)
 
-    with timed('clip'), torch.no_grad():
-        model.clip.encode_image(img, target_grad=False, attn_layers=0)
-    with timed('cam'):
+    with timed('clip'):
+        clip_forward_backward(model.clip, img)
+    with timed('gradcam'):
         cams, _, out = model.compute_cams(
             img, labels, task, attn_layers=last_k)
     with timed('caa'):
         refined = model.refine(cams.detach(), out.attn[0] if caa else None,
                                task)
+    times['cam'] = tuple(a + b for a, b in zip(times['gradcam'], times['caa']))
     if with_sams:
         ori = tuple(ds.metainfo['ori_shape'][:2])
         with timed('sams'):
@@ -253,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
             (h, w), (ah, aw), p = row['meta']
             steps = ', '.join(f'{s} {row[s][pick]:.0f}' for s in STEPS
                               if s in row)
-            wall = sum(row[s][0] for s in STEPS if s in row)
+            wall = sum(row[s][0] for s in STEPS if s in row and s != 'cam')
             print(
                 f'[{i + 1}/{len(samples)}] '
                 f'{osp.basename(sample["data_samples"].img_path)} '
@@ -279,11 +295,13 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     res = {f'{s}_ms': float(v[pick]) for s, v in mean.items()}
     res['ratio'] = res['cam_ms'] / res['clip_ms']
     res['peak_mib'] = float(peak)
-    line = (f'clip_ms={res["clip_ms"]:.1f} cam_ms={res["cam_ms"]:.1f} '
-            f'caa_ms={res["caa_ms"]:.1f} ratio={res["ratio"]:.2f} ')
+    extra = (f'gradcam_ms={res["gradcam_ms"]:.1f} '
+             f'caa_ms={res["caa_ms"]:.1f} ')
     if with_sams:
-        line += f'sams_ms={res["sams_ms"]:.1f} '
-    print(line + f'peak_mib={res["peak_mib"]:.0f}')
+        extra += f'sams_ms={res["sams_ms"]:.1f} '
+    print(extra + f'peak_mib={res["peak_mib"]:.0f}')
+    print(f'clip_ms={res["clip_ms"]:.1f} cam_ms={res["cam_ms"]:.1f} '
+          f'ratio={res["ratio"]:.2f}')
     return res
 
 

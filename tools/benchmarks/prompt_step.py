@@ -39,8 +39,11 @@ time on an idle machine), wall time printed too. Peak memory: CUDA
 were built; on CPU the peak resident set size above that level, sampled
 every 10 ms (warm-up steps included).
 
-The last three lines are ``phase=cls step_s=<x> peak_mib=<y>``,
-``phase=seg step_s=<x> peak_mib=<y>`` and ``schedule_h=<h>``: the
+Then come ``phase=cls step_s=<x> peak_mib=<y>``,
+``phase=seg step_s=<x> peak_mib=<y>``, ``schedule_h=<h>`` and, last,
+``step_s=<x> peak_mib=<int>``: the mean step of the schedule (weighted by
+the iterations of each phase, 1,800 cls + 17,000 seg) and the larger peak.
+``schedule_h`` is the
 estimated time of the VOC schedule, 1,800 cls + 17,000 seg iterations, at
 these step times (data loading, coarse seed generation and logging not
 included).
@@ -49,9 +52,10 @@ Measured 2026-11-23 on this project's CPU machine (2 cores, shared with
 other jobs; no GPU), ViT-B/16 random weights, batch 16 (the paper's),
 1 thread: ``python tools/benchmarks/prompt_step.py --steps 2``::
 
-    phase=cls step_s=9.556 peak_mib=666
-    phase=seg step_s=13.934 peak_mib=1737
-    schedule_h=70.58
+    phase=cls step_s=9.551 peak_mib=597
+    phase=seg step_s=14.492 peak_mib=1756
+    schedule_h=73.21
+    step_s=14.019 peak_mib=1756
 
 (before ``FrozenCLIP.encode_text`` stopped at the last EOT token, i.e. with
 the text transformer on all 77 positions: cls 15.62 s, seg 22.29 s,
@@ -269,6 +273,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
                          for p in PHASES) / 3600
         print(f'schedule_h={schedule_h:.2f}')
     results['schedule_h'] = schedule_h
+    # last line: one step of the schedule (iteration-weighted over the
+    # phases that ran) and the larger memory peak
+    ran = [p for p in PHASES if p in results]
+    iters = sum(SCHEDULE[p] for p in ran)
+    step_s = sum(SCHEDULE[p] * results[p]['step_s'] for p in ran) / iters
+    peak = max(results[p]['peak_mib'] for p in ran)
+    results['step_s'], results['peak_mib'] = step_s, int(round(peak))
+    print(f'step_s={step_s:.3f} peak_mib={int(round(peak))}')
     return results
 
 
