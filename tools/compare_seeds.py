@@ -20,7 +20,7 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from mmwsss.evaluation.seed_eval import add_dataset_arguments  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -33,35 +33,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         metavar='NAME=DIR',
         help='method name and seed folder (a bare DIR is named after it)')
     parser.add_argument(
-        '--dataset',
-        required=True,
-        help='built-in name (voc, coco) or a config file whose `dataset` '
-        'or `test_dataloader.dataset` defines the dataset')
-    parser.add_argument(
-        '--split',
-        default=None,
-        help='split of a built-in dataset (default: train)')
-    parser.add_argument('--data-root', default=None, help='dataset root')
-    parser.add_argument(
         '--out-dir',
         default='.',
         help='where seed_comparison.md / .json go (default: .)')
     parser.add_argument(
         '--digits', type=int, default=1, help='decimals in the table')
-    parser.add_argument(
-        '--ignore-index', type=int, default=255, help='GT ignore value')
-    parser.add_argument(
-        '--allow-missing',
-        action='store_true',
-        help='score the images that have a seed instead of failing')
-    parser.add_argument(
-        '--nproc', type=int, default=1, help='worker processes')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, xxx=yyy (for a built-in dataset the '
-        'keys start with `dataset.`)')
+    add_dataset_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -84,8 +61,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
                                    format_comparison_markdown,
                                    parse_named_dirs, score_seed_dirs)
     seed_dirs = parse_named_dirs(args.seeds)
-    dataset = build_seed_eval_dataset(args.dataset, args.split,
-                                      args.data_root, args.cfg_options)
+    dataset = build_seed_eval_dataset(args.dataset, args.split, args.data_root,
+                                      args.cfg_options)
     reports = score_seed_dirs(
         seed_dirs,
         dataset,
@@ -94,8 +71,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         nproc=args.nproc)
     markdown = format_comparison_markdown(reports, digits=args.digits)
     counts = {n: r['num_images'] for n, r in reports.items()}
-    split = args.split or ('train' if args.dataset in BUILTIN_DATASETS
-                           else None)
+    split = args.split or ('train'
+                           if args.dataset in BUILTIN_DATASETS else None)
     note = (f'Seed quality on {args.dataset}'
             f'{" " + split if split else ""}: IoU per class, mIoU, '
             'mean precision and mean recall (%); images scored: ' +
@@ -110,8 +87,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
             methods=list(reports),
             reports=reports), json_path)
     print(markdown)
-    print_log(f'comparison written to {md_path} and {json_path}',
-              logger='current')
+    print_log(
+        f'comparison written to {md_path} and {json_path}', logger='current')
     return dict(markdown=markdown, reports=reports, files=[md_path, json_path])
 
 

@@ -22,7 +22,7 @@ from typing import List, Optional
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
+from mmwsss.evaluation.seed_eval import add_dataset_arguments  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -30,39 +30,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         description='Score seed PNGs against a dataset\'s ground truth')
     parser.add_argument('seed_dir', help='folder of <image stem>.png seeds')
     parser.add_argument(
-        '--dataset',
-        required=True,
-        help='built-in name (voc, coco) or a config file whose `dataset` '
-        'or `test_dataloader.dataset` defines the dataset')
-    parser.add_argument(
-        '--split',
-        default=None,
-        help='split of a built-in dataset (default: train)')
-    parser.add_argument('--data-root', default=None, help='dataset root')
-    parser.add_argument(
         '--out',
         default=None,
         help='JSON report path (default: <seed_dir>/seed_scores.json)')
-    parser.add_argument(
-        '--ignore-index', type=int, default=255, help='GT ignore value')
-    parser.add_argument(
-        '--allow-missing',
-        action='store_true',
-        help='score the images that have a seed instead of failing')
-    parser.add_argument(
-        '--nproc', type=int, default=1, help='worker processes')
     parser.add_argument(
         '--overlay-dir',
         default=None,
         help='also write image+seed overlays (JPEG with a class legend) '
         'of the first --num-overlays images here')
     parser.add_argument('--num-overlays', type=int, default=20)
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, xxx=yyy (for a built-in dataset the '
-        'keys start with `dataset.`)')
+    add_dataset_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -74,8 +51,8 @@ def write_overlays(dataset, seed_dir: str, out_dir: str, num: int) -> int:
     """
     import cv2
 
-    from mmwsss.evaluation import (collect_gt_items, read_seed_png,
-                                   seed_path, write_seed_overlay)
+    from mmwsss.evaluation import (collect_gt_items, read_seed_png, seed_path,
+                                   write_seed_overlay)
     meta = dataset.metainfo
     done = 0
     for item in collect_gt_items(dataset):
@@ -115,8 +92,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     from mmwsss.evaluation import (BUILTIN_DATASETS, build_seed_eval_dataset,
                                    dump_json_atomic, format_seed_table,
                                    score_seed_dirs)
-    dataset = build_seed_eval_dataset(args.dataset, args.split,
-                                      args.data_root, args.cfg_options)
+    dataset = build_seed_eval_dataset(args.dataset, args.split, args.data_root,
+                                      args.cfg_options)
     name = osp.basename(osp.normpath(args.seed_dir))
     report = score_seed_dirs(
         {name: args.seed_dir},
@@ -126,8 +103,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         nproc=args.nproc,
         extra=dict(
             dataset=args.dataset,
-            split=args.split or
-            ('train' if args.dataset in BUILTIN_DATASETS else None)))[name]
+            split=args.split
+            or ('train' if args.dataset in BUILTIN_DATASETS else None)))[name]
     print_log(
         f'Seeds {args.seed_dir}: {report["num_images"]} images\n' +
         format_seed_table(report),
@@ -142,8 +119,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.overlay_dir:
         n = write_overlays(dataset, args.seed_dir, args.overlay_dir,
                            args.num_overlays)
-        print_log(f'{n} overlays written to {args.overlay_dir}',
-                  logger='current')
+        print_log(
+            f'{n} overlays written to {args.overlay_dir}', logger='current')
     return report
 
 

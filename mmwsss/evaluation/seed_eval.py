@@ -75,6 +75,42 @@ class GTItem:
     label_map: Optional[dict] = None
 
 
+def add_dataset_arguments(parser) -> None:
+    """The dataset and scoring options shared by ``tools/eval_seeds.py``
+    and ``tools/compare_seeds.py`` (``--dataset``, ``--split``,
+    ``--data-root``, ``--ignore-index``, ``--allow-missing``, ``--nproc``,
+    ``--cfg-options``).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+    """
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--dataset',
+        required=True,
+        help='built-in name (voc, coco) or a config file whose `dataset` '
+        'or `test_dataloader.dataset` defines the dataset')
+    parser.add_argument(
+        '--split',
+        default=None,
+        help='split of a built-in dataset (default: train)')
+    parser.add_argument('--data-root', default=None, help='dataset root')
+    parser.add_argument(
+        '--ignore-index', type=int, default=255, help='GT ignore value')
+    parser.add_argument(
+        '--allow-missing',
+        action='store_true',
+        help='score the images that have a seed instead of failing')
+    parser.add_argument(
+        '--nproc', type=int, default=1, help='worker processes')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, xxx=yyy (for a built-in dataset the '
+        'keys start with `dataset.`)')
+
+
 def builtin_dataset_cfg(name: str,
                         split: str = 'train',
                         data_root: Optional[str] = None) -> dict:
@@ -116,8 +152,7 @@ def builtin_dataset_cfg(name: str,
         cfg = dict(
             type='BaseSegDataset',
             data_root=root,
-            metainfo=dict(
-                classes=info['classes'], palette=info['palette']),
+            metainfo=dict(classes=info['classes'], palette=info['palette']),
             data_prefix=dict(img_path=img_dir, seg_map_path=gt_dir),
             img_suffix='.jpg',
             seg_map_suffix='.png',
@@ -179,9 +214,8 @@ def load_dataset_cfg(dataset: str,
                 cfg.test_dataloader.get('dataset') is not None:
             ds = cfg.test_dataloader.dataset
         else:
-            raise SeedEvalError(
-                f'{dataset} defines neither `dataset` nor '
-                '`test_dataloader.dataset`')
+            raise SeedEvalError(f'{dataset} defines neither `dataset` nor '
+                                '`test_dataloader.dataset`')
         if data_root is not None:
             ds['data_root'] = data_root
     ds = copy.deepcopy(ds.to_dict() if isinstance(ds, ConfigDict) else ds)
@@ -313,8 +347,7 @@ def _score_item(item: GTItem, seed_dirs: Dict[str, str], num_classes: int,
         try:
             out[name] = seed_confusion(seed, gt, num_classes, ignore_index)
         except ValueError as e:
-            raise SeedEvalError(
-                f'{item.seg_map_path} / {path}: {e}') from e
+            raise SeedEvalError(f'{item.seg_map_path} / {path}: {e}') from e
     return out
 
 
@@ -361,11 +394,13 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
     if no_gt:
         print_log(
             f'{no_gt} of {len(items)} images have no ground truth; they are '
-            'not scored', logger='current')
+            'not scored',
+            logger='current')
     if not scored:
         raise SeedEvalError('the dataset has no image with ground truth')
-    gt_missing = [it.seg_map_path for it in scored
-                  if not osp.isfile(it.seg_map_path)]
+    gt_missing = [
+        it.seg_map_path for it in scored if not osp.isfile(it.seg_map_path)
+    ]
     if gt_missing:
         raise SeedEvalError(
             f'{len(gt_missing)} ground-truth files are missing:' +
@@ -383,7 +418,8 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
         if paths:
             print_log(
                 f'{name}: {len(paths)} of {len(scored)} seeds missing; '
-                'scoring the others', logger='current')
+                'scoring the others',
+                logger='current')
 
     conf = {
         name: np.zeros((num_classes, num_classes + 1), np.int64)
@@ -398,8 +434,9 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
     bar = ProgressBar(len(scored)) if show_progress else None
     pool = multiprocessing.Pool(nproc) if nproc > 1 else None
     try:
-        results = (pool.imap(work, scored, chunksize=8)
-                   if pool is not None else map(work, scored))
+        results = (
+            pool.imap(work, scored, chunksize=8) if pool is not None else map(
+                work, scored))
         for res in results:
             for name, c in res.items():
                 if c is not None:
@@ -451,4 +488,3 @@ def parse_named_dirs(specs: Sequence[str]) -> Dict[str, str]:
             raise SeedEvalError(f'method name {name!r} given twice')
         out[name] = folder
     return out
-
