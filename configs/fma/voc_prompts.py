@@ -52,9 +52,8 @@ model = dict(
         seg=dict(type='SAMSSeeder', alpha=0.7, mask_dir=sam_mask_dir)))
 
 # Authors' augmentation: colour jitter, random rescale (long side 288-480),
-# 224 crop, flip.
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
+# 224 crop, flip. Phase 2 applies it to the image and its coarse seed.
+fma_augmentation = [
     dict(
         type='RandomResize',
         scale=(480, 480),
@@ -63,22 +62,13 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackWSSSInputs'),
 ]
-# Phase 2: the same augmentation applied to the image and its coarse seed.
+train_pipeline = [dict(type='LoadImageFromFile')
+                  ] + fma_augmentation + [dict(type='PackWSSSInputs')]
 seg_train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(
-        type='RandomResize',
-        scale=(480, 480),
-        ratio_range=(0.6, 1.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
-    dict(type='PackWSSSInputs'),
-]
+    dict(type='LoadAnnotations')
+] + fma_augmentation + [dict(type='PackWSSSInputs')]
 train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
 
 train_cfg = dict(

@@ -42,7 +42,7 @@ from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS, LOOPS
 from torch.utils.data import DataLoader
 
-from mmwsss.evaluation.seed_io import (read_seed_png, seed_path,
+from mmwsss.evaluation.seed_io import (is_done, read_seed_png, seed_path,
                                        write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
                                            seed_confusion)
@@ -100,7 +100,7 @@ def write_model_seeds(runner,
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
     done = [
         i for i, info in enumerate(infos) if not overwrite and all(
-            osp.isfile(seed_path(d, info['img_path'])) for d in dirs.values())
+            is_done(seed_path(d, info['img_path'])) for d in dirs.values())
     ]
     todo = sorted(set(range(len(dataset))) - set(done))
     if cfg is None:

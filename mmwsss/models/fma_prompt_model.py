@@ -23,7 +23,6 @@ mmseg's metrics and visualisers work on it.
 Only the prompt learners hold trainable parameters and only they are saved
 in checkpoints; CLIP's weights always come from ``clip.pretrained``.
 """
-import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -38,9 +37,9 @@ from mmseg.structures import SegDataSample
 from torch import Tensor
 
 from mmwsss.class_names import IGNORE_INDEX, get_dataset_info
-from mmwsss.evaluation.seed_io import read_seed_png, seed_path
+from mmwsss.evaluation.seed_io import is_done, read_seed_png, seed_path
 from .caa import caa_refine, merge_attention
-from .gradcam import grad_cam, min_max_normalize, softmax_scores
+from .gradcam import grad_cam, normalized_at_size, softmax_scores
 
 __all__ = ['FMAPromptModel']
 
@@ -540,7 +539,7 @@ class FMAPromptModel(BaseModel):
                 seed_path(self.reuse_seeds_from, ds.img_path)
                 if self.reuse_seeds_from else None)
             ori = tuple(ds.metainfo.get('ori_shape', inputs.shape[-2:])[:2])
-            if done is not None and osp.isfile(done) and \
+            if done is not None and is_done(done) and \
                     not self.output_cams:
                 seed = torch.from_numpy(read_seed_png(done).astype(np.int64))
             else:
@@ -561,12 +560,7 @@ class FMAPromptModel(BaseModel):
         background channel and absent classes."""
         out = cams.new_zeros((len(self.dataset_classes), ) + tuple(size))
         if len(fg):
-            maps = F.interpolate(
-                cams.clamp(min=0)[None].float(),
-                size=size,
-                mode='bilinear',
-                align_corners=False)[0]
-            out[fg + 1] = min_max_normalize(maps)
+            out[fg + 1] = normalized_at_size(cams.float(), size)
         return out
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:

@@ -18,9 +18,12 @@ import warnings
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['softmax_scores', 'grad_cam', 'min_max_normalize']
+__all__ = [
+    'softmax_scores', 'grad_cam', 'min_max_normalize', 'normalized_at_size'
+]
 
 
 def softmax_scores(logits: Tensor, fg_present: Tensor) -> Tensor:
@@ -74,8 +77,8 @@ def _slot_selectors(pairs: Tensor, scores: Tensor) -> Tuple[Tensor, Tensor]:
     b = pairs[:, 0]
     # rank of each pair among the pairs of its image, in input order
     same = b[:, None] == b[None, :]
-    earlier = torch.ones(P, P, dtype=torch.bool,
-                         device=pairs.device).tril(diagonal=-1)
+    earlier = torch.ones(
+        P, P, dtype=torch.bool, device=pairs.device).tril(diagonal=-1)
     slot = (same & earlier).sum(dim=1)
     J = int(slot.max()) + 1
     sel = scores.new_zeros((J, ) + tuple(scores.shape))
@@ -188,7 +191,10 @@ def grad_cam(target: Tensor,
                       f'({err}); computing the selectors in a loop')
         grads = torch.stack([
             torch.autograd.grad(
-                scores, target, grad_outputs=s, retain_graph=True,
+                scores,
+                target,
+                grad_outputs=s,
+                retain_graph=True,
                 create_graph=True)[0] for s in sel
         ])
     b = pairs[:, 0]
@@ -229,3 +235,23 @@ def min_max_normalize(cams: Tensor,
     lo = x.amin(dim=dims, keepdim=True)
     hi = x.amax(dim=dims, keepdim=True)
     return (x - lo) / (hi - lo + eps)
+
+
+def normalized_at_size(cams: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Seed-ready maps: ReLU, bilinear resize to ``size``
+    (``align_corners=False``, skipped when equal), then
+    :func:`min_max_normalize` per class (CLIP-ES's post-processing).
+
+    Args:
+        cams (Tensor): (P, h, w) raw or refined CAMs.
+        size (tuple[int, int]): Output (H, W).
+
+    Returns:
+        Tensor: (P, H, W) maps in [0, 1).
+    """
+    cams = cams.clamp(min=0)
+    if cams.shape[0] and tuple(cams.shape[-2:]) != tuple(size):
+        cams = F.interpolate(
+            cams[None], size=tuple(size), mode='bilinear',
+            align_corners=False)[0]
+    return min_max_normalize(cams)

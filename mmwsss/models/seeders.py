@@ -25,9 +25,9 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from .crf import CLIP_ES_CRF, crf_seed
-from .gradcam import min_max_normalize
+from .gradcam import normalized_at_size
 from .sams.mask_source import SAMMaskSource, read_rgb_image
-from .sams.seeding import mask_runs_from_rle, sams_seed
+from .sams.seeding import sams_seed, sams_seed_from_record
 
 __all__ = ['BaseSeeder', 'SAMSSeeder', 'ThresholdSeeder', 'CRFSeeder']
 
@@ -140,22 +140,8 @@ class SAMSSeeder(BaseSeeder):
             raise ValueError(f'{self.owner}: SAMSSeeder needs mask_dir (run '
                              'tools/gen_sam_masks.py first) or sam_generator')
         record = self._source.get(_img_path(data_sample), size)
-        runs = mask_runs_from_rle(
-            record.counts,
-            record.offsets,
-            record.image_size,
-            device=cams.device)
-        levels = torch.as_tensor(np.asarray(record.levels, np.int64))
-        return sams_seed(cams, runs, levels, fg_cls, alpha=alpha).seed.long()
-
-
-def _normalized_full_size(cams: Tensor, size: Tuple[int, int]) -> Tensor:
-    """ReLU, bilinear resize to ``size``, min-max per class (CLIP-ES)."""
-    cams = cams.clamp(min=0)
-    if cams.shape[0] and tuple(cams.shape[-2:]) != tuple(size):
-        cams = F.interpolate(
-            cams[None], size=size, mode='bilinear', align_corners=False)[0]
-    return min_max_normalize(cams)
+        return sams_seed_from_record(
+            cams, record, fg_cls, alpha=alpha).seed.long()
 
 
 @MODELS.register_module()
@@ -183,7 +169,7 @@ class ThresholdSeeder(BaseSeeder):
         h, w = int(size[0]), int(size[1])
         if fg_cls.numel() == 0:
             return torch.zeros((h, w), dtype=torch.long, device=cams.device)
-        maps = _normalized_full_size(cams, (h, w))
+        maps = normalized_at_size(cams, (h, w))
         scores = torch.cat([maps.new_full((1, h, w), thr), maps])
         lut = torch.cat([fg_cls.new_zeros(1), fg_cls + 1]).to(maps.device)
         return lut[scores.argmax(0)]
@@ -222,7 +208,7 @@ class CRFSeeder(BaseSeeder):
         if tuple(image.shape[:2]) != (int(size[0]), int(size[1])):
             raise ValueError(f'CRFSeeder: image is {image.shape[:2]}, seed '
                              f'size {tuple(size)}')
-        maps = _normalized_full_size(cams, tuple(image.shape[:2]))
+        maps = normalized_at_size(cams, tuple(image.shape[:2]))
         res = crf_seed(
             image,
             maps.cpu(),

@@ -63,7 +63,6 @@ a cache of GT-region masks (1 mask per GT class region; real SAM gives
 (RSS peaks differ by ~100 MiB between runs: allocator reuse.)
 """
 import argparse
-import os
 import os.path as osp
 import sys
 import time

@@ -41,7 +41,6 @@ The last line is ``ours_s=<float> stock_s=<float> ratio=<float>``.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import subprocess
 import sys

@@ -18,8 +18,8 @@ from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
 
-from mmwsss.models.sams.mask_cache import (load_masks, mask_cache_path,
-                                           rle_to_dense)
+from mmwsss.models.sams.mask_cache import rle_to_dense
+from mmwsss.models.sams.mask_source import SAMMaskSource
 
 __all__ = ['LoadSAMMasks', 'split_sam_masks']
 
@@ -47,14 +47,12 @@ class LoadSAMMasks(BaseTransform):
                  fingerprint: Optional[str] = None,
                  max_masks: int = MAX_MASKS) -> None:
         self.mask_dir = mask_dir
-        self.fingerprint = fingerprint
+        self.masks = SAMMaskSource(mask_dir, fingerprint, owner='LoadSAMMasks')
         self.max_masks = min(int(max_masks), MAX_MASKS)
 
     def transform(self, results: dict) -> dict:
         h, w = results['img'].shape[:2]
-        record = load_masks(
-            mask_cache_path(self.mask_dir, results['img_path']),
-            self.fingerprint, (h, w))
+        record = self.masks.get(results['img_path'], (h, w))
         masks = rle_to_dense(record.counts, record.offsets, (h, w))
         levels = np.asarray(record.levels, np.int64)
         if len(levels) > self.max_masks:
