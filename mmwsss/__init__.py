@@ -1,9 +1,10 @@
 """mmwsss: FMA-WSSS and WSSS baselines as an MMSegmentation plugin.
 
 Importing this package (e.g. through ``custom_imports`` in an mm config)
-applies the stack fixes of :mod:`mmwsss.compat` and registers every mmwsss
-component into MMSegmentation's registries (MODELS, DATASETS, TRANSFORMS,
-METRICS, HOOKS, LOOPS).
+registers every mmwsss component into MMSegmentation's registries (MODELS,
+DATASETS, TRANSFORMS, METRICS, HOOKS, LOOPS) and makes the few additions to
+the stack listed in :mod:`mmwsss.compat`; it changes no existing function or
+registry entry of torch, mmengine, mmcv, mmseg or mmdet.
 """
 from . import compat
 

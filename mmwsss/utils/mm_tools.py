@@ -5,7 +5,9 @@ launchers: they import :mod:`mmwsss` (stack fixes + registries) and then run
 the ``train.py`` / ``test.py`` that ship with the installed mmsegmentation,
 so every argument (``--work-dir``, ``--resume``, ``--amp``,
 ``--cfg-options``, ``--launcher``, ``--tta``, ...) behaves exactly as in
-mmseg.
+mmseg. Checkpoint files are checked before mmengine loads them
+(:func:`mmwsss.compat.checked_checkpoint_loading`): a truncated, text or
+unsafe file ends the tool with one line that names it.
 """
 import os.path as osp
 import runpy
@@ -44,8 +46,13 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
         name (str): Script name, e.g. ``'train.py'``.
         argv (list[str], optional): Arguments; defaults to ``sys.argv[1:]``.
     """
-    import mmwsss  # noqa: F401  (stack fixes + registration)
+    import mmwsss  # noqa: F401  (registration)
+    from mmwsss.compat import CheckpointFileError, checked_checkpoint_loading
     path = mmseg_tool_path(name)
     args = sys.argv[1:] if argv is None else list(argv)
     sys.argv = [path] + args
-    runpy.run_path(path, run_name='__main__')
+    try:
+        with checked_checkpoint_loading():
+            runpy.run_path(path, run_name='__main__')
+    except CheckpointFileError as err:
+        raise SystemExit(f'{type(err).__name__}: {err}') from None

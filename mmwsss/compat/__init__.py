@@ -1,0 +1,96 @@
+"""Everything mmwsss does to the stack it runs on, listed in one place.
+
+``import mmwsss`` (which ``custom_imports`` triggers in any mm config)
+changes no existing function, class or registry entry of torch, mmengine,
+mmcv, mmseg or mmdet; ``tests/test_compat.py`` checks this by comparing them
+before and after the import. What the plugin needs from the pinned stack
+(``requirements/pinned.txt``: torch 2.14, mmengine 0.10.7, mmcv-lite 2.1.0,
+mmsegmentation 1.2.2) is either *added* on import or *scoped* to mmwsss's own
+components and tools:
+
+Added on import (:func:`apply_all`)
+
+1. **A stand-in for ``mmcv._ext``, only when it is missing** (mmcv-lite has
+   no compiled ops, and ``mmseg.models`` imports them through ``mmcv.ops``):
+   its ops raise a clear error when called (:mod:`.mmcv_ext`). With full
+   mmcv nothing is added.
+2. **The checkpoint name ``none``** (a new mmengine ``CheckpointLoader``
+   scheme matching only that bare name): ``tools/test.py CONFIG none`` runs
+   training-free baselines (SAM with text, zero-shot tags, CLIP-ES), whose
+   frozen networks load their own weights and stay out of the state dict
+   (:func:`mmwsss.models.baselines.frozen_parts.exclude_from_checkpoint`).
+3. **torch safe globals for mmengine checkpoints**: the exact types the
+   checkpoints of mmengine's Runner hold (message hub: ``HistoryBuffer``,
+   numpy arrays and scalars), so ``torch.load(path)`` with torch's
+   ``weights_only=True`` default loads every checkpoint ``tools/train.py``
+   writes, ``--resume`` included, wherever the file lies
+   (:mod:`.checkpoint`).
+
+Scoped to mmwsss
+
+4. **Checked checkpoint loading**: mmwsss components load files with
+   :func:`load_checkpoint_file`, and ``tools/train.py`` / ``tools/test.py``
+   run mmseg's tool inside :func:`checked_checkpoint_loading`; a file that is
+   truncated, empty, text, or holds other types is refused in one line that
+   names it (never fully unpickled).
+"""
+from .checkpoint import (SAFE_GLOBALS, CheckpointFileError,
+                         UnsafeCheckpointError, add_safe_globals,
+                         check_checkpoint_file, checked_checkpoint_loading,
+                         load_checkpoint_file)
+from .mmcv_ext import (MMCVOpUnavailableError, install_mmcv_ext_fallback,
+                       mmcv_ext_is_fallback)
+
+__all__ = [
+    'MMCVOpUnavailableError', 'install_mmcv_ext_fallback',
+    'mmcv_ext_is_fallback', 'CheckpointFileError', 'UnsafeCheckpointError',
+    'SAFE_GLOBALS', 'add_safe_globals', 'check_checkpoint_file',
+    'load_checkpoint_file', 'load_local_checkpoint',
+    'checked_checkpoint_loading', 'NO_CHECKPOINT',
+    'install_no_checkpoint_scheme', 'apply_all'
+]
+
+#: Former name of :func:`load_checkpoint_file`.
+load_local_checkpoint = load_checkpoint_file
+
+#: Checkpoint name that stands for "no checkpoint" (training-free models).
+NO_CHECKPOINT = 'none'
+
+
+def load_from_none(filename: str, map_location=None) -> dict:
+    """The empty checkpoint behind the name :data:`NO_CHECKPOINT`.
+
+    Args:
+        filename (str): Always ``'none'``.
+        map_location: Unused.
+
+    Returns:
+        dict: ``{'state_dict': {}, 'meta': {}}``.
+    """
+    return {'state_dict': {}, 'meta': {}}
+
+
+def install_no_checkpoint_scheme() -> None:
+    """Add the checkpoint scheme ``none`` to mmengine's CheckpointLoader.
+
+    mmengine picks a loader by ``re.match(prefix, filename)``; the prefix
+    ``'none$'`` matches only the bare name, never a file such as
+    ``none.pth`` or ``nonexistent.pth``. No existing scheme is replaced.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    prefix = NO_CHECKPOINT + '$'
+    current = CheckpointLoader._schemes.get(prefix)
+    if current is load_from_none:
+        return
+    if current is not None:
+        raise RuntimeError(f'mmengine already has a checkpoint scheme '
+                           f'{prefix!r} ({current}); mmwsss will not replace '
+                           'it')
+    CheckpointLoader.register_scheme(prefixes=prefix, loader=load_from_none)
+
+
+def apply_all() -> None:
+    """Make the additions 1-3 above; called once by ``import mmwsss``."""
+    install_mmcv_ext_fallback()
+    install_no_checkpoint_scheme()
+    add_safe_globals()
