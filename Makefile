@@ -2,12 +2,12 @@
 #   make demo   - every pipeline stage on the bundled VOC images (data/voc_mini)
 #   make test   - the test suite
 # Both create (or reuse) the virtual environment $(VENV) with the pinned stack
-# of requirements/pinned-cpu.txt and install mmwsss into it in editable mode.
+# of requirements/pinned.txt and install mmwsss into it in editable mode.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIN := requirements/pinned-cpu.txt
+PIN := requirements/pinned.txt
 STAMP := $(VENV)/.mmwsss-deps-$(shell sha1sum $(PIN) | cut -c1-12)
 PYTEST_ARGS ?=
 

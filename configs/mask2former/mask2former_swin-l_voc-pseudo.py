@@ -51,6 +51,10 @@ model = dict(
     data_preprocessor=data_preprocessor,
     decode_head=dict(
         num_classes=num_classes,
+        # mmdet's MSDeformAttnPixelDecoder whose deformable attention also
+        # runs on GPUs without compiled mmcv ops (mmwsss/compat/mmcv_ops.py);
+        # same parameters and checkpoints
+        pixel_decoder=dict(type='PortableMSDeformAttnPixelDecoder'),
         loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])))
 
 train_pipeline = [

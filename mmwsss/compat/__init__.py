@@ -25,10 +25,20 @@ Added on import (:func:`apply_all`)
    ``weights_only=True`` default loads every checkpoint ``tools/train.py``
    writes, ``--resume`` included, wherever the file lies
    (:mod:`.checkpoint`).
+4. **Registry entries for mmcv ops on any device**: mmcv-lite has no
+   compiled deformable attention, which mmcv's module calls for CUDA
+   tensors. ``PortableMultiScaleDeformableAttention`` and
+   ``PortableMSDeformAttnPixelDecoder`` (mmseg MODELS) compute it in PyTorch
+   when the compiled op is missing (:mod:`.mmcv_ops`, which lists every mmcv
+   op mmwsss's configs reach).
 
 Scoped to mmwsss
 
-4. **Checked checkpoint loading**: mmwsss components load files with
+5. **Portable ops in mmwsss's models only**: the Mask2Former configs ask for
+   ``PortableMSDeformAttnPixelDecoder``; ``GroundingDINOBoxes`` converts its
+   detector with :func:`~.mmcv_ops.use_portable_msda`. mmcv's own
+   ``MultiScaleDeformableAttention`` is left as it is for every other model.
+6. **Checked checkpoint loading**: mmwsss components load files with
    :func:`load_checkpoint_file`, and ``tools/train.py`` / ``tools/test.py``
    run mmseg's tool inside :func:`checked_checkpoint_loading`; a file that is
    truncated, empty, text, or holds other types is refused in one line that
@@ -90,7 +100,9 @@ def install_no_checkpoint_scheme() -> None:
 
 
 def apply_all() -> None:
-    """Make the additions 1-3 above; called once by ``import mmwsss``."""
+    """Make the additions 1-4 above; called once by ``import mmwsss``."""
     install_mmcv_ext_fallback()
     install_no_checkpoint_scheme()
     add_safe_globals()
+    # after the stand-in: mmcv.ops needs an mmcv._ext to import
+    from . import mmcv_ops  # noqa: F401  (registers the portable types)

@@ -9,11 +9,13 @@ original Grounding DINO / Grounded-SAM (box: max token probability; text:
 tokens of the phrase) are applied here on the token probabilities of the
 last decoder layer instead.
 
-Runs on CPU with mmcv-lite: Grounding DINO's ``MultiScaleDeformableAttention``
-calls the compiled op only for CUDA tensors and falls back to mmcv's
-pure-PyTorch ``multi_scale_deformable_attn_pytorch`` otherwise; nothing else
-in the detector needs ``mmcv._ext``. On GPUs with full mmcv the compiled op
-is used.
+Runs on any device with mmcv-lite: the detector's deformable attention
+modules are made ``PortableMultiScaleDeformableAttention``
+(:mod:`mmwsss.compat.mmcv_ops`: mmcv's pure-PyTorch
+``multi_scale_deformable_attn_pytorch`` when the compiled op is missing,
+which mmcv's own module would call for CUDA tensors);
+nothing else in the detector needs ``mmcv._ext``. With full mmcv the
+compiled op is used.
 
 Real weights (mmdet's Grounding DINO Swin-T, O365 + GoldG + Cap4M, the
 Grounded-SAM default the survey uses)::
@@ -36,6 +38,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_checkpoint
 from torch import Tensor
 
+from mmwsss.compat.mmcv_ops import use_portable_msda
 from .box_seeds import LabelledBoxes, assign_box_entities
 from .tiny_bert import write_tiny_bert
 
@@ -109,6 +112,7 @@ class GroundingDINOBoxes(BaseModule):
             write_tiny_bert(cfg.language_model.name, tiny_bert_words)
         with DefaultScope.overwrite_default_scope('mmdet'):
             self.detector = DET_MODELS.build(cfg)
+        use_portable_msda(self.detector)
         if checkpoint is not None:
             load_checkpoint(self.detector, checkpoint, map_location='cpu')
         else:

@@ -278,3 +278,20 @@ def test_tools_test_none_checkpoint(repo_root, bert_dir, tmp_path):
     assert proc.returncode == 0, log[-3000:]
     assert 'mIoU' in log and 'Load checkpoint from none' in log, log[-3000:]
     assert len(os.listdir(seed_dir)) == 1
+
+
+def test_grounding_dino_deformable_attention_is_portable(tiny_model):
+    """Every deformable attention of mmwsss's Grounding DINO runs without
+    the compiled mmcv op on any device (mmwsss.compat.mmcv_ops); mmcv's own
+    module, which other models keep, is not changed."""
+    from mmcv.ops import MultiScaleDeformableAttention
+
+    from mmwsss.compat.mmcv_ops import PortableMultiScaleDeformableAttention
+    attn = [
+        m for m in tiny_model.modules()
+        if isinstance(m, MultiScaleDeformableAttention)
+    ]
+    assert attn and all(
+        type(m) is PortableMultiScaleDeformableAttention for m in attn)
+    assert 'multi_scale_deform_attn' in \
+        MultiScaleDeformableAttention.forward.__module__
