@@ -109,7 +109,20 @@ for k, v in after.items():
     owner = getattr(v, '__module__', None) or ''
     if not owner.startswith('mmwsss'):
         added.append(repr(k))
-print(json.dumps(dict(n=len(before), changed=changed, added=added)))
+
+# control: the same comparison sees a replaced loader, function, registry
+# entry and method
+import mmcv.ops.multi_scale_deform_attn as msda
+from mmengine.logging import HistoryBuffer
+from mmseg.registry import MODELS
+CheckpointLoader._schemes[''] = print
+msda.MultiScaleDeformableAttnFunction = object
+MODELS._module_dict['EncoderDecoder'] = object
+HistoryBuffer.mean = print
+patched = snapshot()
+control = [repr(k) for k, v in before.items() if patched.get(k) is not v]
+print(json.dumps(dict(n=len(before), changed=changed, added=added,
+                      control=control)))
 '''
 
 
@@ -138,6 +151,13 @@ def test_import_changes_no_function_or_registry_entry(repo_root, tmp_path):
     # e.g. ('registry', 'mmseg', 'model', 'FMAPromptModel') is fine; the
     # checkpoint scheme 'none$' is mmwsss's own function
     assert out['added'] == []
+    assert set(out['control']) >= set([
+        "('checkpoint-scheme', '')",
+        "('mmcv.ops.multi_scale_deform_attn', "
+        "'MultiScaleDeformableAttnFunction')",
+        "('registry', 'mmseg', 'model', 'EncoderDecoder')",
+        "('mmengine.logging.history_buffer', 'HistoryBuffer', 'mean')",
+    ])  # (+ the methods of the replaced class)
 
 
 # ------------------------------------------------------ real checkpoints
@@ -208,6 +228,9 @@ def test_getattr_only_for_history_buffer_methods(tmp_path):
     torch.save({'f': HistoryBuffer.__init__}, path)
     with pytest.raises(pickle.UnpicklingError, match="'__init__'"):
         torch.load(path, weights_only=True)
+    with pytest.raises(compat.UnsafeCheckpointError) as err:
+        compat.load_checkpoint_file(path)
+    assert "'__init__'" in _one_line(err.value, path)
     path = str(tmp_path / 'mean.pth')
     torch.save({'f': HistoryBuffer.mean}, path)
     assert torch.load(path, weights_only=True)['f'] is HistoryBuffer.mean

@@ -211,9 +211,20 @@ def _load_checked(filename: str, load: Callable[[], Any]) -> Any:
     except pickle.UnpicklingError as err:  # e.g. a legacy-format file
         if isinstance(err, CheckpointFileError):
             raise
-        found = re.findall(r'GLOBAL ([\w.]+)', str(err))
         raise UnsafeCheckpointError(
-            _how_to_allow(filename, found or ['unknown'])) from err
+            _how_to_allow(filename, [_refused_item(str(err))])) from err
+
+
+def _refused_item(message: str) -> str:
+    """What torch's weights_only unpickler refused, from its message."""
+    found = re.findall(r'GLOBAL ([\w.]+)', message)
+    if found:
+        return found[0]
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for before, line in zip(lines, lines[1:]):
+        if before.endswith('WeightsUnpickler error:'):
+            return line
+    return lines[0] if lines else 'unknown'
 
 
 def load_checkpoint_file(filename: str, map_location=None) -> Any:
