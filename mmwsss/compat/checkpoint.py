@@ -258,13 +258,14 @@ def checked_checkpoint_loading() -> Iterator[None]:
     from mmengine.runner.checkpoint import CheckpointLoader
     original = CheckpointLoader._schemes['']
 
-    def load_checked_local(filename: str, map_location=None) -> Any:
+    # named like mmengine's loader: its log line reads "local backend"
+    def load_from_local(filename: str, map_location=None) -> Any:
         path = osp.expanduser(filename)
         return _load_checked(path, lambda: original(filename, map_location))
 
-    CheckpointLoader._schemes[''] = load_checked_local
+    CheckpointLoader._schemes[''] = load_from_local
     try:
         yield
     finally:
-        if CheckpointLoader._schemes.get('') is load_checked_local:
+        if CheckpointLoader._schemes.get('') is load_from_local:
             CheckpointLoader._schemes[''] = original
