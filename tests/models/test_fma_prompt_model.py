@@ -278,3 +278,82 @@ def test_predict_reuses_finished_seeds_and_outputs_cams(crops, tmp_path):
             if c not in labels:
                 assert logits[c].abs().sum() == 0
         assert 0 <= logits.min() and logits.max() <= 1
+
+
+class _Records:
+    """Collects what loading says: the messages of an mmengine logger (it
+    does not propagate to pytest's caplog) and stdout (mmengine prints the
+    key mismatch with ``print_log(logger=None)``)."""
+
+    def __init__(self, logger, capsys):
+        import logging
+        self.logger, self.capsys, self.lines = logger, capsys, []
+        self.handler = logging.Handler()
+        self.handler.emit = lambda r: self.lines.append(r.getMessage())
+
+    def __enter__(self):
+        self.capsys.readouterr()
+        self.logger.addHandler(self.handler)
+        return self.lines
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.lines.append(self.capsys.readouterr().out)
+
+
+def _seed_runner(repo_root, tmp_path, **model):
+    """tools/test.py's runner for configs/fma/voc_mini_seeds_demo.py."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs/fma/voc_mini_seeds_demo.py'))
+    cfg.work_dir = str(tmp_path)
+    cfg.launcher = 'none'
+    cfg.model.update(model)
+    return Runner.from_cfg(cfg)
+
+
+def test_checkpoint_without_prompts_is_an_error(repo_root, tmp_path, capsys):
+    """Issue 12: ``tools/test.py CONFIG none`` (or a stage-2 checkpoint
+    given by mistake) used to exit 0 with seeds from untrained prompts; the
+    only sign was the missing-key list that every correct run printed too
+    (mmengine never calls ``load_state_dict``)."""
+    runner = _seed_runner(repo_root, tmp_path)
+    prompts = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    with pytest.raises(RuntimeError) as err:
+        runner.load_checkpoint('none')
+    msg = str(err.value)
+    assert 'cls_prompt.ctx' in msg and 'seg_prompt.ctx' in msg, msg
+    assert 'it is empty' in msg and 'allow_untrained_prompts' in msg, msg
+    deeplab = tmp_path / 'deeplab.pth'
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.conv1.weight': torch.zeros(2),
+                'decode_head.conv_seg.weight': torch.zeros(2)
+            },
+            'meta': {}
+        }, deeplab)
+    with pytest.raises(RuntimeError, match="'backbone.conv1.weight'"):
+        runner.load_checkpoint(str(deeplab))
+    # a correct checkpoint loads without a word about CLIP's frozen keys
+    good = tmp_path / 'prompts.pth'
+    prompts = {k: v + 1 for k, v in prompts.items()}
+    torch.save({'state_dict': prompts, 'meta': {}}, good)
+    with _Records(runner.logger, capsys) as lines:
+        runner.load_checkpoint(str(good))
+    text = '\n'.join(lines)
+    assert 'missing keys' not in text and 'clip.' not in text, text
+    assert torch.equal(runner.model.cls_prompt.ctx, prompts['cls_prompt.ctx'])
+
+
+def test_untrained_prompts_on_purpose(repo_root, tmp_path, capsys):
+    runner = _seed_runner(repo_root, tmp_path, allow_untrained_prompts=True)
+    before = runner.model.seg_prompt.ctx.clone()
+    with _Records(runner.logger, capsys) as lines:
+        runner.load_checkpoint('none')
+    text = '\n'.join(lines)
+    assert 'untrained prompts' in text and 'clip.' not in text, text
+    assert torch.equal(runner.model.seg_prompt.ctx, before)
