@@ -239,10 +239,10 @@ class FMAPromptModel(BaseModel):
         ]
         if missing and not self.allow_untrained_prompts:
             others = [k for k in state_dict if k.startswith(prefix)]
-            found = (f'it holds {len(others)} other keys, e.g. '
+            found = (f'it holds {len(others)} keys, e.g. '
                      f'{others[0]!r}' if others else 'it is empty')
             raise RuntimeError(
-                'FMAPromptModel: the checkpoint holds no learned prompts '
+                'FMAPromptModel: the checkpoint lacks learned prompts '
                 f'(missing {", ".join(missing)}; {found}). Give the '
                 'checkpoint written by tools/train.py with a configs/fma '
                 '*_prompts.py config, or set '
