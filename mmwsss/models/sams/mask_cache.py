@@ -38,6 +38,7 @@ from mmwsss.evaluation.seed_io import atomic_write_bytes
 __all__ = [
     'CACHE_FORMAT', 'CACHE_SUFFIX', 'MaskCacheError', 'SAMMaskRecord',
     'mask_cache_path', 'save_masks', 'load_masks', 'is_valid_cache',
+    'read_fingerprint',
     'rle_to_dense', 'dense_to_rle'
 ]
 
@@ -277,6 +278,25 @@ def load_masks(path: str,
             f'{fingerprint!r}). Regenerate it with tools/gen_sam_masks.py '
             '--overwrite, or point mask_dir at the cache of this config.')
     return record
+
+
+def read_fingerprint(path: str) -> Optional[str]:
+    """The SAM fingerprint stored in a cache file, reading nothing else.
+
+    Args:
+        path (str): The ``.npz`` file.
+
+    Returns:
+        str | None: The fingerprint; None if the file is missing,
+        unreadable or of another format.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z['format']) != CACHE_FORMAT:
+                return None
+            return str(z['fingerprint'])
+    except Exception:  # missing, truncated, not a zip, no such key
+        return None
 
 
 def is_valid_cache(path: str,
