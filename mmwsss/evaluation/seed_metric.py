@@ -22,6 +22,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
+from mmwsss.class_names import check_class_list
 from .seed_io import (dump_json_atomic, is_done, seed_path,
                       write_seed_overlay, write_seed_png)
 from .seed_scores import format_seed_table, seed_confusion, seed_report
@@ -108,6 +109,21 @@ class SeedMetric(BaseMetric):
         self.overwrite = overwrite
         self.format_only = format_only
         self.report: Optional[dict] = None
+
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        """Meta info of the dataset (set by the Runner)."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
+        """Set the meta info; a reordered VOC / COCO class list fails here,
+        before any image is processed."""
+        if dataset_meta and dataset_meta.get('classes'):
+            check_class_list(
+                dataset_meta['classes'],
+                owner='SeedMetric: the test dataset\'s metainfo.classes')
+        self._dataset_meta = dataset_meta
 
     def _classes(self) -> Sequence[str]:
         meta = self.dataset_meta or {}
