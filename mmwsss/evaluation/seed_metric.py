@@ -23,7 +23,7 @@ from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
 from mmwsss.class_names import check_class_list
-from .seed_io import (dump_json_atomic, is_done, seed_path,
+from .seed_io import (dump_json_atomic, is_done, read_seed_png, seed_path,
                       write_seed_overlay, write_seed_png)
 from .seed_scores import format_seed_table, seed_confusion, seed_report
 
@@ -168,11 +168,17 @@ class SeedMetric(BaseMetric):
                 raise KeyError(f'SeedMetric: data sample of {img_path} has '
                                'no pred_sem_seg')
             if self.seed_dir is not None:
-                write_seed_png(
-                    seed_path(self.seed_dir, img_path),
-                    pred,
-                    palette=(self.dataset_meta or {}).get('palette'),
-                    overwrite=self.overwrite)
+                path = seed_path(self.seed_dir, img_path)
+                if not self.overwrite and is_done(path):
+                    # a finished seed is kept, so it is what gets scored
+                    pred = torch.from_numpy(read_seed_png(path).astype(
+                        np.int64))
+                else:
+                    write_seed_png(
+                        path,
+                        pred,
+                        palette=(self.dataset_meta or {}).get('palette'),
+                        overwrite=self.overwrite)
             if self.overlay_dir is not None:
                 self._write_overlay(img_path, pred)
             if self.format_only:

@@ -1,6 +1,8 @@
 """FMAPromptModel on a tiny random CLIP: phases, what trains and what stays
 frozen, checkpoint contents, prediction output, bad input."""
 import copy
+import os
+from os.path import join as osp_join
 
 import numpy as np
 import pytest
@@ -357,3 +359,48 @@ def test_untrained_prompts_on_purpose(repo_root, tmp_path, capsys):
     text = '\n'.join(lines)
     assert 'untrained prompts' in text and 'clip.' not in text, text
     assert torch.equal(runner.model.seg_prompt.ctx, before)
+
+
+def test_seed_rerun_skips_finished_unreadable_image(repo_root, tmp_path,
+                                                    gt_mask_cache):
+    """Issue 12: a corrupt JPEG whose seed already exists stopped the rerun
+    of tools/test.py CONFIG CKPT (mmcv's assert in LoadImageFromFile); it
+    is now skipped (FinishedSeedsHook in the seed configs) and any other
+    unreadable image is one error naming it."""
+    import shutil
+
+    from mmwsss.evaluation import read_seed_png
+    data = tmp_path / 'voc'
+    shutil.copytree(osp_join(repo_root, 'data', 'voc_mini'), data)
+    split = data / 'two.txt'
+    split.write_text('2007_000032\ndlv3p_d1182fc_0008\n')
+
+    def run(work):
+        runner = _seed_runner(
+            repo_root,
+            tmp_path / work,
+            seeder=dict(seg=dict(mask_dir=gt_mask_cache)))
+        ds = runner._test_dataloader['dataset']
+        ds.update(data_root=str(data), ann_file=str(split))
+        seed_dir = str(tmp_path / 'seeds')
+        runner.model.reuse_seeds_from = seed_dir
+        runner._test_evaluator['seed_dir'] = seed_dir
+        runner._test_evaluator['out_dir'] = str(tmp_path / work)
+        if not ckpt.exists():
+            torch.save({'state_dict': runner.model.state_dict()}, ckpt)
+        runner.load_checkpoint(str(ckpt))
+        return runner.test(), seed_dir
+
+    ckpt = tmp_path / 'prompts.pth'
+    first, seed_dir = run('w1')
+    seed = read_seed_png(osp_join(seed_dir, '2007_000032.png'))
+    (data / 'JPEGImages' / '2007_000032.jpg').write_bytes(b'\xff\xd8broken')
+    again, _ = run('w2')  # the finished seed is kept and scored
+    assert again == first
+    np.testing.assert_array_equal(
+        read_seed_png(osp_join(seed_dir, '2007_000032.png')), seed)
+    os.remove(osp_join(seed_dir, '2007_000032.png'))
+    with pytest.raises(ValueError) as err:
+        run('w3')
+    assert str(err.value).startswith(
+        f'cannot read image {data / "JPEGImages" / "2007_000032.jpg"} ')
