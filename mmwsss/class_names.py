@@ -12,14 +12,14 @@ text-prompt names (Grounding DINO) and the open tag vocabulary (zero-shot
 tagging) are mmwsss's own: the class names spelled as English words, and
 those plus the survey's synonyms plus background words.
 """
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = [
     'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'CLIP_ES_BG_VOC',
     'CLIP_ES_BG_COCO', 'CLIP_ES_PROMPT_NAMES_VOC', 'CLIP_ES_PROMPT_NAMES_COCO',
     'TAG_SYNONYMS_VOC', 'TEXT_NAMES_VOC', 'TEXT_NAMES_COCO',
     'TAG_BACKGROUND_WORDS', 'OPEN_VOCAB_TAGS_VOC', 'OPEN_VOCAB_TAGS_COCO',
-    'voc_colormap', 'get_dataset_info', 'DATASET_INFO',
+    'voc_colormap', 'get_dataset_info', 'check_class_list', 'DATASET_INFO',
     'IGNORE_INDEX'
 ]
 
@@ -221,3 +221,56 @@ def get_dataset_info(name: str) -> dict:
         raise KeyError(f'Unknown dataset "{name}" for class tables; known: '
                        f'{sorted(DATASET_INFO)}')
     return DATASET_INFO[key]
+
+
+def check_class_list(classes: Sequence[str],
+                     dataset: Optional[str] = None,
+                     owner: str = 'metainfo.classes') -> None:
+    """Check a class list against the known order of a named dataset.
+
+    Seeds, image-level labels and ground truth of VOC / COCO use the class
+    indices of this module's tables, so a reordered list would score them
+    under the wrong names.
+
+    Args:
+        classes (Sequence[str]): The class list given (background first).
+        dataset (str, optional): ``'voc'`` / ``'coco'`` if the list belongs
+            to that dataset (then the order of the names it shares with the
+            dataset is checked); None checks a list holding exactly the
+            classes of a named dataset.
+        owner (str): What holds the list, for messages (a config key).
+
+    Raises:
+        ValueError: If the names of a named dataset appear in another order
+            (e.g. VOC's reversed).
+
+    Logs a warning when ``dataset`` is given and the list has its length
+    but other names (index ``i`` still means the dataset's class ``i``).
+    """
+    names = [str(c) for c in classes]
+    lower = sorted(n.lower() for n in names)
+    for key in ([dataset.lower()] if dataset else list(DATASET_INFO)):
+        known = list(get_dataset_info(key)['classes'])
+        if not dataset and lower != sorted(c.lower() for c in known):
+            continue
+        index = {c.lower(): i for i, c in enumerate(known)}
+        pos = [(n, index[n.lower()]) for n in names if n.lower() in index]
+        for (a, i), (b, j) in zip(pos, pos[1:]):
+            if j <= i:
+                raise ValueError(
+                    f'{owner}: the {key.upper()} classes in another order '
+                    f'({b!r} after {a!r}); {key.upper()} seeds, labels and '
+                    'ground truth use the order of mmwsss.class_names.'
+                    f'{key.upper()}_CLASSES, so a reordered list scores them '
+                    'under the wrong names. Give the classes in that order.')
+        if dataset and len(names) == len(known) and names != known:
+            diff = [f'{i}: {n!r} for {k!r}'
+                    for i, (n, k) in enumerate(zip(names, known)) if n != k]
+            from mmengine.logging import print_log
+            print_log(
+                f'{owner}: {len(diff)} class names differ from the '
+                f'{key.upper()} classes ({", ".join(diff[:5])}'
+                f'{", ..." if len(diff) > 5 else ""}); index i still means '
+                f'the {key.upper()} class i.',
+                logger='current',
+                level=30)

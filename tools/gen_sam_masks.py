@@ -15,7 +15,9 @@ The config holds
 
 Every image gets one cache file, written atomically. A rerun skips images
 whose cache exists and validates (same generator fingerprint and image
-size) and regenerates unreadable or foreign ones; ``--overwrite`` redoes all.
+size) and regenerates unreadable ones; ``--overwrite`` redoes all. A
+``mask_dir`` that holds masks of another SAM config (another fingerprint)
+is refused, naming both fingerprints, unless ``--overwrite``.
 An image that fails is logged with its path and the run goes on; the exit
 code is 1 when any image failed. Distributed
 (``bash tools/dist_gen_sam_masks.sh CONFIG GPUS``): rank ``r`` of ``w``
@@ -30,7 +32,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -49,7 +51,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--overwrite',
         action='store_true',
-        help='regenerate images whose cache is already valid')
+        help='regenerate images whose cache is already valid, and replace '
+        'masks of another SAM config in mask_dir')
     parser.add_argument(
         '--work-dir', help='folder for the log and the dumped config')
     parser.add_argument(
@@ -135,22 +138,13 @@ def _level_stats(counts: np.ndarray) -> str:
     return '\n'.join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the generation; returns the exit code (1 if any image failed)."""
-    args = parse_args(argv)
+class RefusedError(RuntimeError):
+    """The run would give wrong or mixed results; nothing was generated."""
 
-    import mmcv
-    import torch
+
+def load_config(args: argparse.Namespace):
+    """The config with ``--cfg-options`` merged and its keys checked."""
     from mmengine.config import Config
-    from mmengine.dist import all_gather_object, get_dist_info
-    from mmengine.logging import MMLogger
-    from mmengine.registry import init_default_scope
-    from mmengine.utils import ProgressBar, mkdir_or_exist
-
-    import mmwsss  # noqa: F401  (stack fixes + registries)
-    from mmseg.registry import DATASETS, MODELS
-    from mmwsss.models.sams import MaskCacheError, load_masks, save_masks
-
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -158,69 +152,180 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not cfg.get(key):
             raise KeyError(f'{args.config}: config key "{key}" is missing '
                            '(see configs/sams/voc_train.py).')
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    work_dir = (
-        args.work_dir or cfg.get('work_dir')
-        or osp.join('work_dirs', 'sam_masks',
-                    osp.splitext(osp.basename(args.config))[0]))
+    return cfg
 
-    _init_distributed(args.launcher)
-    rank, world_size = get_dist_info()
-    local_rank = int(os.environ.get('LOCAL_RANK', 0))
 
+def setup_logger(config: str, cfg, work_dir: str, rank: int):
+    """Dump the config and make the run's logger (log file on rank 0)."""
+    from mmengine.logging import MMLogger
+    from mmengine.utils import mkdir_or_exist
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     if rank == 0:
         mkdir_or_exist(work_dir)
-        cfg.dump(osp.join(work_dir, osp.basename(args.config)))
-    logger = MMLogger.get_instance(
+        cfg.dump(osp.join(work_dir, osp.basename(config)))
+    return MMLogger.get_instance(
         f'gen_sam_masks_{time.time_ns()}',
         logger_name='mmwsss',
         log_file=osp.join(work_dir, f'gen_sam_masks_{timestamp}.log')
         if rank == 0 else None,
         log_level='INFO')
 
-    dataset = DATASETS.build(cfg.dataset)
-    img_paths = [
-        dataset.get_data_info(i)['img_path'] for i in range(len(dataset))
-    ]
-    out_paths = cache_paths(img_paths, cfg.mask_dir)
 
+def _ann_files(dataset_cfg: Any, key: str = 'dataset') -> List[Tuple[str,
+                                                                      str]]:
+    """(config key, path) of every ``ann_file`` in a dataset config,
+    wrappers (``ConcatDataset.datasets``, ``dataset``) included."""
+    out: List[Tuple[str, str]] = []
+    if not isinstance(dataset_cfg, dict):
+        return out
+    ann = dataset_cfg.get('ann_file')
+    if ann:
+        root = dataset_cfg.get('data_root') or ''
+        out.append((f'{key}.ann_file',
+                    ann if osp.isabs(ann) else osp.join(root, ann)))
+    for i, sub in enumerate(dataset_cfg.get('datasets') or []):
+        out += _ann_files(sub, f'{key}.datasets[{i}]')
+    if isinstance(dataset_cfg.get('dataset'), dict):
+        out += _ann_files(dataset_cfg['dataset'], f'{key}.dataset')
+    return out
+
+
+def _empty_splits(dataset_cfg: Any) -> List[str]:
+    """``key = path`` of the split files that list no image."""
+    empty = []
+    for key, path in _ann_files(dataset_cfg):
+        if osp.isfile(path):
+            with open(path) as f:
+                if not any(line.strip() for line in f):
+                    empty.append(f'{key} = {path}')
+    return empty
+
+
+def build_image_paths(config: str, cfg) -> List[str]:
+    """Image paths of ``cfg.dataset``.
+
+    Raises:
+        RefusedError: The dataset (or one of its splits) has no image.
+    """
+    from mmseg.registry import DATASETS
+    empty = _empty_splits(cfg.dataset)
+    if empty:  # mmseg reads a blank line as an image named ''
+        raise RefusedError(f'{config}: no images to process (empty split '
+                           f'file {", ".join(empty)}).')
+    try:
+        dataset = DATASETS.build(cfg.dataset)
+    except ValueError as err:
+        # mmengine's serialisation of an empty data list
+        if 'need at least one array to concatenate' not in str(err):
+            raise
+        dataset = None
+    if dataset is None or len(dataset) == 0:
+        raise RefusedError(f'{config}: no images to process (dataset of '
+                           f'type {cfg.dataset.get("type")}).')
+    return [dataset.get_data_info(i)['img_path'] for i in range(len(dataset))]
+
+
+def build_generator(cfg, world_size: int, local_rank: int) -> Any:
+    """The SAM generator of the config, on this rank's GPU if distributed."""
+    import torch
+    from mmseg.registry import MODELS
     gen_cfg = dict(cfg.sam_generator)
     if world_size > 1 and torch.cuda.is_available():
         gen_cfg['device'] = f'cuda:{local_rank}'
-    generator = MODELS.build(gen_cfg)
-    fingerprint = generator.fingerprint
-    mkdir_or_exist(cfg.mask_dir)
+    return MODELS.build(gen_cfg)
 
-    mine = shard_indices(len(img_paths), rank, world_size)
-    logger.info(
-        f'{len(img_paths)} images, {world_size} process(es); rank {rank} '
-        f'takes {len(mine)} on {generator.device}. SAM {gen_cfg["model_type"]}'
-        f', fingerprint {fingerprint}, masks -> {cfg.mask_dir}'
-        f'{" (overwrite)" if args.overwrite else ""}')
 
+def foreign_caches(paths: Sequence[str],
+                   fingerprint: str) -> Dict[str, List[str]]:
+    """Existing cache files made with another SAM config.
+
+    Args:
+        paths (Sequence[str]): Cache files to look at (missing and
+            unreadable ones are not foreign: a run regenerates them).
+        fingerprint (str): This run's generator fingerprint.
+
+    Returns:
+        dict[str, list[str]]: Other fingerprint -> its files.
+    """
+    from mmwsss.models.sams.mask_cache import read_fingerprint
+    out: Dict[str, List[str]] = {}
+    for path in paths:
+        if osp.isfile(path):
+            found = read_fingerprint(path)
+            if found is not None and found != fingerprint:
+                out.setdefault(found, []).append(path)
+    return out
+
+
+def check_mask_dir(mask_dir: str, paths: Sequence[str], fingerprint: str,
+                   overwrite: bool) -> int:
+    """Refuse to mix masks of two SAM configs in one folder.
+
+    Every rank looks at its own files; the result is gathered over ranks.
+
+    Returns:
+        int: Number of foreign files (replaced: ``overwrite`` is set).
+
+    Raises:
+        RefusedError: Foreign files exist and ``overwrite`` is not set.
+    """
+    from mmengine.dist import all_gather_object
+    found: Dict[str, List[str]] = {}
+    for part in all_gather_object(foreign_caches(paths, fingerprint)):
+        for fp, files in part.items():
+            found.setdefault(fp, []).extend(files)
+    num = sum(len(v) for v in found.values())
+    if num and not overwrite:
+        others = ', '.join(f'{fp!r} ({len(v)} files, e.g. {v[0]})'
+                           for fp, v in sorted(found.items()))
+        raise RefusedError(
+            f'mask_dir {mask_dir} holds SAM masks of another config: '
+            f'fingerprint {others}; this config\'s fingerprint is '
+            f'{fingerprint!r}. Pass --overwrite to replace them, or set '
+            'mask_dir to another folder.')
+    return num
+
+
+def generate_masks(generator: Any, img_paths: Sequence[str],
+                   out_paths: Sequence[str], indices: Sequence[int],
+                   overwrite: bool, logger: Any,
+                   show_progress: bool) -> Dict[str, Any]:
+    """Generate (or validate) the cache of the images ``indices``.
+
+    An image that fails is logged with its path and the loop goes on.
+
+    Returns:
+        dict: ``status`` (done / skipped / failed counts), ``levels``
+        (masks per level of each image) and ``failed`` (image paths).
+    """
+    import mmcv
+
+    from mmwsss.models.sams import MaskCacheError, load_masks, save_masks
+    from mmwsss.utils.progress import Progress
     status: Counter = Counter()
-    level_counts: List[List[int]] = []
+    levels: List[List[int]] = []
     failed: List[str] = []
-    progress = ProgressBar(len(mine)) if rank == 0 and mine else None
-    for idx in mine:
+    progress = Progress(len(indices), 'SAM masks', logger=logger) \
+        if show_progress and indices else None
+    for idx in indices:
         img_path, out = img_paths[idx], out_paths[idx]
         try:
             img = mmcv.imread(img_path, channel_order='rgb')
             if img is None:
                 raise ValueError('the file is not a readable image')
             record = None
-            if not args.overwrite and osp.exists(out):
+            if not overwrite and osp.exists(out):
                 try:
-                    record = load_masks(out, fingerprint, img.shape[:2])
+                    record = load_masks(out, generator.fingerprint,
+                                        img.shape[:2])
                     status['skipped'] += 1
                 except MaskCacheError as err:
-                    logger.info(f'Regenerating: {err}')
+                    logger.info(f'Regenerating {out}: {err}')
             if record is None:
                 record = generator.generate_record(img)
                 save_masks(out, record)
                 status['done'] += 1
-            level_counts.append(
+            levels.append(
                 np.bincount(record.levels.astype(np.int64),
                             minlength=3)[:3].tolist())
         except Exception as err:  # one bad image must not stop the run
@@ -231,30 +336,91 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             logger.info(traceback.format_exc())
         if progress is not None:
             progress.update()
+    if progress is not None:
+        progress.close()
+    return dict(status=dict(status), levels=levels, failed=failed)
 
-    # gather over ranks
-    gathered = all_gather_object(
-        dict(status=dict(status), levels=level_counts, failed=failed))
+
+def summarise(parts: Sequence[Dict[str, Any]], num_images: int,
+              mask_dir: str) -> Tuple[str, int]:
+    """The summary of all ranks' :func:`generate_masks` results.
+
+    Returns:
+        tuple[str, int]: The summary text and the number of failed images.
+    """
     total: Counter = Counter()
     all_levels: List[List[int]] = []
     all_failed: List[str] = []
-    for part in gathered:
+    for part in parts:
         total.update(part['status'])
         all_levels += part['levels']
         all_failed += part['failed']
+    counts = np.asarray(all_levels, np.int64).reshape(-1, 3)
+    lines = [
+        f'SAM masks in {mask_dir}: {num_images} images, {total["done"]} '
+        f'generated, {total["skipped"]} skipped (valid cache), '
+        f'{total["failed"]} failed.', 'Masks per image by level:',
+        _level_stats(counts)
+    ]
+    if all_failed:
+        lines.append(f'Failed images (first 20 of {len(all_failed)}): ' +
+                     ', '.join(all_failed[:20]))
+    return '\n'.join(lines), total['failed']
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the generation.
+
+    Returns:
+        int: Exit code: 0, 1 if any image failed, 2 if the run was refused
+        (empty dataset, masks of another SAM config in ``mask_dir``).
+    """
+    args = parse_args(argv)
+
+    from mmengine.dist import all_gather_object, get_dist_info
+    from mmengine.registry import init_default_scope
+    from mmengine.utils import mkdir_or_exist
+
+    import mmwsss  # noqa: F401  (stack fixes + registries)
+
+    cfg = load_config(args)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    work_dir = (
+        args.work_dir or cfg.get('work_dir')
+        or osp.join('work_dirs', 'sam_masks',
+                    osp.splitext(osp.basename(args.config))[0]))
+    _init_distributed(args.launcher)
+    rank, world_size = get_dist_info()
+    local_rank = int(os.environ.get('LOCAL_RANK', 0))
+    logger = setup_logger(args.config, cfg, work_dir, rank)
+
+    try:
+        img_paths = build_image_paths(args.config, cfg)
+        out_paths = cache_paths(img_paths, cfg.mask_dir)
+        mine = shard_indices(len(img_paths), rank, world_size)
+        generator = build_generator(cfg, world_size, local_rank)
+        replaced = check_mask_dir(cfg.mask_dir, [out_paths[i] for i in mine],
+                                  generator.fingerprint, args.overwrite)
+    except RefusedError as err:
+        logger.error(str(err))
+        return 2
+    mkdir_or_exist(cfg.mask_dir)
+    logger.info(
+        f'{len(img_paths)} images, {world_size} process(es); rank {rank} '
+        f'takes {len(mine)} on {generator.device}. SAM '
+        f'{cfg.sam_generator["model_type"]}, fingerprint '
+        f'{generator.fingerprint}, masks -> {cfg.mask_dir}'
+        f'{" (overwrite)" if args.overwrite else ""}' +
+        (f'; replacing {replaced} masks of another SAM config'
+         if replaced else ''))
+
+    part = generate_masks(generator, img_paths, out_paths, mine,
+                          args.overwrite, logger, show_progress=rank == 0)
+    summary, num_failed = summarise(
+        all_gather_object(part), len(img_paths), cfg.mask_dir)
     if rank == 0:
-        if progress is not None:
-            sys.stdout.write('\n')
-        counts = np.asarray(all_levels, np.int64).reshape(-1, 3)
-        summary = (f'SAM masks in {cfg.mask_dir}: {len(img_paths)} images, '
-                   f'{total["done"]} generated, {total["skipped"]} skipped '
-                   f'(valid cache), {total["failed"]} failed.')
-        lines = [summary, 'Masks per image by level:', _level_stats(counts)]
-        if all_failed:
-            lines.append('Failed images (first 20 of '
-                         f'{len(all_failed)}): ' + ', '.join(all_failed[:20]))
-        logger.info('\n'.join(lines))
-    return 1 if total['failed'] else 0
+        logger.info(summary)
+    return 1 if num_failed else 0
 
 
 if __name__ == '__main__':

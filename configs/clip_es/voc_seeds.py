@@ -58,3 +58,6 @@ optim_wrapper = None
 val_dataloader = None
 val_cfg = None
 val_evaluator = None
+# A rerun skips finished images even if they no longer load (corrupt
+# JPEG); any other unreadable image is one error naming it.
+custom_hooks = [dict(type='FinishedSeedsHook')]

@@ -26,3 +26,6 @@ test_evaluator = dict(
     seed_dir=seed_dir,
     out_dir='work_dirs/fma_voc_seeds',
     overwrite=False)
+# A rerun skips finished images even if they no longer load (corrupt
+# JPEG); any other unreadable image is one error naming it.
+custom_hooks = [dict(type='FinishedSeedsHook')]

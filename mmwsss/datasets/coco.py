@@ -39,6 +39,7 @@ from mmwsss.evaluation.seed_io import dump_json_atomic
 from .coco_masks import coco_image_labels
 from .image_label import (BaseImageLabelDataset, _listing, file_signature,
                           read_id_list)
+from .voc import _accept_class_names
 
 __all__ = ['COCOImageLabelDataset', 'load_coco_image_labels']
 
@@ -166,11 +167,14 @@ class COCOImageLabelDataset(BaseImageLabelDataset):
         self.split_file = split_file
         self.crowd_labels = crowd_labels
         self.label_cache = label_cache
+        renamed = _accept_class_names(type(self), kwargs, 'coco')
         super().__init__(
             ann_file=ann_file,
             data_prefix=data_prefix,
             seg_map_suffix=seg_map_suffix,
             **kwargs)
+        if renamed:
+            self._metainfo['classes'] = renamed
 
     def load_data_list(self) -> List[dict]:
         """Read labels from the annotation file (or cache), build infos.

@@ -25,12 +25,12 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 from mmseg.datasets import BaseSegDataset
 from PIL import Image
 
 from mmwsss.class_names import IGNORE_INDEX
 from mmwsss.evaluation.seed_io import dump_json_atomic
+from mmwsss.utils.progress import Progress
 
 __all__ = [
     'BaseImageLabelDataset', 'read_id_list', 'load_label_file',
@@ -358,10 +358,8 @@ def derive_mask_labels(paths: Sequence[str],
             continue
         todo.append(i)
     if todo:
-        # Progress in ~100 steps: the bar writes a line per update, which
-        # would bloat logs of 10k-image splits.
-        bar = ProgressBar(len(todo)) if len(todo) >= 100 else None
-        step = max(1, len(todo) // 100)
+        bar = Progress(len(todo), 'image labels from masks') \
+            if len(todo) >= 100 else None
 
         def work(i: int) -> List[int]:
             return _mask_labels_cached(paths[i], num_fg, ignore_index)
@@ -369,17 +367,17 @@ def derive_mask_labels(paths: Sequence[str],
         if nproc > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=nproc) as ex:
                 done = zip(todo, ex.map(work, todo))
-                for n, (i, labels) in enumerate(done, 1):
+                for i, labels in done:
                     results[i] = labels
-                    if bar is not None and (n % step == 0 or n == len(todo)):
-                        bar.update(step if n % step == 0 else n % step)
+                    if bar is not None:
+                        bar.update()
         else:
-            for n, i in enumerate(todo, 1):
+            for i in todo:
                 results[i] = work(i)
-                if bar is not None and (n % step == 0 or n == len(todo)):
-                    bar.update(step if n % step == 0 else n % step)
+                if bar is not None:
+                    bar.update()
         if bar is not None:
-            bar.file.write('\n')
+            bar.close()
         if cache_file:
             for i in range(len(paths)):
                 disk[osp.abspath(paths[i])] = [

@@ -53,13 +53,36 @@ from typing import List, Optional, Sequence, Set
 from mmengine.fileio import join_path
 from mmseg.registry import DATASETS
 
-from mmwsss.class_names import get_dataset_info
+from mmwsss.class_names import check_class_list, get_dataset_info
 from .image_label import (BaseImageLabelDataset, _listing, derive_mask_labels,
                           load_label_file, read_id_list)
 
 __all__ = ['VOCImageLabelDataset']
 
 _VOC = get_dataset_info('voc')
+
+
+def _accept_class_names(cls: type, kwargs: dict,
+                        dataset: str) -> Optional[tuple]:
+    """Check ``kwargs['metainfo']['classes']`` of a named dataset.
+
+    A reordered list is an error and a renamed one (same length) a warning
+    (:func:`mmwsss.class_names.check_class_list`). A renamed list is
+    replaced in ``kwargs`` by the dataset's own (mmseg accepts no unknown
+    names) and returned, to be set as the dataset's class names.
+
+    Returns:
+        tuple | None: The renamed class list, None if there is none.
+    """
+    names = (kwargs.get('metainfo') or {}).get('classes')
+    own = tuple(cls.METAINFO['classes'])
+    if names is None:
+        return None
+    check_class_list(names, dataset, f'{cls.__name__} metainfo.classes')
+    if len(names) != len(own) or tuple(names) == own:
+        return None
+    kwargs['metainfo'] = dict(kwargs['metainfo'], classes=own)
+    return tuple(names)
 
 
 @DATASETS.register_module()
@@ -124,12 +147,15 @@ class VOCImageLabelDataset(BaseImageLabelDataset):
             ]
             if label_file and not osp.isabs(label_file):
                 self.label_file = join_path(data_root, label_file)
+        renamed = _accept_class_names(type(self), kwargs, 'voc')
         super().__init__(
             ann_file=ann_file,
             data_prefix=data_prefix,
             img_suffix=img_suffix,
             seg_map_suffix=seg_map_suffix,
             **kwargs)
+        if renamed:
+            self._metainfo['classes'] = renamed
 
     def _resolve_seg_maps(self, ids: List[str]) -> List[Optional[str]]:
         """Per id the first mask folder that has ``<id><suffix>``."""

@@ -38,7 +38,6 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
-from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS, LOOPS
 from torch.utils.data import DataLoader
 
@@ -46,6 +45,7 @@ from mmwsss.evaluation.seed_io import (is_done, read_seed_png, seed_path,
                                        write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
                                            seed_confusion)
+from mmwsss.utils.progress import Progress
 
 __all__ = ['FMATwoPhaseTrainLoop', 'write_model_seeds']
 
@@ -130,7 +130,8 @@ def write_model_seeds(runner,
     prev_task = model.test_task
     model.test_task = task
     model.eval()
-    bar = ProgressBar(len(loader)) if rank == 0 and len(loader) else None
+    bar = Progress(len(loader), f'{task} seeds (batches)') \
+        if rank == 0 and len(loader) else None
     with torch.no_grad():
         for batch in loader:
             data = model.data_preprocessor(batch, False)
@@ -155,6 +156,8 @@ def write_model_seeds(runner,
                             seed_confusion(seed, gt, num_classes))
             if bar is not None:
                 bar.update()
+    if bar is not None:
+        bar.close()
     model.test_task = prev_task
     # seeds written by an earlier run still count in the scores
     for i in done[rank::world]:

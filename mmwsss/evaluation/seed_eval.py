@@ -36,10 +36,10 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
-from mmengine.utils import ProgressBar
 from PIL import Image
 
-from mmwsss.class_names import get_dataset_info
+from mmwsss.class_names import check_class_list, get_dataset_info
+from mmwsss.utils.progress import Progress
 from .seed_io import read_seed_png, seed_path
 from .seed_scores import seed_confusion, seed_report
 
@@ -387,6 +387,11 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
         if not osp.isdir(folder):
             raise SeedEvalError(f'seed folder of {name!r} not found: {folder}')
     classes = list(dataset.metainfo['classes'])
+    try:
+        check_class_list(classes, owner=f'{type(dataset).__name__} '
+                         'metainfo.classes')
+    except ValueError as err:
+        raise SeedEvalError(str(err)) from err
     num_classes = len(classes)
     items = collect_gt_items(dataset)
     scored = [it for it in items if it.seg_map_path]
@@ -431,7 +436,7 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
         seed_dirs=dict(seed_dirs),
         num_classes=num_classes,
         ignore_index=ignore_index)
-    bar = ProgressBar(len(scored)) if show_progress else None
+    bar = Progress(len(scored), 'scoring seeds') if show_progress else None
     pool = multiprocessing.Pool(nproc) if nproc > 1 else None
     try:
         results = (
@@ -449,7 +454,7 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
             pool.terminate()
             pool.join()
     if bar is not None:
-        print()
+        bar.close()
 
     reports = {}
     for name, folder in seed_dirs.items():

@@ -22,7 +22,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
-from .seed_io import (dump_json_atomic, is_done, seed_path,
+from mmwsss.class_names import check_class_list
+from .seed_io import (dump_json_atomic, is_done, read_seed_png, seed_path,
                       write_seed_overlay, write_seed_png)
 from .seed_scores import format_seed_table, seed_confusion, seed_report
 
@@ -109,6 +110,21 @@ class SeedMetric(BaseMetric):
         self.format_only = format_only
         self.report: Optional[dict] = None
 
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        """Meta info of the dataset (set by the Runner)."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: Optional[dict]) -> None:
+        """Set the meta info; a reordered VOC / COCO class list fails here,
+        before any image is processed."""
+        if dataset_meta and dataset_meta.get('classes'):
+            check_class_list(
+                dataset_meta['classes'],
+                owner='SeedMetric: the test dataset\'s metainfo.classes')
+        self._dataset_meta = dataset_meta
+
     def _classes(self) -> Sequence[str]:
         meta = self.dataset_meta or {}
         if not meta.get('classes'):
@@ -152,11 +168,17 @@ class SeedMetric(BaseMetric):
                 raise KeyError(f'SeedMetric: data sample of {img_path} has '
                                'no pred_sem_seg')
             if self.seed_dir is not None:
-                write_seed_png(
-                    seed_path(self.seed_dir, img_path),
-                    pred,
-                    palette=(self.dataset_meta or {}).get('palette'),
-                    overwrite=self.overwrite)
+                path = seed_path(self.seed_dir, img_path)
+                if not self.overwrite and is_done(path):
+                    # a finished seed is kept, so it is what gets scored
+                    pred = torch.from_numpy(read_seed_png(path).astype(
+                        np.int64))
+                else:
+                    write_seed_png(
+                        path,
+                        pred,
+                        palette=(self.dataset_meta or {}).get('palette'),
+                        overwrite=self.overwrite)
             if self.overlay_dir is not None:
                 self._write_overlay(img_path, pred)
             if self.format_only:

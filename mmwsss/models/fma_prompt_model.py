@@ -23,6 +23,7 @@ mmseg's metrics and visualisers work on it.
 Only the prompt learners hold trainable parameters and only they are saved
 in checkpoints; CLIP's weights always come from ``clip.pretrained``.
 """
+import logging
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -38,6 +39,7 @@ from torch import Tensor
 
 from mmwsss.class_names import IGNORE_INDEX, get_dataset_info
 from mmwsss.evaluation.seed_io import is_done, read_seed_png, seed_path
+from .baselines.frozen_parts import exclude_from_checkpoint
 from .caa import caa_refine, merge_attention
 from .gradcam import grad_cam, normalized_at_size, softmax_scores
 
@@ -96,6 +98,10 @@ class FMAPromptModel(BaseModel):
             ``seg_logits`` ((C, H, W), min-max normalised, zeros for the
             classes not in the image) for visualisation or other seeders.
             Defaults to False.
+        allow_untrained_prompts (bool): Accept a checkpoint without the
+            learned prompts (e.g. ``tools/test.py CONFIG none``) and keep
+            the prompts' initial values. Without it such a checkpoint is an
+            error naming the missing keys. Defaults to False.
         data_preprocessor (dict, optional): Data preprocessor config (CLIP
             normalisation).
         init_cfg (dict, optional): mmengine init config.
@@ -121,6 +127,7 @@ class FMAPromptModel(BaseModel):
                  cam_input_size: str = 'align',
                  reuse_seeds_from: Optional[str] = None,
                  output_cams: bool = False,
+                 allow_untrained_prompts: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):  # mmseg scope, any caller
@@ -194,35 +201,63 @@ class FMAPromptModel(BaseModel):
         self.phase = phase
         self.test_task = test_task
         self._text_cache: Dict[str, Tensor] = {}
-        self._register_state_dict_hook(self._drop_clip_weights)
+        self.allow_untrained_prompts = allow_untrained_prompts
+        exclude_from_checkpoint(self, ['clip'])
 
     # ------------------------------------------------------------------
     # state: only prompts are saved / loaded
     # ------------------------------------------------------------------
-    @staticmethod
-    def _drop_clip_weights(module, state_dict, prefix, local_metadata):
-        """Keep CLIP's frozen weights out of checkpoints."""
-        for key in [k for k in state_dict if k.startswith(prefix + 'clip.')]:
-            del state_dict[key]
-        return state_dict
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              local_metadata: dict, strict: bool,
+                              missing_keys: List[str],
+                              unexpected_keys: List[str],
+                              error_msgs: List[str]) -> None:
+        """Check that a checkpoint holds the learned prompts.
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign=False):
-        """Load prompt weights; CLIP weights in ``state_dict`` are ignored
-        and CLIP's own keys are never reported missing."""
-        state_dict = {
-            k: v
-            for k, v in state_dict.items() if not k.startswith('clip.')
-        }
-        own = {k for k in self.state_dict().keys()}
-        missing = sorted(own - set(state_dict))
-        unexpected = sorted(set(state_dict) - own)
-        if strict and (missing or unexpected):
+        Both ``torch.nn.Module.load_state_dict`` and mmengine's
+        ``load_checkpoint`` (always ``strict=False``) call this on the model
+        before its children, with the whole state dict. CLIP weights in it
+        are dropped (CLIP always comes from ``clip.pretrained``); CLIP's own
+        keys are never reported missing (:func:`exclude_from_checkpoint`).
+
+        Raises:
+            RuntimeError: If a prompt key is missing (an empty checkpoint
+                such as ``none``, or one of another model) and
+                ``allow_untrained_prompts`` is False.
+        """
+        clip_keys = [k for k in state_dict if k.startswith(prefix + 'clip.')]
+        for key in clip_keys:
+            del state_dict[key]
+        if clip_keys:
+            print_log(
+                f'FMAPromptModel: ignored {len(clip_keys)} CLIP weights in the '
+                'checkpoint; CLIP is loaded from clip.pretrained',
+                logger='current',
+                level=logging.WARNING)
+        missing = [
+            k for k in self.state_dict() if prefix + k not in state_dict
+        ]
+        if missing and not self.allow_untrained_prompts:
+            others = [k for k in state_dict if k.startswith(prefix)]
+            found = (f'it holds {len(others)} keys, e.g. '
+                     f'{others[0]!r}' if others else 'it is empty')
             raise RuntimeError(
-                'FMAPromptModel checkpoint does not match: missing '
-                f'{missing}, unexpected {unexpected}')
-        super().load_state_dict(state_dict, strict=False)
+                'FMAPromptModel: the checkpoint lacks learned prompts '
+                f'(missing {", ".join(missing)}; {found}). Give the '
+                'checkpoint written by tools/train.py with a configs/fma '
+                '*_prompts.py config, or set '
+                'model.allow_untrained_prompts=True to use untrained prompts '
+                'on purpose.')
+        if missing:
+            print_log(
+                'FMAPromptModel: untrained prompts (allow_untrained_prompts'
+                f'=True), not in the checkpoint: {", ".join(missing)}',
+                logger='current',
+                level=logging.WARNING)
         self._text_cache.clear()
-        return torch.nn.modules.module._IncompatibleKeys(missing, unexpected)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def train(self, mode: bool = True) -> 'FMAPromptModel':
         super().train(mode)

@@ -251,3 +251,22 @@ def test_bad_input(coco_root, tmp_path):
     bad.write_text(json.dumps(data))
     with pytest.raises(ValueError, match='lists no images'):
         _build(coco_root, ann_file=str(bad))
+
+
+def test_class_order_and_names(coco_root):
+    """Issue 12: a reordered COCO class list is an error, renamed classes a
+    warning (the new names are used, indices keep their COCO meaning)."""
+    with pytest.raises(ValueError, match='COCO classes in another order'):
+        _build(coco_root, metainfo=dict(classes=COCO_CLASSES[::-1]))
+    import logging
+
+    from mmengine.logging import MMLogger
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda r: lines.append(r.getMessage())
+    MMLogger.get_current_instance().addHandler(handler)
+    renamed = ('background', 'human') + COCO_CLASSES[2:]
+    ds = _build(coco_root, metainfo=dict(classes=renamed))
+    assert ds.metainfo['classes'] == renamed
+    assert ds.get_data_info(0)['img_labels'] == [1, 3, 17]
+    assert any("1: 'human' for 'person'" in ln for ln in lines), lines

@@ -1,6 +1,8 @@
 """FMAPromptModel on a tiny random CLIP: phases, what trains and what stays
 frozen, checkpoint contents, prediction output, bad input."""
 import copy
+import os
+from os.path import join as osp_join
 
 import numpy as np
 import pytest
@@ -278,3 +280,127 @@ def test_predict_reuses_finished_seeds_and_outputs_cams(crops, tmp_path):
             if c not in labels:
                 assert logits[c].abs().sum() == 0
         assert 0 <= logits.min() and logits.max() <= 1
+
+
+class _Records:
+    """Collects what loading says: the messages of an mmengine logger (it
+    does not propagate to pytest's caplog) and stdout (mmengine prints the
+    key mismatch with ``print_log(logger=None)``)."""
+
+    def __init__(self, logger, capsys):
+        import logging
+        self.logger, self.capsys, self.lines = logger, capsys, []
+        self.handler = logging.Handler()
+        self.handler.emit = lambda r: self.lines.append(r.getMessage())
+
+    def __enter__(self):
+        self.capsys.readouterr()
+        self.logger.addHandler(self.handler)
+        return self.lines
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.lines.append(self.capsys.readouterr().out)
+
+
+def _seed_runner(repo_root, tmp_path, **model):
+    """tools/test.py's runner for configs/fma/voc_mini_seeds_demo.py."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs/fma/voc_mini_seeds_demo.py'))
+    cfg.work_dir = str(tmp_path)
+    cfg.launcher = 'none'
+    cfg.model.update(model)
+    return Runner.from_cfg(cfg)
+
+
+def test_checkpoint_without_prompts_is_an_error(repo_root, tmp_path, capsys):
+    """Issue 12: ``tools/test.py CONFIG none`` (or a stage-2 checkpoint
+    given by mistake) used to exit 0 with seeds from untrained prompts; the
+    only sign was the missing-key list that every correct run printed too
+    (mmengine never calls ``load_state_dict``)."""
+    runner = _seed_runner(repo_root, tmp_path)
+    prompts = {k: v.clone() for k, v in runner.model.state_dict().items()}
+    with pytest.raises(RuntimeError) as err:
+        runner.load_checkpoint('none')
+    msg = str(err.value)
+    assert 'cls_prompt.ctx' in msg and 'seg_prompt.ctx' in msg, msg
+    assert 'it is empty' in msg and 'allow_untrained_prompts' in msg, msg
+    deeplab = tmp_path / 'deeplab.pth'
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.conv1.weight': torch.zeros(2),
+                'decode_head.conv_seg.weight': torch.zeros(2)
+            },
+            'meta': {}
+        }, deeplab)
+    with pytest.raises(RuntimeError, match="'backbone.conv1.weight'"):
+        runner.load_checkpoint(str(deeplab))
+    # a correct checkpoint loads without a word about CLIP's frozen keys
+    good = tmp_path / 'prompts.pth'
+    prompts = {k: v + 1 for k, v in prompts.items()}
+    torch.save({'state_dict': prompts, 'meta': {}}, good)
+    with _Records(runner.logger, capsys) as lines:
+        runner.load_checkpoint(str(good))
+    text = '\n'.join(lines)
+    assert 'missing keys' not in text and 'clip.' not in text, text
+    assert torch.equal(runner.model.cls_prompt.ctx, prompts['cls_prompt.ctx'])
+
+
+def test_untrained_prompts_on_purpose(repo_root, tmp_path, capsys):
+    runner = _seed_runner(repo_root, tmp_path, allow_untrained_prompts=True)
+    before = runner.model.seg_prompt.ctx.clone()
+    with _Records(runner.logger, capsys) as lines:
+        runner.load_checkpoint('none')
+    text = '\n'.join(lines)
+    assert 'untrained prompts' in text and 'clip.' not in text, text
+    assert torch.equal(runner.model.seg_prompt.ctx, before)
+
+
+def test_seed_rerun_skips_finished_unreadable_image(repo_root, tmp_path,
+                                                    gt_mask_cache):
+    """Issue 12: a corrupt JPEG whose seed already exists stopped the rerun
+    of tools/test.py CONFIG CKPT (mmcv's assert in LoadImageFromFile); it
+    is now skipped (FinishedSeedsHook in the seed configs) and any other
+    unreadable image is one error naming it."""
+    import shutil
+
+    from mmwsss.evaluation import read_seed_png
+    data = tmp_path / 'voc'
+    shutil.copytree(osp_join(repo_root, 'data', 'voc_mini'), data)
+    split = data / 'two.txt'
+    split.write_text('2007_000032\ndlv3p_d1182fc_0008\n')
+
+    def run(work):
+        runner = _seed_runner(
+            repo_root,
+            tmp_path / work,
+            seeder=dict(seg=dict(mask_dir=gt_mask_cache)))
+        ds = runner._test_dataloader['dataset']
+        ds.update(data_root=str(data), ann_file=str(split))
+        seed_dir = str(tmp_path / 'seeds')
+        runner.model.reuse_seeds_from = seed_dir
+        runner._test_evaluator['seed_dir'] = seed_dir
+        runner._test_evaluator['out_dir'] = str(tmp_path / work)
+        if not ckpt.exists():
+            torch.save({'state_dict': runner.model.state_dict()}, ckpt)
+        runner.load_checkpoint(str(ckpt))
+        return runner.test(), seed_dir
+
+    ckpt = tmp_path / 'prompts.pth'
+    first, seed_dir = run('w1')
+    seed = read_seed_png(osp_join(seed_dir, '2007_000032.png'))
+    (data / 'JPEGImages' / '2007_000032.jpg').write_bytes(b'\xff\xd8broken')
+    again, _ = run('w2')  # the finished seed is kept and scored
+    assert again == first
+    np.testing.assert_array_equal(
+        read_seed_png(osp_join(seed_dir, '2007_000032.png')), seed)
+    os.remove(osp_join(seed_dir, '2007_000032.png'))
+    with pytest.raises(ValueError) as err:
+        run('w3')
+    assert str(err.value).startswith(
+        f'cannot read image {data / "JPEGImages" / "2007_000032.jpg"} ')

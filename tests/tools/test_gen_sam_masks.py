@@ -106,20 +106,63 @@ def test_main_resume_overwrite_and_bad_caches(tool, tmp_path, repo_root,
     for p, r in zip(paths, records):
         np.testing.assert_array_equal(load_masks(p).counts, r.counts)
 
-    # a corrupt file and a foreign fingerprint are regenerated
+    # a corrupt file is regenerated
     with open(paths[0], 'wb') as f:
         f.write(b'not a zip')
+    untouched = file_ids(paths[1:])
+    assert tool.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '1 generated, 2 skipped' in out
+    assert f'Regenerating {paths[0]}' in out and 'unreadable' in out
+    load_masks(paths[0], fingerprint)
+    assert file_ids(paths[1:]) == untouched
+    # Changed by issue 12 (it used to regenerate them silently): masks of
+    # another SAM config in mask_dir are refused unless --overwrite.
     foreign = SAMMaskRecord.from_dense(
         np.ones((1, ) + sizes[1], bool), [2], fingerprint='other-config')
     save_masks(paths[1], foreign)
-    untouched = file_ids(paths[2:])
-    assert tool.main(argv) == 0
+    before = file_ids(paths)
+    assert tool.main(argv) == 2
     out = capsys.readouterr().out
-    assert '2 generated, 1 skipped' in out
-    assert 'unreadable' in out and 'another SAM config' in out
-    for p in paths[:2]:
+    assert (f'mask_dir {cfg.mask_dir} holds SAM masks of another config: '
+            "fingerprint 'other-config' (1 files") in out, out
+    assert f"this config's fingerprint is {fingerprint!r}" in out
+    assert '--overwrite' in out and 'generated' not in out
+    assert file_ids(paths) == before
+    assert tool.main(argv + ['--overwrite']) == 0
+    out = capsys.readouterr().out
+    assert 'replacing 1 masks of another SAM config' in out
+    assert '3 generated' in out and '\r' not in out
+    for p in paths:
         load_masks(p, fingerprint)
-    assert file_ids(paths[2:]) == untouched
+
+
+def test_empty_split_is_one_clear_line(tool, tmp_path, repo_root,
+                                       voc_mini_root, capsys):
+    """Issue 12: an empty split of PascalVOCDataset died with numpy's
+    'need at least one array to concatenate'."""
+    cfg_path = write_config(tmp_path, repo_root, voc_mini_root, [])
+    for text in ('', '\n'):  # no line / a blank line (an image named '')
+        (tmp_path / 'split.txt').write_text(text)
+        assert tool.main([cfg_path, '--work-dir', str(tmp_path / 'wd')]) == 2
+        out = capsys.readouterr().out
+        assert (f'{cfg_path}: no images to process (empty split file '
+                f'dataset.ann_file = {tmp_path / "split.txt"}).') in out, out
+        assert 'concatenate' not in out
+    # a ConcatDataset names the empty part
+    base = Config.fromfile(cfg_path)
+    part = dict(base.dataset)
+    other = tmp_path / 'other.txt'
+    other.write_text(IDS[0] + '\n')
+    cfg2 = tmp_path / 'concat.py'
+    cfg2.write_text(f"""
+_base_ = [{cfg_path!r}]
+dataset = dict(_delete_=True, type='ConcatDataset', datasets=[
+    {dict(part, ann_file=str(other))!r}, {part!r}])
+""")
+    assert tool.main([str(cfg2), '--work-dir', str(tmp_path / 'wd')]) == 2
+    out = capsys.readouterr().out
+    assert 'dataset.datasets[1].ann_file = ' in out, out
 
 
 def test_failing_image_reported_run_goes_on(tmp_path, repo_root,

@@ -24,6 +24,7 @@ Writes are atomic (temporary file + rename); existing PNGs are skipped, so
 an interrupted run resumes where it stopped (``--overwrite`` redoes all).
 """
 import argparse
+import multiprocessing
 import os
 import os.path as osp
 import sys
@@ -33,11 +34,10 @@ from typing import List, Optional, Sequence, Tuple
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmengine.utils import (track_parallel_progress,  # noqa: E402
-                            track_progress)
 
 from mmwsss.datasets.coco_masks import coco_semantic_mask  # noqa: E402
 from mmwsss.evaluation.seed_io import is_done, write_seed_png  # noqa: E402
+from mmwsss.utils.progress import Progress  # noqa: E402
 
 Task = Tuple[str, int, int, list]
 
@@ -138,11 +138,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         overwrite=args.overwrite)
     written = 0
     if tasks:
-        if args.nproc > 1:
-            results = track_parallel_progress(func, tasks, args.nproc)
-        else:
-            results = track_progress(func, tasks)
-        written = sum(bool(r) for r in results)
+        with Progress(len(tasks), 'masks') as progress:
+            if args.nproc > 1:
+                with multiprocessing.Pool(args.nproc) as pool:
+                    for r in pool.imap(func, tasks, chunksize=8):
+                        written += bool(r)
+                        progress.update()
+            else:
+                for task in tasks:
+                    written += bool(func(task))
+                    progress.update()
     print(f'{total} images in {args.ann_file}: {written} masks written, '
           f'{total - written} skipped (already done); output: {args.out_dir}')
     return 0

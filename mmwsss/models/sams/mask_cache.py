@@ -19,23 +19,26 @@ key                       content
 ``bbox``                  float32 (S, 4): XYWH boxes as SAM reports them
 ========================  =================================================
 
-Files are written atomically (temporary file in the same folder, then
-``os.replace``), so an interrupted run never leaves a truncated cache that a
+Files are written atomically with the permissions the umask gives
+(:func:`mmwsss.evaluation.seed_io.atomic_write_bytes`: temporary file in the
+same folder, then ``os.replace``), so an interrupted run never leaves a truncated cache that a
 later run would take as finished. :func:`load_masks` checks the format, the
 image size and the fingerprint and raises :class:`MaskCacheError` naming the
 file and what differs.
 """
-import os
+import io
 import os.path as osp
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmwsss.evaluation.seed_io import atomic_write_bytes
+
 __all__ = [
     'CACHE_FORMAT', 'CACHE_SUFFIX', 'MaskCacheError', 'SAMMaskRecord',
     'mask_cache_path', 'save_masks', 'load_masks', 'is_valid_cache',
+    'read_fingerprint',
     'rle_to_dense', 'dense_to_rle'
 ]
 
@@ -196,35 +199,26 @@ def mask_cache_path(mask_dir: str, img_path: str) -> str:
 
 
 def save_masks(path: str, record: SAMMaskRecord) -> None:
-    """Write a record atomically (temporary file + rename).
+    """Write a record atomically (temporary file + rename), with the
+    permissions the umask gives (a cache shared across users works).
 
     Args:
         path (str): Destination ``.npz`` path; its folder is created.
         record (SAMMaskRecord): The masks to store.
     """
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            np.savez_compressed(
-                f,
-                format=np.array(CACHE_FORMAT),
-                image_size=np.asarray(record.image_size, np.int64),
-                fingerprint=np.array(record.fingerprint),
-                counts=np.asarray(record.counts, np.int64),
-                offsets=np.asarray(record.offsets, np.int64),
-                levels=np.asarray(record.levels, np.int8),
-                predicted_iou=np.asarray(record.predicted_iou, np.float32),
-                stability_score=np.asarray(record.stability_score,
-                                           np.float32),
-                bbox=np.asarray(record.bbox, np.float32))
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        format=np.array(CACHE_FORMAT),
+        image_size=np.asarray(record.image_size, np.int64),
+        fingerprint=np.array(record.fingerprint),
+        counts=np.asarray(record.counts, np.int64),
+        offsets=np.asarray(record.offsets, np.int64),
+        levels=np.asarray(record.levels, np.int8),
+        predicted_iou=np.asarray(record.predicted_iou, np.float32),
+        stability_score=np.asarray(record.stability_score, np.float32),
+        bbox=np.asarray(record.bbox, np.float32))
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_masks(path: str,
@@ -255,8 +249,9 @@ def load_masks(path: str,
             data = {k: z[k] for k in z.files}
     except Exception as err:  # zipfile / numpy errors on corrupt files
         raise MaskCacheError(
-            f'SAM mask cache {path} is unreadable ({err}); delete it and '
-            'rerun tools/gen_sam_masks.py.') from err
+            f'SAM mask cache {path} is unreadable (truncated or not a mask '
+            f'cache: {err}); rerunning tools/gen_sam_masks.py over this '
+            'mask_dir regenerates it.') from err
     fmt = str(data.get('format', ''))
     if fmt != CACHE_FORMAT:
         raise MaskCacheError(
@@ -283,6 +278,25 @@ def load_masks(path: str,
             f'{fingerprint!r}). Regenerate it with tools/gen_sam_masks.py '
             '--overwrite, or point mask_dir at the cache of this config.')
     return record
+
+
+def read_fingerprint(path: str) -> Optional[str]:
+    """The SAM fingerprint stored in a cache file, reading nothing else.
+
+    Args:
+        path (str): The ``.npz`` file.
+
+    Returns:
+        str | None: The fingerprint; None if the file is missing,
+        unreadable or of another format.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z['format']) != CACHE_FORMAT:
+                return None
+            return str(z['fingerprint'])
+    except Exception:  # missing, truncated, not a zip, no such key
+        return None
 
 
 def is_valid_cache(path: str,

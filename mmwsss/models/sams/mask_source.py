@@ -37,10 +37,13 @@ class SAMMaskSource:
             (``<mask_dir>/<image stem>.npz``).
         fingerprint (str, optional): Expected SAM fingerprint of cached
             files; a cache made with another SAM config fails loudly.
+            Defaults to the fingerprint of ``sam_generator`` when that is
+            set (so cached files are always checked against the configured
+            generator), else cached files are not checked.
         sam_generator (dict, optional): Config of a generator registered in
-            MODELS with ``generate_record(rgb) -> SAMMaskRecord``; used for
-            images the cache lacks (and the result is cached when
-            ``mask_dir`` is set).
+            MODELS with ``generate_record(rgb) -> SAMMaskRecord`` and a
+            ``fingerprint``; used for images the cache lacks (and the result
+            is cached when ``mask_dir`` is set).
         owner (str): Config key of the owner, for error messages
             (e.g. ``'model.seeder.seg'``, ``'tta_model'``).
     """
@@ -68,8 +71,27 @@ class SAMMaskSource:
             if self.sam_generator_cfg is None:
                 raise MaskCacheError(f'no {self.owner}.sam_generator '
                                      'configured')
-            self._generator = MODELS.build(self.sam_generator_cfg)
+            generator = MODELS.build(self.sam_generator_cfg)
+            made = getattr(generator, 'fingerprint', None)
+            if self.fingerprint is not None and made is not None and \
+                    made != self.fingerprint:
+                raise ValueError(
+                    f'{self.owner}.fingerprint={self.fingerprint!r} but '
+                    f'{self.owner}.sam_generator makes masks with fingerprint '
+                    f'{made!r}; drop {self.owner}.fingerprint or make them '
+                    'agree.')
+            self._generator = generator
         return self._generator
+
+    @property
+    def expected_fingerprint(self) -> Optional[str]:
+        """Fingerprint cached files must carry: the generator's when one is
+        configured (building it; it must agree with ``fingerprint``), else
+        ``fingerprint`` (None: not checked)."""
+        if self.sam_generator_cfg is None:
+            return self.fingerprint
+        made = getattr(self.generator, 'fingerprint', None)
+        return self.fingerprint if made is None else made
 
     def get(self,
             img_path: str,
@@ -91,7 +113,7 @@ class SAMMaskSource:
         if path is not None and (self.sam_generator_cfg is None
                                  or osp.isfile(path)):
             try:
-                return load_masks(path, self.fingerprint, size)
+                return load_masks(path, self.expected_fingerprint, size)
             except MaskCacheError as err:
                 raise MaskCacheError(
                     f'{self.owner}.mask_dir={self.mask_dir!r}: cannot use '

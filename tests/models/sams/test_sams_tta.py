@@ -251,6 +251,29 @@ def test_generator_on_the_fly_and_cache_through(tmp_path):
     assert len(record) == 2
 
 
+def test_cache_of_another_generator_is_refused(tmp_path):
+    """Issue 12: with sam_generator B and a mask_dir made by generator A,
+    A's masks were used without a word; the cache is now always checked
+    against the configured generator's fingerprint."""
+    img = _image(tmp_path)
+    mask_dir = str(tmp_path / 'cache')
+    gen_a = dict(type='_TestHalvesGenerator', fingerprint='sam-A')
+    SAMSTTAModel(FakeSegmentor(), mask_dir=mask_dir,
+                 sam_generator=gen_a).merge_preds([_samples(img, [_logits()])])
+    gen_b = dict(type='_TestHalvesGenerator', fingerprint='sam-B')
+    tta = SAMSTTAModel(FakeSegmentor(), mask_dir=mask_dir, sam_generator=gen_b)
+    with pytest.raises(MaskCacheError) as err:
+        tta.merge_preds([_samples(img, [_logits()])])
+    msg = str(err.value)
+    assert "'sam-A'" in msg and "'sam-B'" in msg and mask_dir in msg, msg
+    assert load_masks(mask_cache_path(mask_dir, img)).fingerprint == 'sam-A'
+    # an explicit fingerprint that contradicts the generator is a config error
+    both = SAMSTTAModel(FakeSegmentor(), mask_dir=mask_dir,
+                        sam_generator=gen_b, fingerprint='sam-A')
+    with pytest.raises(ValueError, match="tta_model.fingerprint='sam-A'"):
+        both.merge_preds([_samples(img, [_logits()])])
+
+
 def test_real_tiny_sam_generator(tmp_path):
     """The other engineer's generator class, tiny random SAM: contract."""
     img = _image(tmp_path)

@@ -1,0 +1,82 @@
+"""Image loading for seed writing: finished images never stop a rerun."""
+from typing import Optional
+
+import numpy as np
+from mmcv.transforms import LoadImageFromFile
+from mmengine.logging import print_log
+from mmseg.registry import TRANSFORMS
+from PIL import Image
+
+from mmwsss.evaluation.seed_io import is_done, seed_path
+
+__all__ = ['LoadImageForSeeds']
+
+
+@TRANSFORMS.register_module()
+class LoadImageForSeeds(LoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` for the seed-writing test pipelines.
+
+    An image that cannot be read (corrupt or not an image) is
+
+    - skipped when its seed in ``seed_dir`` is finished and ``overwrite``
+      is False: a black placeholder of the seed's size stands in for it (a
+      warning names it), and the model reads the finished seed back
+      (``FMAPromptModel.reuse_seeds_from``) and SeedMetric scores the file;
+    - otherwise one error naming the image.
+
+    Args:
+        seed_dir (str, optional): Seed folder of the run (the
+            ``seed_dir`` of SeedMetric / ``reuse_seeds_from`` of the model).
+            None: every unreadable image is an error.
+        overwrite (bool): Seeds are being recomputed
+            (``test_evaluator.overwrite=True``): no image is skipped.
+        **kwargs: ``LoadImageFromFile`` arguments.
+    """
+
+    def __init__(self,
+                 seed_dir: Optional[str] = None,
+                 overwrite: bool = False,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.seed_dir = seed_dir
+        self.overwrite = overwrite
+
+    def transform(self, results: dict) -> dict:
+        """Load the image, or stand in for a finished unreadable one.
+
+        Args:
+            results (dict): With ``img_path``.
+
+        Returns:
+            dict: ``img``, ``img_shape``, ``ori_shape`` as
+            ``LoadImageFromFile``.
+        """
+        path = results['img_path']
+        try:
+            out = super().transform(results)
+            if out is not None:
+                return out
+            reason = 'no such file'
+        except Exception as err:  # decoder / file errors, mmcv's assert
+            reason = f'{type(err).__name__}: {err}'
+        done = (
+            seed_path(self.seed_dir, path)
+            if self.seed_dir and not self.overwrite else None)
+        if done is None or not is_done(done):
+            raise ValueError(
+                f'cannot read image {path} ({reason}); fix it or drop it '
+                'from the split')
+        with Image.open(done) as seed:
+            w, h = seed.size
+        print_log(
+            f'cannot read image {path} ({reason}); its seed {done} is '
+            'finished, kept as it is', logger='current', level=30)
+        img = np.zeros((h, w, 3), np.float32 if self.to_float32 else np.uint8)
+        results['img'] = img
+        results['img_shape'] = (h, w)
+        results['ori_shape'] = (h, w)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(seed_dir={self.seed_dir!r}, '
+                f'overwrite={self.overwrite})')
