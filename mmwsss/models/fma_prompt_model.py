@@ -15,10 +15,13 @@ Data flow of one training step (paper Fig. 2, authors' two-phase schedule):
   back to what it can do (see :mod:`mmwsss.models.seeders`).
 
 Prediction (``tools/test.py``, the coarse-seed stage of training) works per
-image at its own resolution (resized to the nearest patch multiple, as the
-authors do): CAMs of the labelled classes -> CAA -> seeder (SAMS by default)
--> ``pred_sem_seg`` (0 = background, class indices) in a SegDataSample, so
-mmseg's metrics and visualisers work on it.
+image at its own scale, as the authors' CAM inference does: each side
+rounded UP to the next multiple of the patch size (500x281 -> 512x288),
+resized with PIL bicubic on the uint8 RGB image, CLIP-normalised; CAMs of
+the labelled classes (masked softmax with the global max, then GradCAM) ->
+CAA -> seeder (SAMS by default) at the image's own size -> ``pred_sem_seg``
+(0 = background, class indices) in a SegDataSample, so mmseg's metrics and
+visualisers work on it.
 
 Only the prompt learners hold trainable parameters and only they are saved
 in checkpoints; CLIP's weights always come from ``clip.pretrained``.
@@ -39,17 +42,15 @@ from torch import Tensor
 from mmwsss.class_names import IGNORE_INDEX, get_dataset_info
 from mmwsss.evaluation.seed_io import is_done, read_seed_png, seed_path
 from .caa import caa_refine, merge_attention
-from .gradcam import grad_cam, normalized_at_size, softmax_scores
+from .cam_input import patch_aligned_size, resize_normalized_like_pil
+from .gradcam import (SOFTMAX_MODES, grad_cam, normalized_at_size,
+                      softmax_scores)
 
 __all__ = ['FMAPromptModel']
 
 TASKS = ('cls', 'seg')
 PHASES = ('cls', 'seg', 'joint')
-
-
-def _round_to_multiple(x: int, m: int) -> int:
-    """Nearest positive multiple of ``m`` (the authors' patch alignment)."""
-    return max(m, int(round(x / m)) * m)
+CAM_INPUT_SIZES = ('round_up', 'pad')
 
 
 @MODELS.register_module()
@@ -82,13 +83,23 @@ class FMAPromptModel(BaseModel):
             ``'seg'`` (fine seeds) or ``'cls'`` (coarse seeds).
         caa (dict): Per task CAA settings (``None`` for no CAA), keys of
             :func:`mmwsss.models.caa.caa_refine` (``threshold``,
-            ``sinkhorn_iters``, ``power``, ``aff_at``) plus ``last_k``.
+            ``sinkhorn_iters``, ``n_iters`` (the affinity's matrix power),
+            ``aff_at``, ``mask_type``) plus ``last_k``.
         seeder (dict): Per task seeder configs (``SAMSSeeder``,
             ``ThresholdSeeder``, ...), turning CAMs into seed maps.
         joint_seeder (dict, optional): Seeder for the online D_C of the
             ``'joint'`` phase; defaults to ``seeder['cls']``.
-        cam_input_size (str): ``'align'`` resizes each test image to the
-            nearest patch multiple (authors), ``'pad'`` zero-pads it.
+        cam_input_size (str): CAM input of a test image. ``'round_up'``
+            (the FMA-WSSS and CLIP-ES code): each side rounded up to the
+            next patch multiple, PIL bicubic on the uint8 image
+            (:func:`~mmwsss.models.cam_input.resize_normalized_like_pil`;
+            skipped when the size already fits, so a pipeline that resized
+            already is not resized twice). ``'pad'``: no resize, zero
+            padding (= the mean colour) up to the patch grid.
+        cam_softmax (str): Softmax before GradCAM
+            (:func:`~mmwsss.models.gradcam.softmax_scores`):
+            ``'global_max'`` (FMA-WSSS: AlchemyCat's masked softmax, max over
+            all logits, eps 1e-5) or ``'exact'`` (CLIP-ES).
         reuse_seeds_from (str, optional): Seed folder of an earlier run;
             images with a seed PNG there are read back instead of
             recomputed (set it to ``test_evaluator.seed_dir`` of SeedMetric).
@@ -118,7 +129,8 @@ class FMAPromptModel(BaseModel):
                  caa: Optional[Dict[str, Optional[dict]]] = None,
                  seeder: Optional[Dict[str, dict]] = None,
                  joint_seeder: Optional[dict] = None,
-                 cam_input_size: str = 'align',
+                 cam_input_size: str = 'round_up',
+                 cam_softmax: str = 'global_max',
                  reuse_seeds_from: Optional[str] = None,
                  output_cams: bool = False,
                  data_preprocessor: Optional[dict] = None,
@@ -185,10 +197,14 @@ class FMAPromptModel(BaseModel):
             raise ValueError(
                 f'cal_labels must be "crop" or "image", got {cal_labels!r}')
         self.cal_labels = cal_labels
-        if cam_input_size not in ('align', 'pad'):
-            raise ValueError('cam_input_size must be "align" or "pad", got '
-                             f'{cam_input_size!r}')
+        if cam_input_size not in CAM_INPUT_SIZES:
+            raise ValueError(f'cam_input_size must be one of '
+                             f'{CAM_INPUT_SIZES}, got {cam_input_size!r}')
         self.cam_input_size = cam_input_size
+        if cam_softmax not in SOFTMAX_MODES:
+            raise ValueError(f'cam_softmax must be one of {SOFTMAX_MODES}, '
+                             f'got {cam_softmax!r}')
+        self.cam_softmax = cam_softmax
         self.reuse_seeds_from = reuse_seeds_from
         self.output_cams = output_cams
         self.phase = phase
@@ -321,7 +337,8 @@ class FMAPromptModel(BaseModel):
             inputs (Tensor): (B, 3, H, W) normalised images, H, W multiples
                 of the patch size.
             fg_present (Tensor): (B, G) 0/1 classes to compute CAMs for; the
-                softmax of eq. 1 runs over these plus all background prompts.
+                softmax of eq. 1 (``cam_softmax``) keeps these plus all
+                background prompts.
             task (str): ``'cls'`` or ``'seg'`` prompts.
             create_graph (bool): Keep the graph so the CAMs are
                 differentiable w.r.t. the prompts (CAL loss).
@@ -339,7 +356,7 @@ class FMAPromptModel(BaseModel):
             text = self.text_features(task)
             logits = self.logits(out.embedding, text)
             fg_present = fg_present.bool()
-            scores = softmax_scores(logits, fg_present)
+            scores = softmax_scores(logits, fg_present, self.cam_softmax)
             pairs = torch.nonzero(fg_present)
             cams = grad_cam(
                 out.target, scores, pairs, out.grid, create_graph=create_graph)
@@ -437,7 +454,8 @@ class FMAPromptModel(BaseModel):
             }
             pairs = torch.nonzero(labels.bool())
             scores = softmax_scores(
-                self.logits(out.embedding, text.detach()), labels.bool())
+                self.logits(out.embedding, text.detach()), labels.bool(),
+                self.cam_softmax)
             cams = grad_cam(out.target, scores, pairs, out.grid)
         cams = cams.detach()
         h, w = inputs.shape[-2:]
@@ -462,17 +480,27 @@ class FMAPromptModel(BaseModel):
     # ------------------------------------------------------------------
     # inference
     # ------------------------------------------------------------------
+    def _input_normalization(
+            self) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        """(3, 1, 1) mean / std the data preprocessor normalised the
+        inputs with (0-255 units), or ``(None, None)`` without one."""
+        pre = self.data_preprocessor
+        if not getattr(pre, '_enable_normalize', False):
+            return None, None
+        return pre.mean, pre.std
+
     def _prepare_image(self, inputs: Tensor, i: int,
                        ds: SegDataSample) -> Tensor:
-        """Crop batch padding, then align to the patch grid."""
+        """CAM input of image ``i``: crop the batch padding, then (with
+        ``cam_input_size='round_up'``) resize to the patch grid as the
+        authors do (see :mod:`mmwsss.models.cam_input`)."""
         h, w = ds.metainfo.get('img_shape', inputs.shape[-2:])[:2]
         img = inputs[i:i + 1, :, :h, :w]
-        p = self.clip.patch_size
-        if self.cam_input_size == 'align':
-            size = (_round_to_multiple(h, p), _round_to_multiple(w, p))
+        if self.cam_input_size == 'round_up':
+            size = patch_aligned_size((h, w), self.clip.patch_size)
             if size != (h, w):
-                img = F.interpolate(
-                    img, size=size, mode='bilinear', align_corners=False)
+                mean, std = self._input_normalization()
+                img = resize_normalized_like_pil(img, size, mean, std)
         return img
 
     def image_cams(self, inputs: Tensor, i: int, ds: SegDataSample,
