@@ -278,3 +278,42 @@ def test_predict_reuses_finished_seeds_and_outputs_cams(crops, tmp_path):
             if c not in labels:
                 assert logits[c].abs().sum() == 0
         assert 0 <= logits.min() and logits.max() <= 1
+
+
+def test_joint_loss_equals_mcl_plus_cal_computed_separately(crops):
+    """Eq. 11's joint phase: its losses equal MCL of the cls phase plus CAL
+    of the seg phase trained against the D_C that the cls CAMs of the same
+    crop give (cls CAMs -> CAA -> joint seeder, GT ignore kept)."""
+    seeder = dict(type='ThresholdSeeder', bg_threshold=0.3)
+    model = build_model(phase='joint', joint_seeder=seeder)
+    model.train()
+    inputs, samples = _prep(model, crops)
+    joint = model.loss(inputs, samples)
+    assert set(joint) == {'loss_mcl', 'loss_cal_fg', 'loss_cal_bg'}
+
+    model.phase = 'cls'
+    mcl = model.loss(inputs, samples)['loss_mcl']
+    # D_C of each crop from its cls CAMs, made step by step
+    labels = model._multi_hot(samples)
+    cams, pairs, out = model.compute_cams(
+        inputs, labels, 'cls', attn_layers=8)
+    h, w = inputs.shape[-2:]
+    seg_samples = []
+    for b, ds in enumerate(samples):
+        sel = pairs[:, 0] == b
+        refined = model.refine(cams[sel].detach(), out.attn[b], 'cls')
+        d_c = MODELS.build(seeder)(refined, pairs[sel, 1], (h, w)).long()
+        gt = ds.gt_sem_seg.data[0]
+        d_c[gt == 255] = 255
+        s = ds.clone()
+        s.gt_sem_seg = PixelData(data=d_c[None])
+        seg_samples.append(s)
+    model.phase = 'seg'
+    cal = model.loss(inputs, seg_samples)
+    torch.testing.assert_close(joint['loss_mcl'], mcl)
+    torch.testing.assert_close(joint['loss_cal_fg'], cal['loss_cal_fg'])
+    torch.testing.assert_close(joint['loss_cal_bg'], cal['loss_cal_bg'])
+    assert cal['loss_cal_fg'] > 0 and cal['loss_cal_bg'] > 0
+    torch.testing.assert_close(
+        sum(joint.values()),
+        mcl + cal['loss_cal_fg'] + cal['loss_cal_bg'])
