@@ -87,7 +87,7 @@ def pil_resize(img: np.ndarray,
                          f'got {resample!r}')
     h, w = int(size[0]), int(size[1])
     pil = Image.fromarray(np.ascontiguousarray(img))
-    return np.asarray(pil.resize((w, h), resample=PIL_RESAMPLE[resample]))
+    return np.array(pil.resize((w, h), resample=PIL_RESAMPLE[resample]))
 
 
 def pil_nearest_indices(src: int, dst: int) -> np.ndarray:
