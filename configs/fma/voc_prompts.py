@@ -59,8 +59,7 @@ model = dict(
 # applies it to the image and its coarse seed D_C.
 fma_augmentation = [
     dict(type='RandColorJitter'),
-    dict(
-        type='RandRangeScale', low_size=288, high_size=480, short_thresh=224),
+    dict(type='RandRangeScale', low_size=288, high_size=480, short_thresh=224),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
 ]

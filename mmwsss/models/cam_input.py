@@ -18,8 +18,8 @@ from PIL import Image
 from torch import Tensor
 
 __all__ = [
-    'PIL_RESAMPLE', 'round_up_to_multiple', 'patch_aligned_size',
-    'pil_resize', 'pil_nearest_indices', 'resize_nearest_like_pil',
+    'PIL_RESAMPLE', 'round_up_to_multiple', 'patch_aligned_size', 'pil_resize',
+    'pil_nearest_indices', 'resize_nearest_like_pil',
     'resize_normalized_like_pil'
 ]
 
@@ -59,8 +59,8 @@ def patch_aligned_size(size: Sequence[int], patch: int) -> Tuple[int, int]:
         tuple[int, int]: ``(H', W')``, e.g. ``(281, 500) -> (288, 512)`` for
         patch 16.
     """
-    return (round_up_to_multiple(size[0], patch),
-            round_up_to_multiple(size[1], patch))
+    return (round_up_to_multiple(size[0],
+                                 patch), round_up_to_multiple(size[1], patch))
 
 
 def pil_resize(img: np.ndarray,

@@ -51,6 +51,16 @@ __all__ = ['FMAPromptModel']
 TASKS = ('cls', 'seg')
 PHASES = ('cls', 'seg', 'joint')
 CAM_INPUT_SIZES = ('round_up', 'pad')
+CAL_LABELS = ('crop', 'image')
+
+
+def _checked(key: str, value: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError naming the
+    config key."""
+    if value not in choices:
+        raise ValueError(f'FMAPromptModel: {key} must be one of '
+                         f'{tuple(choices)}, got {value!r}')
+    return value
 
 
 @MODELS.register_module()
@@ -139,6 +149,27 @@ class FMAPromptModel(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self._init_class_names(dataset, class_names, bg_names)
+        self.clip = MODELS.build(clip)
+        self._init_prompts(cls_prompt, seg_prompt)
+        self.mcl_loss = MODELS.build(mcl_loss)
+        self.cal_loss = MODELS.build(cal_loss)
+        self._init_caa_and_seeders(caa, seeder, joint_seeder)
+        self.cal_labels = _checked('cal_labels', cal_labels, CAL_LABELS)
+        self.cam_input_size = _checked('cam_input_size', cam_input_size,
+                                       CAM_INPUT_SIZES)
+        self.cam_softmax = _checked('cam_softmax', cam_softmax, SOFTMAX_MODES)
+        self.reuse_seeds_from = reuse_seeds_from
+        self.output_cams = output_cams
+        self.phase = phase
+        self.test_task = test_task
+        self._text_cache: Dict[str, Tensor] = {}
+        self._register_state_dict_hook(self._drop_clip_weights)
+
+    def _init_class_names(self, dataset: str,
+                          class_names: Optional[Sequence[str]],
+                          bg_names: Optional[Sequence[str]]) -> None:
+        """Class tables of ``dataset`` and the prompt names."""
         info = get_dataset_info(dataset)
         self.dataset_classes = info['classes']
         self.class_names = list(class_names or info['prompt_names'])
@@ -151,7 +182,9 @@ class FMAPromptModel(BaseModel):
                 f'"{dataset}" has {len(self.dataset_classes) - 1} foreground '
                 'classes')
 
-        self.clip = MODELS.build(clip)
+    def _init_prompts(self, cls_prompt: Optional[dict],
+                      seg_prompt: Optional[dict]) -> None:
+        """Build the cls / seg prompt learners (None = no such task)."""
         self.cls_prompt = None
         if cls_prompt is not None:
             self.cls_prompt = MODELS.build(
@@ -173,9 +206,11 @@ class FMAPromptModel(BaseModel):
                     clip=self.clip, class_names=self.class_names))
         if self.cls_prompt is None and self.seg_prompt is None:
             raise ValueError('FMAPromptModel needs cls_prompt or seg_prompt')
-        self.mcl_loss = MODELS.build(mcl_loss)
-        self.cal_loss = MODELS.build(cal_loss)
 
+    def _init_caa_and_seeders(self, caa: Optional[Dict[str, Optional[dict]]],
+                              seeder: Optional[Dict[str, dict]],
+                              joint_seeder: Optional[dict]) -> None:
+        """Per task CAA settings and seeders (the authors' VOC defaults)."""
         caa = dict(
             cls=dict(threshold=0.4, aff_at='score'),
             seg=dict(threshold=0.5, aff_at='cam')) if caa is None else caa
@@ -193,24 +228,6 @@ class FMAPromptModel(BaseModel):
         self.joint_seeder = (
             MODELS.build(joint_seeder)
             if joint_seeder is not None else self.seeders.get('cls'))
-        if cal_labels not in ('crop', 'image'):
-            raise ValueError(
-                f'cal_labels must be "crop" or "image", got {cal_labels!r}')
-        self.cal_labels = cal_labels
-        if cam_input_size not in CAM_INPUT_SIZES:
-            raise ValueError(f'cam_input_size must be one of '
-                             f'{CAM_INPUT_SIZES}, got {cam_input_size!r}')
-        self.cam_input_size = cam_input_size
-        if cam_softmax not in SOFTMAX_MODES:
-            raise ValueError(f'cam_softmax must be one of {SOFTMAX_MODES}, '
-                             f'got {cam_softmax!r}')
-        self.cam_softmax = cam_softmax
-        self.reuse_seeds_from = reuse_seeds_from
-        self.output_cams = output_cams
-        self.phase = phase
-        self.test_task = test_task
-        self._text_cache: Dict[str, Tensor] = {}
-        self._register_state_dict_hook(self._drop_clip_weights)
 
     # ------------------------------------------------------------------
     # state: only prompts are saved / loaded

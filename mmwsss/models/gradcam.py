@@ -28,7 +28,6 @@ __all__ = [
     'min_max_normalize', 'normalized_at_size'
 ]
 
-
 #: Softmax variants before GradCAM, see :func:`softmax_scores`.
 SOFTMAX_MODES = ('global_max', 'exact')
 

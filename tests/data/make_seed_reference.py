@@ -86,8 +86,8 @@ def reference_maps(model) -> np.ndarray:
     W = -(-w // PATCH) * PATCH
     resized = np.array(Image.fromarray(rgb).resize((W, H), Image.BICUBIC))
     x = torch.from_numpy(resized).permute(2, 0, 1).float() / 255
-    x = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(
-        CLIP_STD).view(3, 1, 1)
+    x = (x - torch.tensor(CLIP_MEAN).view(
+        3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
     clip = model.clip
     with torch.no_grad():
         embeds, eot = model.seg_prompt()
@@ -105,12 +105,14 @@ def reference_maps(model) -> np.ndarray:
         maps = []
         gh, gw = out.grid
         for c in LABELS:
-            g, = torch.autograd.grad(p[0, c - 1], out.target,
-                                     retain_graph=True)
+            g, = torch.autograd.grad(
+                p[0, c - 1], out.target, retain_graph=True)
             weights = g[0, 1:].mean(dim=0)
             cam = (out.target[0, 1:].detach() @ weights).view(gh, gw)
             cam = F.interpolate(
-                cam.clamp(min=0)[None, None], size=(h, w), mode='bilinear',
+                cam.clamp(min=0)[None, None],
+                size=(h, w),
+                mode='bilinear',
                 align_corners=False)[0, 0]
             lo, hi = cam.min(), cam.max()
             maps.append((cam - lo) / (hi - lo + 1e-7))

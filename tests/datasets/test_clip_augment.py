@@ -60,8 +60,8 @@ def test_cam_resize_equals_pil_bicubic_on_real_image(voc_mini_root):
     got = resize_normalized_like_pil(x[None], (288, 512), mean, std)[0]
     pil = np.asarray(Image.fromarray(rgb).resize((512, 288), Image.BICUBIC))
     want = (torch.from_numpy(pil).permute(2, 0, 1).float() / 255 -
-            torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(
-                CLIP_STD).view(3, 1, 1)
+            torch.tensor(CLIP_MEAN).view(
+                3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
     assert got.shape == (3, 288, 512)
     torch.testing.assert_close(got, want, atol=2e-6, rtol=0)
     # not what a bilinear resize of the tensor gives
@@ -90,8 +90,9 @@ def test_model_cam_input_is_pil_bicubic(voc_mini_root):
     idx = [osp.basename(d['img_path'])[:-4]
            for d in ds.load_data_list()].index(IMG)
     cfg = Config.fromfile(
-        osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_',
-                 'models', 'clip_vit_b16.py'))
+        osp.join(
+            osp.dirname(__file__), '..', '..', 'configs', '_base_', 'models',
+            'clip_vit_b16.py'))
     model = MODELS.build(
         dict(
             type='FMAPromptModel',
@@ -105,8 +106,8 @@ def test_model_cam_input_is_pil_bicubic(voc_mini_root):
     img = model._prepare_image(data['inputs'], 0, data['data_samples'][0])
     pil = pil_resize(_rgb(voc_mini_root), (288, 512), 'bicubic')
     want = (torch.from_numpy(pil).permute(2, 0, 1).float() / 255 -
-            torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(
-                CLIP_STD).view(3, 1, 1)
+            torch.tensor(CLIP_MEAN).view(
+                3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
     torch.testing.assert_close(img[0], want, atol=2e-6, rtol=0)
     # 'pad' keeps the image as it is
     model.cam_input_size = 'pad'
@@ -154,16 +155,17 @@ def test_rand_range_scale_pil_bicubic_image_nearest_labels(voc_mini_root):
     PIL nearest, channel by channel."""
     rgb = _rgb(voc_mini_root)
     gt = _gt(voc_mini_root)
-    stack = np.stack([gt, (gt == 1).astype(np.uint8),
-                      (gt == 15).astype(np.uint8)], axis=2)
+    stack = np.stack(
+        [gt, (gt == 1).astype(np.uint8), (gt == 15).astype(np.uint8)], axis=2)
     np.random.seed(3)
     target = RandRangeScale().draw_target()
     np.random.seed(3)
     out = RandRangeScale().transform(
-        dict(img=rgb.copy(), gt_seg_map=stack.copy(),
-             seg_fields=['gt_seg_map']))
-    h, w = scaled_size(281, 500, rand_range_scale_factor(281, 500, target,
-                                                         224))
+        dict(
+            img=rgb.copy(), gt_seg_map=stack.copy(),
+            seg_fields=['gt_seg_map']))
+    h, w = scaled_size(281, 500,
+                       rand_range_scale_factor(281, 500, target, 224))
     assert out['img'].shape == (h, w, 3) and out['img_shape'] == (h, w)
     want_img = np.asarray(Image.fromarray(rgb).resize((w, h), Image.BICUBIC))
     np.testing.assert_array_equal(out['img'], want_img)

@@ -295,8 +295,7 @@ def test_joint_loss_equals_mcl_plus_cal_computed_separately(crops):
     mcl = model.loss(inputs, samples)['loss_mcl']
     # D_C of each crop from its cls CAMs, made step by step
     labels = model._multi_hot(samples)
-    cams, pairs, out = model.compute_cams(
-        inputs, labels, 'cls', attn_layers=8)
+    cams, pairs, out = model.compute_cams(inputs, labels, 'cls', attn_layers=8)
     h, w = inputs.shape[-2:]
     seg_samples = []
     for b, ds in enumerate(samples):
@@ -315,5 +314,11 @@ def test_joint_loss_equals_mcl_plus_cal_computed_separately(crops):
     torch.testing.assert_close(joint['loss_cal_bg'], cal['loss_cal_bg'])
     assert cal['loss_cal_fg'] > 0 and cal['loss_cal_bg'] > 0
     torch.testing.assert_close(
-        sum(joint.values()),
-        mcl + cal['loss_cal_fg'] + cal['loss_cal_bg'])
+        sum(joint.values()), mcl + cal['loss_cal_fg'] + cal['loss_cal_bg'])
+
+
+def test_bad_cam_options_name_the_key():
+    for key, bad in (('cam_input_size', 'align'), ('cam_softmax', 'plain'),
+                     ('cal_labels', 'all')):
+        with pytest.raises(ValueError, match=f'{key} must be one of'):
+            build_model(**{key: bad})

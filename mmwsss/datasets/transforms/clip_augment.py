@@ -29,9 +29,9 @@ from mmseg.registry import TRANSFORMS
 from mmwsss.models.cam_input import pil_resize, resize_nearest_like_pil
 
 __all__ = [
-    'jitter_brightness', 'jitter_contrast', 'jitter_saturation',
-    'jitter_hue', 'rand_range_scale_factor', 'scaled_size',
-    'RandColorJitter', 'RandRangeScale'
+    'jitter_brightness', 'jitter_contrast', 'jitter_saturation', 'jitter_hue',
+    'rand_range_scale_factor', 'scaled_size', 'RandColorJitter',
+    'RandRangeScale'
 ]
 
 
@@ -50,8 +50,8 @@ def jitter_contrast(img: np.ndarray, factor: float) -> np.ndarray:
 def jitter_saturation(img: np.ndarray, factor: float) -> np.ndarray:
     """Scale S of OpenCV's HSV by ``factor`` (BGR uint8 in and out)."""
     hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-    hsv[:, :, 1] = cv2.convertScaleAbs(hsv[:, :, 1], alpha=float(factor),
-                                       beta=0)
+    hsv[:, :, 1] = cv2.convertScaleAbs(
+        hsv[:, :, 1], alpha=float(factor), beta=0)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
 
 
@@ -59,8 +59,8 @@ def jitter_hue(img: np.ndarray, delta: float) -> np.ndarray:
     """Shift H of OpenCV's ``HSV_FULL`` (0..255) by ``delta``, saturating
     (BGR uint8 in and out)."""
     hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV_FULL)
-    hsv[:, :, 0] = cv2.convertScaleAbs(hsv[:, :, 0], alpha=1,
-                                       beta=float(delta))
+    hsv[:, :, 0] = cv2.convertScaleAbs(
+        hsv[:, :, 0], alpha=1, beta=float(delta))
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL)
 
 
