@@ -12,7 +12,6 @@ import os.path as osp
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.structures import PixelData  # noqa: F401
 from mmseg.structures import SegDataSample
 
 DATA = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data')
