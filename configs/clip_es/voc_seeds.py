@@ -34,6 +34,11 @@ model = dict(
     cls_prompt=dict(type='FixedPromptLearner', template='a clean origami {}.'),
     seg_prompt=None,
     test_task='cls',
+    # CLIP-ES's CAM input is the FMA-WSSS one (each side rounded up to a
+    # multiple of 16, PIL bicubic: the default cam_input_size='round_up');
+    # its softmax runs over the text features of the present classes and
+    # the background ones only, i.e. an exact softmax.
+    cam_softmax='exact',
     caa=dict(
         cls=dict(
             threshold=0.4,

@@ -9,8 +9,8 @@
 # D_C of every trainaug image (cls CAMs -> CAA t 0.4 -> SAMS alpha 0.6) in
 # <work_dir>/coarse_seeds -> phase 2 (seg prompts, CAL loss against D_C,
 # 17,000 iterations). `--resume` picks up in any phase. The checkpoint holds
-# the prompts only (376,832 parameters, ~0.8 M as the paper's Table S1);
-# CLIP's weights always come from `clip.pretrained`.
+# the prompts only (376,832 parameters = 0.38 M, 0.8 MB at fp16); CLIP's
+# weights always come from `clip.pretrained`.
 # Then the fine seeds: configs/fma/voc_seeds.py.
 #
 # Weights: `model.clip.pretrained` = 'openai' (downloaded once by open_clip)
@@ -51,17 +51,17 @@ model = dict(
         cls=dict(type='SAMSSeeder', alpha=0.6, mask_dir=sam_mask_dir),
         seg=dict(type='SAMSSeeder', alpha=0.7, mask_dir=sam_mask_dir)))
 
-# Authors' augmentation: colour jitter, random rescale (long side 288-480),
-# 224 crop, flip. Phase 2 applies it to the image and its coarse seed.
+# The authors' augmentation (configs/clip_cam/base.py, AlchemyCat's augers),
+# in their order: colour jitter on the uint8 image (brightness +-25, contrast
+# x[0.6, 1.4], saturation x[0.5, 1.5], hue +-25, each p 0.5, random order);
+# long side to an integer in [288, 480] with the short side >= 224 (PIL
+# bicubic, labels nearest), so the 224 crop never pads; flip p 0.5. Phase 2
+# applies it to the image and its coarse seed D_C.
 fma_augmentation = [
-    dict(
-        type='RandomResize',
-        scale=(480, 480),
-        ratio_range=(0.6, 1.0),
-        keep_ratio=True),
+    dict(type='RandColorJitter'),
+    dict(type='RandRangeScale', low_size=288, high_size=480, short_thresh=224),
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
 ]
 train_pipeline = [dict(type='LoadImageFromFile')
                   ] + fma_augmentation + [dict(type='PackWSSSInputs')]

@@ -13,17 +13,13 @@ model = dict(
     phase='joint',
     joint_seeder=dict(
         type='SAMSSeeder', alpha=0.6, owner='model.joint_seeder'))
+# The same augmentation as the two-phase run (`fma_augmentation`); the SAM
+# masks ride along as label channels, so RandRangeScale resizes them with
+# nearest neighbour like the labels.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadSAMMasks', mask_dir={{_base_.sam_mask_dir}}),
-    dict(
-        type='RandomResize',
-        scale=(480, 480),
-        ratio_range=(0.6, 1.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size={{_base_.crop_size}}),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
+    dict(type='Compose', transforms={{_base_.fma_augmentation}}),
     dict(type='PackWSSSInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -15,10 +15,13 @@ Data flow of one training step (paper Fig. 2, authors' two-phase schedule):
   back to what it can do (see :mod:`mmwsss.models.seeders`).
 
 Prediction (``tools/test.py``, the coarse-seed stage of training) works per
-image at its own resolution (resized to the nearest patch multiple, as the
-authors do): CAMs of the labelled classes -> CAA -> seeder (SAMS by default)
--> ``pred_sem_seg`` (0 = background, class indices) in a SegDataSample, so
-mmseg's metrics and visualisers work on it.
+image at its own scale, as the authors' CAM inference does: each side
+rounded UP to the next multiple of the patch size (500x281 -> 512x288),
+resized with PIL bicubic on the uint8 RGB image, CLIP-normalised; CAMs of
+the labelled classes (masked softmax with the global max, then GradCAM) ->
+CAA -> seeder (SAMS by default) at the image's own size -> ``pred_sem_seg``
+(0 = background, class indices) in a SegDataSample, so mmseg's metrics and
+visualisers work on it.
 
 Only the prompt learners hold trainable parameters and only they are saved
 in checkpoints; CLIP's weights always come from ``clip.pretrained``.
@@ -41,17 +44,25 @@ from mmwsss.class_names import IGNORE_INDEX, get_dataset_info
 from mmwsss.evaluation.seed_io import is_done, read_seed_png, seed_path
 from .baselines.frozen_parts import exclude_from_checkpoint
 from .caa import caa_refine, merge_attention
-from .gradcam import grad_cam, normalized_at_size, softmax_scores
+from .cam_input import patch_aligned_size, resize_normalized_like_pil
+from .gradcam import (SOFTMAX_MODES, grad_cam, normalized_at_size,
+                      softmax_scores)
 
 __all__ = ['FMAPromptModel']
 
 TASKS = ('cls', 'seg')
 PHASES = ('cls', 'seg', 'joint')
+CAM_INPUT_SIZES = ('round_up', 'pad')
+CAL_LABELS = ('crop', 'image')
 
 
-def _round_to_multiple(x: int, m: int) -> int:
-    """Nearest positive multiple of ``m`` (the authors' patch alignment)."""
-    return max(m, int(round(x / m)) * m)
+def _checked(key: str, value: str, choices: Sequence[str]) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError naming the
+    config key."""
+    if value not in choices:
+        raise ValueError(f'FMAPromptModel: {key} must be one of '
+                         f'{tuple(choices)}, got {value!r}')
+    return value
 
 
 @MODELS.register_module()
@@ -84,13 +95,23 @@ class FMAPromptModel(BaseModel):
             ``'seg'`` (fine seeds) or ``'cls'`` (coarse seeds).
         caa (dict): Per task CAA settings (``None`` for no CAA), keys of
             :func:`mmwsss.models.caa.caa_refine` (``threshold``,
-            ``sinkhorn_iters``, ``power``, ``aff_at``) plus ``last_k``.
+            ``sinkhorn_iters``, ``n_iters`` (the affinity's matrix power),
+            ``aff_at``, ``mask_type``) plus ``last_k``.
         seeder (dict): Per task seeder configs (``SAMSSeeder``,
             ``ThresholdSeeder``, ...), turning CAMs into seed maps.
         joint_seeder (dict, optional): Seeder for the online D_C of the
             ``'joint'`` phase; defaults to ``seeder['cls']``.
-        cam_input_size (str): ``'align'`` resizes each test image to the
-            nearest patch multiple (authors), ``'pad'`` zero-pads it.
+        cam_input_size (str): CAM input of a test image. ``'round_up'``
+            (the FMA-WSSS and CLIP-ES code): each side rounded up to the
+            next patch multiple, PIL bicubic on the uint8 image
+            (:func:`~mmwsss.models.cam_input.resize_normalized_like_pil`;
+            skipped when the size already fits, so a pipeline that resized
+            already is not resized twice). ``'pad'``: no resize, zero
+            padding (= the mean colour) up to the patch grid.
+        cam_softmax (str): Softmax before GradCAM
+            (:func:`~mmwsss.models.gradcam.softmax_scores`):
+            ``'global_max'`` (FMA-WSSS: AlchemyCat's masked softmax, max over
+            all logits, eps 1e-5) or ``'exact'`` (CLIP-ES).
         reuse_seeds_from (str, optional): Seed folder of an earlier run;
             images with a seed PNG there are read back instead of
             recomputed (set it to ``test_evaluator.seed_dir`` of SeedMetric).
@@ -124,7 +145,8 @@ class FMAPromptModel(BaseModel):
                  caa: Optional[Dict[str, Optional[dict]]] = None,
                  seeder: Optional[Dict[str, dict]] = None,
                  joint_seeder: Optional[dict] = None,
-                 cam_input_size: str = 'align',
+                 cam_input_size: str = 'round_up',
+                 cam_softmax: str = 'global_max',
                  reuse_seeds_from: Optional[str] = None,
                  output_cams: bool = False,
                  allow_untrained_prompts: bool = False,
@@ -134,6 +156,28 @@ class FMAPromptModel(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self._init_class_names(dataset, class_names, bg_names)
+        self.clip = MODELS.build(clip)
+        self._init_prompts(cls_prompt, seg_prompt)
+        self.mcl_loss = MODELS.build(mcl_loss)
+        self.cal_loss = MODELS.build(cal_loss)
+        self._init_caa_and_seeders(caa, seeder, joint_seeder)
+        self.cal_labels = _checked('cal_labels', cal_labels, CAL_LABELS)
+        self.cam_input_size = _checked('cam_input_size', cam_input_size,
+                                       CAM_INPUT_SIZES)
+        self.cam_softmax = _checked('cam_softmax', cam_softmax, SOFTMAX_MODES)
+        self.reuse_seeds_from = reuse_seeds_from
+        self.output_cams = output_cams
+        self.phase = phase
+        self.test_task = test_task
+        self._text_cache: Dict[str, Tensor] = {}
+        self.allow_untrained_prompts = allow_untrained_prompts
+        exclude_from_checkpoint(self, ['clip'])
+
+    def _init_class_names(self, dataset: str,
+                          class_names: Optional[Sequence[str]],
+                          bg_names: Optional[Sequence[str]]) -> None:
+        """Class tables of ``dataset`` and the prompt names."""
         info = get_dataset_info(dataset)
         self.dataset_classes = info['classes']
         self.class_names = list(class_names or info['prompt_names'])
@@ -146,7 +190,9 @@ class FMAPromptModel(BaseModel):
                 f'"{dataset}" has {len(self.dataset_classes) - 1} foreground '
                 'classes')
 
-        self.clip = MODELS.build(clip)
+    def _init_prompts(self, cls_prompt: Optional[dict],
+                      seg_prompt: Optional[dict]) -> None:
+        """Build the cls / seg prompt learners (None = no such task)."""
         self.cls_prompt = None
         if cls_prompt is not None:
             self.cls_prompt = MODELS.build(
@@ -168,9 +214,11 @@ class FMAPromptModel(BaseModel):
                     clip=self.clip, class_names=self.class_names))
         if self.cls_prompt is None and self.seg_prompt is None:
             raise ValueError('FMAPromptModel needs cls_prompt or seg_prompt')
-        self.mcl_loss = MODELS.build(mcl_loss)
-        self.cal_loss = MODELS.build(cal_loss)
 
+    def _init_caa_and_seeders(self, caa: Optional[Dict[str, Optional[dict]]],
+                              seeder: Optional[Dict[str, dict]],
+                              joint_seeder: Optional[dict]) -> None:
+        """Per task CAA settings and seeders (the authors' VOC defaults)."""
         caa = dict(
             cls=dict(threshold=0.4, aff_at='score'),
             seg=dict(threshold=0.5, aff_at='cam')) if caa is None else caa
@@ -188,21 +236,6 @@ class FMAPromptModel(BaseModel):
         self.joint_seeder = (
             MODELS.build(joint_seeder)
             if joint_seeder is not None else self.seeders.get('cls'))
-        if cal_labels not in ('crop', 'image'):
-            raise ValueError(
-                f'cal_labels must be "crop" or "image", got {cal_labels!r}')
-        self.cal_labels = cal_labels
-        if cam_input_size not in ('align', 'pad'):
-            raise ValueError('cam_input_size must be "align" or "pad", got '
-                             f'{cam_input_size!r}')
-        self.cam_input_size = cam_input_size
-        self.reuse_seeds_from = reuse_seeds_from
-        self.output_cams = output_cams
-        self.phase = phase
-        self.test_task = test_task
-        self._text_cache: Dict[str, Tensor] = {}
-        self.allow_untrained_prompts = allow_untrained_prompts
-        exclude_from_checkpoint(self, ['clip'])
 
     # ------------------------------------------------------------------
     # state: only prompts are saved / loaded
@@ -356,7 +389,8 @@ class FMAPromptModel(BaseModel):
             inputs (Tensor): (B, 3, H, W) normalised images, H, W multiples
                 of the patch size.
             fg_present (Tensor): (B, G) 0/1 classes to compute CAMs for; the
-                softmax of eq. 1 runs over these plus all background prompts.
+                softmax of eq. 1 (``cam_softmax``) keeps these plus all
+                background prompts.
             task (str): ``'cls'`` or ``'seg'`` prompts.
             create_graph (bool): Keep the graph so the CAMs are
                 differentiable w.r.t. the prompts (CAL loss).
@@ -374,7 +408,7 @@ class FMAPromptModel(BaseModel):
             text = self.text_features(task)
             logits = self.logits(out.embedding, text)
             fg_present = fg_present.bool()
-            scores = softmax_scores(logits, fg_present)
+            scores = softmax_scores(logits, fg_present, self.cam_softmax)
             pairs = torch.nonzero(fg_present)
             cams = grad_cam(
                 out.target, scores, pairs, out.grid, create_graph=create_graph)
@@ -472,7 +506,8 @@ class FMAPromptModel(BaseModel):
             }
             pairs = torch.nonzero(labels.bool())
             scores = softmax_scores(
-                self.logits(out.embedding, text.detach()), labels.bool())
+                self.logits(out.embedding, text.detach()), labels.bool(),
+                self.cam_softmax)
             cams = grad_cam(out.target, scores, pairs, out.grid)
         cams = cams.detach()
         h, w = inputs.shape[-2:]
@@ -497,17 +532,27 @@ class FMAPromptModel(BaseModel):
     # ------------------------------------------------------------------
     # inference
     # ------------------------------------------------------------------
+    def _input_normalization(
+            self) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        """(3, 1, 1) mean / std the data preprocessor normalised the
+        inputs with (0-255 units), or ``(None, None)`` without one."""
+        pre = self.data_preprocessor
+        if not getattr(pre, '_enable_normalize', False):
+            return None, None
+        return pre.mean, pre.std
+
     def _prepare_image(self, inputs: Tensor, i: int,
                        ds: SegDataSample) -> Tensor:
-        """Crop batch padding, then align to the patch grid."""
+        """CAM input of image ``i``: crop the batch padding, then (with
+        ``cam_input_size='round_up'``) resize to the patch grid as the
+        authors do (see :mod:`mmwsss.models.cam_input`)."""
         h, w = ds.metainfo.get('img_shape', inputs.shape[-2:])[:2]
         img = inputs[i:i + 1, :, :h, :w]
-        p = self.clip.patch_size
-        if self.cam_input_size == 'align':
-            size = (_round_to_multiple(h, p), _round_to_multiple(w, p))
+        if self.cam_input_size == 'round_up':
+            size = patch_aligned_size((h, w), self.clip.patch_size)
             if size != (h, w):
-                img = F.interpolate(
-                    img, size=size, mode='bilinear', align_corners=False)
+                mean, std = self._input_normalization()
+                img = resize_normalized_like_pil(img, size, mean, std)
         return img
 
     def image_cams(self, inputs: Tensor, i: int, ds: SegDataSample,

@@ -7,6 +7,8 @@ Pipeline as the FMA-WSSS / CLIP-ES code computes it::
 
     logits (B, K)  = CLIP image embedding . text embeddings of G fg + Q bg
     scores (B, K)  = softmax over the PRESENT fg classes and ALL bg classes
+                     (FMA-WSSS: AlchemyCat's masked softmax, max over all K
+                     logits, eps 1e-5; CLIP-ES: an exact softmax)
     w[p]   (C,)    = mean over the L patch tokens of
                      d scores[b, k] / d target[b, 1:]
     cam[p] (h, w)  = sum_C w[p] * target[b, 1:]     (target detached)
@@ -22,32 +24,79 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    'softmax_scores', 'grad_cam', 'min_max_normalize', 'normalized_at_size'
+    'SOFTMAX_MODES', 'masked_softmax', 'softmax_scores', 'grad_cam',
+    'min_max_normalize', 'normalized_at_size'
 ]
 
+#: Softmax variants before GradCAM, see :func:`softmax_scores`.
+SOFTMAX_MODES = ('global_max', 'exact')
 
-def softmax_scores(logits: Tensor, fg_present: Tensor) -> Tensor:
+
+def masked_softmax(logits: Tensor, mask: Tensor, eps: float = 1e-5) -> Tensor:
+    """AlchemyCat's ``MaskedSoftmax(dim=-1, epsilon=eps)`` (FMA-WSSS).
+
+    ``e = exp(x - max(x)) * mask`` with the max over ALL entries of the row
+    (masked ones included), then ``p = e / (sum(e) + eps)``. The max is
+    ``torch.max`` (its gradient goes to one arg-max entry, as in the
+    reference). Unlike a softmax over the unmasked entries only, the result
+    depends on the masked logits through the max and the eps: when a masked
+    entry tops the row by d, the unmasked ``e`` shrink by ``exp(-d)`` and the
+    eps weighs ``exp(d)`` times more.
+
+    Args:
+        logits (Tensor): (..., K) logits.
+        mask (Tensor): (..., K) 0/1 (bool or float) entries to keep.
+        eps (float): Added to the denominator. Defaults to 1e-5.
+
+    Returns:
+        Tensor: (..., K) scores, 0 where ``mask`` is 0.
+    """
+    top = torch.max(logits, dim=-1, keepdim=True)[0]
+    e = torch.exp(logits - top) * mask.to(logits.dtype)
+    return e / (e.sum(dim=-1, keepdim=True) + eps)
+
+
+def softmax_scores(logits: Tensor,
+                   fg_present: Tensor,
+                   mode: str = 'global_max',
+                   eps: float = 1e-5) -> Tensor:
     """Softmax over the present foreground classes plus all background
-    classes, per image (CLIP-ES eq. 2).
+    classes, per image (CLIP-ES eq. 2), the scores GradCAM differentiates.
 
-    Absent foreground classes are masked to ``-inf`` before the softmax, so
-    their score is exactly 0 and they do not take part in the normalisation.
-    A row with nothing to normalise (no present fg class and ``Q == 0``)
-    yields all zeros instead of NaN.
+    Modes:
+
+    - ``'global_max'`` (FMA-WSSS, the default): :func:`masked_softmax` with
+      mask = the present foreground classes on the first G entries and 1 on
+      every background entry (``sm_fg_exist=True``), eps ``eps``, max over
+      all K logits (absent classes included).
+    - ``'exact'`` (CLIP-ES, whose text features hold only the present
+      classes and the background ones): absent foreground classes are
+      masked to ``-inf``, so they take no part and the present scores sum
+      to 1. A row with nothing to normalise (no present fg class and
+      ``Q == 0``) yields zeros instead of NaN.
+
+    The two agree to ~1e-5 while a kept class holds the top logit; when an
+    absent class tops the logits, ``'global_max'`` scores shrink.
 
     Args:
         logits (Tensor): (B, K) logits, the first G columns foreground
             classes, the remaining ``Q = K - G`` background classes.
         fg_present (Tensor): (B, G) bool (or 0/1), True where the
             foreground class is in the image.
+        mode (str): ``'global_max'`` or ``'exact'``.
+        eps (float): Denominator eps of ``'global_max'``. Defaults to 1e-5.
 
     Returns:
-        Tensor: (B, K) scores, differentiable w.r.t. ``logits``.
+        Tensor: (B, K) scores, differentiable w.r.t. ``logits``; 0 for the
+        absent foreground classes.
     """
     if logits.dim() != 2 or fg_present.dim() != 2:
         raise ValueError('softmax_scores expects logits (B, K) and '
                          f'fg_present (B, G), got {tuple(logits.shape)} and '
                          f'{tuple(fg_present.shape)}')
+    if mode not in SOFTMAX_MODES:
+        raise ValueError(f'softmax_scores: mode must be one of '
+                         f'{SOFTMAX_MODES}, got {mode!r}')
     B, K = logits.shape
     G = fg_present.shape[1]
     if fg_present.shape[0] != B or G > K:
@@ -55,6 +104,8 @@ def softmax_scores(logits: Tensor, fg_present: Tensor) -> Tensor:
                          f'logits {tuple(logits.shape)} (need (B, G<=K))')
     allowed = torch.ones_like(logits, dtype=torch.bool)
     allowed[:, :G] = fg_present.to(device=logits.device, dtype=torch.bool)
+    if mode == 'global_max':
+        return masked_softmax(logits, allowed, eps=eps)
     masked = logits.masked_fill(~allowed, float('-inf'))
     # Rows with nothing allowed would be softmax(-inf, ..., -inf) = NaN:
     # feed them zeros and zero the result, so no NaN ever enters a graph.

@@ -404,3 +404,47 @@ def test_seed_rerun_skips_finished_unreadable_image(repo_root, tmp_path,
         run('w3')
     assert str(err.value).startswith(
         f'cannot read image {data / "JPEGImages" / "2007_000032.jpg"} ')
+
+
+def test_joint_loss_equals_mcl_plus_cal_computed_separately(crops):
+    """Eq. 11's joint phase: its losses equal MCL of the cls phase plus CAL
+    of the seg phase trained against the D_C that the cls CAMs of the same
+    crop give (cls CAMs -> CAA -> joint seeder, GT ignore kept)."""
+    seeder = dict(type='ThresholdSeeder', bg_threshold=0.3)
+    model = build_model(phase='joint', joint_seeder=seeder)
+    model.train()
+    inputs, samples = _prep(model, crops)
+    joint = model.loss(inputs, samples)
+    assert set(joint) == {'loss_mcl', 'loss_cal_fg', 'loss_cal_bg'}
+
+    model.phase = 'cls'
+    mcl = model.loss(inputs, samples)['loss_mcl']
+    # D_C of each crop from its cls CAMs, made step by step
+    labels = model._multi_hot(samples)
+    cams, pairs, out = model.compute_cams(inputs, labels, 'cls', attn_layers=8)
+    h, w = inputs.shape[-2:]
+    seg_samples = []
+    for b, ds in enumerate(samples):
+        sel = pairs[:, 0] == b
+        refined = model.refine(cams[sel].detach(), out.attn[b], 'cls')
+        d_c = MODELS.build(seeder)(refined, pairs[sel, 1], (h, w)).long()
+        gt = ds.gt_sem_seg.data[0]
+        d_c[gt == 255] = 255
+        s = ds.clone()
+        s.gt_sem_seg = PixelData(data=d_c[None])
+        seg_samples.append(s)
+    model.phase = 'seg'
+    cal = model.loss(inputs, seg_samples)
+    torch.testing.assert_close(joint['loss_mcl'], mcl)
+    torch.testing.assert_close(joint['loss_cal_fg'], cal['loss_cal_fg'])
+    torch.testing.assert_close(joint['loss_cal_bg'], cal['loss_cal_bg'])
+    assert cal['loss_cal_fg'] > 0 and cal['loss_cal_bg'] > 0
+    torch.testing.assert_close(
+        sum(joint.values()), mcl + cal['loss_cal_fg'] + cal['loss_cal_bg'])
+
+
+def test_bad_cam_options_name_the_key():
+    for key, bad in (('cam_input_size', 'align'), ('cam_softmax', 'plain'),
+                     ('cal_labels', 'all')):
+        with pytest.raises(ValueError, match=f'{key} must be one of'):
+            build_model(**{key: bad})

@@ -20,9 +20,11 @@ def linear_logits(target, W):
 
 
 def test_softmax_scores_masks_absent_fg():
+    # mode='exact' (CLIP-ES) since issue 11 made 'global_max' the default;
+    # the assertions are unchanged
     logits = torch.tensor([[1., 2., 0., 3.], [5., 1., 2., 2.]])
     present = torch.tensor([[True, False], [False, False]])  # G=2, Q=2
-    s = softmax_scores(logits, present)
+    s = softmax_scores(logits, present, mode='exact')
     e0 = torch.tensor([math.e, 1., math.e**3])  # classes 0, 2, 3
     torch.testing.assert_close(
         s[0], torch.tensor([e0[0], 0., e0[1], e0[2]]) / e0.sum())
@@ -33,12 +35,62 @@ def test_softmax_scores_masks_absent_fg():
 def test_softmax_scores_empty_row_is_zero_not_nan():
     logits = torch.randn(2, 3, requires_grad=True)
     present = torch.tensor([[1, 0, 1], [0, 0, 0]])  # no bg classes (Q=0)
-    s = softmax_scores(logits, present)
+    s = softmax_scores(logits, present, mode='exact')
     assert torch.equal(s[1], torch.zeros(3))
     s[:, 0].sum().backward()
     assert torch.isfinite(logits.grad).all()
     with pytest.raises(ValueError, match='fg_present'):
         softmax_scores(logits, torch.ones(2, 4))
+
+
+def _alchemycat_formula(x, mask, eps=1e-5):
+    """The reference formula written out per row in float64 (AlchemyCat
+    MaskedSoftmax): e = exp(x - max over ALL entries) * mask,
+    p = e / (sum(e) + eps)."""
+    out = []
+    for row, m in zip(x.tolist(), mask.tolist()):
+        top = max(row)
+        e = [math.exp(v - top) * k for v, k in zip(row, m)]
+        den = sum(e) + eps
+        out.append([v / den for v in e])
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def test_masked_softmax_global_max_values():
+    """The default ('global_max') equals the formula, the mask being the
+    present fg classes on the first G entries and 1 on every bg entry."""
+    from mmwsss.models.gradcam import masked_softmax
+    # G=3 fg, Q=2 bg; row 0: a present class tops, row 1: an ABSENT class
+    # tops the logits by 8, row 2: by 12 (CLIP logits at scale 100)
+    logits = torch.tensor([[30., 22., 25., 24., 21.],
+                           [20., 32., 21., 24., 23.],
+                           [20., 36., 21., 24., 23.]])
+    present = torch.tensor([[1, 0, 1], [1, 0, 0], [1, 0, 1]])
+    mask = torch.cat([present, torch.ones(3, 2, dtype=torch.long)], 1)
+    want = _alchemycat_formula(logits.double(), mask)
+    got = softmax_scores(logits, present)
+    torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(masked_softmax(logits, mask).double(), want,
+                               rtol=1e-6, atol=1e-9)
+    exact = softmax_scores(logits, present, mode='exact')
+    # a present class on top: equal up to the eps (relative ~1e-5)
+    torch.testing.assert_close(got[0], exact[0], rtol=2e-5, atol=0)
+    # absent class on top by 8: every kept score shrinks by
+    # S / (S + eps * e^8), S = sum of exp(kept - 32)
+    kept = torch.tensor([20., 24., 23.])
+    S = torch.exp(kept - 32).sum()
+    ratio = (S / (S + 1e-5)).item()
+    torch.testing.assert_close(got[1, [0, 3, 4]] / exact[1, [0, 3, 4]],
+                               torch.full((3, ), ratio))
+    assert 0.97 < ratio < 0.99  # a visible difference (here ~2%)
+    assert got[1, 1] == 0 and got[2, 1] == 0
+    # by 12: a much larger shrink
+    assert (got[2, 0] / exact[2, 0]).item() < 0.9
+
+
+def test_softmax_scores_bad_mode():
+    with pytest.raises(ValueError, match='mode'):
+        softmax_scores(torch.zeros(1, 3), torch.ones(1, 2), mode='plain')
 
 
 # ----------------------------------------------------------------------------
@@ -70,7 +122,8 @@ def test_grad_cam_softmax_explicit():
     target = base.clone().requires_grad_(True)
     present = torch.tensor([[1, 0, 1], [0, 1, 0]])
     logits = linear_logits(target, W)
-    s = softmax_scores(logits, present)
+    # the exact softmax's Jacobian below (mode='exact' since issue 11)
+    s = softmax_scores(logits, present, mode='exact')
     pairs = torch.nonzero(present)
     cams = grad_cam(target, s, pairs, (h, w))
     assert cams.shape == (3, h, w)
