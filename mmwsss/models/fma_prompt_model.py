@@ -45,6 +45,7 @@ __all__ = ['FMAPromptModel']
 
 TASKS = ('cls', 'seg')
 PHASES = ('cls', 'seg', 'joint')
+CAM_DTYPES = ('float32', 'bfloat16', 'float16')
 
 
 def _round_to_multiple(x: int, m: int) -> int:
@@ -96,6 +97,13 @@ class FMAPromptModel(BaseModel):
             ``seg_logits`` ((C, H, W), min-max normalised, zeros for the
             classes not in the image) for visualisation or other seeders.
             Defaults to False.
+        cam_dtype (str): Precision of the seed CAMs (``image_cams``:
+            GradCAM, ``predict``): ``'float32'`` (default; the authors' seeds
+            are float32, and an outer autocast, e.g. a test loop with
+            ``fp16=True``, is switched off for them), ``'bfloat16'`` or
+            ``'float16'`` (autocast on the inputs' device; CAA and seeding
+            still run in float32). Training steps follow the optim
+            wrapper's autocast (``tools/train.py --amp``) instead.
         data_preprocessor (dict, optional): Data preprocessor config (CLIP
             normalisation).
         init_cfg (dict, optional): mmengine init config.
@@ -121,6 +129,7 @@ class FMAPromptModel(BaseModel):
                  cam_input_size: str = 'align',
                  reuse_seeds_from: Optional[str] = None,
                  output_cams: bool = False,
+                 cam_dtype: str = 'float32',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):  # mmseg scope, any caller
@@ -191,6 +200,10 @@ class FMAPromptModel(BaseModel):
         self.cam_input_size = cam_input_size
         self.reuse_seeds_from = reuse_seeds_from
         self.output_cams = output_cams
+        if cam_dtype not in CAM_DTYPES:
+            raise ValueError(f'cam_dtype must be one of {CAM_DTYPES}, got '
+                             f'{cam_dtype!r}')
+        self.cam_dtype = getattr(torch, cam_dtype)
         self.phase = phase
         self.test_task = test_task
         self._text_cache: Dict[str, Tensor] = {}
@@ -497,13 +510,21 @@ class FMAPromptModel(BaseModel):
             return inputs.new_zeros((0, 1, 1)), fg
         img = self._prepare_image(inputs, i, ds)
         caa = self.caa_cfg[task]
-        cams, _, out = self.compute_cams(
-            img,
-            labels[i:i + 1],
-            task,
-            attn_layers=caa.get('last_k', 8) if caa else 0)
-        return self.refine(cams.detach(), out.attn[0] if caa else None,
-                           task), fg
+        # GradCAM in float32 unless cam_dtype asks for autocast, CAA in
+        # float32 (even under an outer autocast; see the docstring)
+        device = img.device.type
+        with torch.autocast(
+                device,
+                dtype=self.cam_dtype,
+                enabled=self.cam_dtype != torch.float32):
+            cams, _, out = self.compute_cams(
+                img,
+                labels[i:i + 1],
+                task,
+                attn_layers=caa.get('last_k', 8) if caa else 0)
+        with torch.autocast(device, enabled=False):
+            return self.refine(cams.detach(), out.attn[0] if caa else None,
+                               task), fg
 
     def predict_cams(
             self,
