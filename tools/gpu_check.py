@@ -136,7 +136,7 @@ def rows_prompt_step(lines, arch: str) -> List[Row]:
     d = _merged(lines)
     if 'schedule_h' in d:
         rows.append(('prompt training, VOC schedule (est.)',
-                     '1,800 cls + 17,000 seg steps', _f(d, 'schedule_h'),
+                     f'{arch}; 1,800 + 17,000 steps', _f(d, 'schedule_h'),
                      'h', None, f'{TABLE_S1["cam_train_h"]} h'))
     return rows
 
@@ -195,6 +195,18 @@ ARCH = dict(
         sams_vs_crf='VOC images',
         stage2_step='tiny, 64x64',
         baselines='tiny'))
+
+
+MEMORY_NOTE = (
+    'Peak memory: above the model and inputs, except the baselines (the '
+    'whole process: weights included); pipeline stages run in their own '
+    'tools and are timed only. Table S1 per image = its hours / 10,582 '
+    'images.')
+
+
+def fmt_time(t: float) -> str:
+    """A time with three significant digits, without exponents."""
+    return f'{t:,.0f}' if t >= 100 else f'{t:.3g}'
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -332,7 +344,7 @@ class GPUCheck:
         mem = 'peak GPU MiB' if self.args.device == 'cuda' else 'peak RSS MiB'
         head = ('stage', 'setting', 'time', 'unit', mem,
                 'FMA-WSSS Table S1 (RTX 3090)')
-        body = [(a, b, '-' if t is None else f'{t:.3g}', u,
+        body = [(a, b, '-' if t is None else fmt_time(t), u,
                  '-' if m is None else f'{m:.0f}', s)
                 for a, b, t, u, m, s in self.rows]
         widths = [
@@ -348,7 +360,7 @@ class GPUCheck:
         lines += [line(r) for r in body]
         lines += [f'| {name} | FAILED, see logs/{name}.log |'
                   for name in self.failed]
-        return '\n'.join(lines)
+        return '\n'.join(lines) + '\n\n' + MEMORY_NOTE
 
     def main(self) -> int:
         """Run the steps; print and save the table. Returns the exit
