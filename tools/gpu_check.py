@@ -136,8 +136,8 @@ def rows_prompt_step(lines, arch: str) -> List[Row]:
     d = _merged(lines)
     if 'schedule_h' in d:
         rows.append(('prompt training, VOC schedule (est.)',
-                     f'{arch}; 1,800 + 17,000 steps', _f(d, 'schedule_h'),
-                     'h', None, f'{TABLE_S1["cam_train_h"]} h'))
+                     f'{arch}; 1,800 + 17,000 steps', _f(d, 'schedule_h'), 'h',
+                     None, f'{TABLE_S1["cam_train_h"]} h'))
     return rows
 
 
@@ -168,9 +168,9 @@ def rows_stage2_step(lines, arch: str) -> List[Row]:
 
 
 def rows_baselines(lines, arch: str) -> List[Row]:
-    return [(f'baseline seeds: {d["pipeline"]}', arch,
-             _f(d, 'per_image_ms'), 'ms/image', _f(d, 'peak_mib'), '')
-            for d in lines if 'pipeline' in d]
+    return [(f'baseline seeds: {d["pipeline"]}', arch, _f(d, 'per_image_ms'),
+             'ms/image', _f(d, 'peak_mib'), '') for d in lines
+            if 'pipeline' in d]
 
 
 ROWS: Dict[str, Callable] = dict(
@@ -195,7 +195,6 @@ ARCH = dict(
         sams_vs_crf='VOC images',
         stage2_step='tiny, 64x64',
         baselines='tiny'))
-
 
 MEMORY_NOTE = (
     'Peak memory: above the model and inputs, except the baselines (the '
@@ -225,8 +224,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument('--python', default=sys.executable)
     args = p.parse_args(argv)
     args.steps = [
-        s for s in STEPS if (args.only is None or s in args.only)
-        and s not in args.skip
+        s for s in STEPS
+        if (args.only is None or s in args.only) and s not in args.skip
     ]
     return args
 
@@ -271,9 +270,11 @@ class GPUCheck:
             str | None: The stdout, or None when the command failed.
         """
         log = osp.join(self.logs, name + '.log')
-        print(f'\n== {name}: ' + ' '.join(
-            osp.relpath(c, REPO) if c.startswith(REPO) else c
-            for c in cmd[1:]), flush=True)
+        print(
+            f'\n== {name}: ' + ' '.join(
+                osp.relpath(c, REPO) if c.startswith(REPO) else c
+                for c in cmd[1:]),
+            flush=True)
         t0 = time.time()
         with open(log, 'w') as f:
             proc = subprocess.run(
@@ -286,8 +287,10 @@ class GPUCheck:
             f.write(proc.stdout)
         took = time.time() - t0
         if proc.returncode != 0:
-            print(f'   FAILED (exit {proc.returncode}) after {took:.0f} s; '
-                  f'see {log}', flush=True)
+            print(
+                f'   FAILED (exit {proc.returncode}) after {took:.0f} s; '
+                f'see {log}',
+                flush=True)
             self.failed.append(name)
             return None
         print(f'   done in {took:.0f} s', flush=True)
@@ -295,9 +298,8 @@ class GPUCheck:
 
     def pipeline(self) -> None:
         """Every pipeline stage with the tiny models (fresh work dir)."""
-        script = next(
-            (osp.join(REPO, 'tools', s) for s in PIPELINE_SCRIPTS
-             if osp.isfile(osp.join(REPO, 'tools', s))), None)
+        script = next((osp.join(REPO, 'tools', s) for s in PIPELINE_SCRIPTS
+                       if osp.isfile(osp.join(REPO, 'tools', s))), None)
         if script is None:
             print(f'no pipeline driver (tools/{PIPELINE_SCRIPTS})')
             self.failed.append('pipeline')
@@ -305,8 +307,8 @@ class GPUCheck:
         wd = osp.join(self.work, 'pipeline')
         shutil.rmtree(wd, ignore_errors=True)
         t0 = time.time()
-        out = self.run('pipeline', [self.args.python, script, '--work-dir',
-                                    wd])
+        out = self.run('pipeline',
+                       [self.args.python, script, '--work-dir', wd])
         if out is None:
             return
         stages = {}
@@ -315,9 +317,9 @@ class GPUCheck:
                 stages.update(json.load(f))
         for stage, res in stages.items():
             if isinstance(res, dict) and 'seconds' in res:
-                self.rows.append((f'pipeline: {stage}', 'tiny, voc_mini',
-                                  float(res['seconds']), 's (stage)', None,
-                                  ''))
+                self.rows.append(
+                    (f'pipeline: {stage}', 'tiny, voc_mini',
+                     float(res['seconds']), 's (stage)', None, ''))
         if not stages:
             self.rows.append(('pipeline: all stages', 'tiny, voc_mini',
                               time.time() - t0, 's', None, ''))
@@ -325,10 +327,11 @@ class GPUCheck:
     def benchmark(self, name: str) -> None:
         """One benchmark with ``--device``; its summary lines -> rows."""
         dev = self.args.device
-        out = self.run(name, [
-            self.args.python,
-            osp.join(BENCH, name + '.py'), '--device', dev
-        ] + BENCH_ARGS[dev][name])
+        out = self.run(
+            name,
+            [self.args.python,
+             osp.join(BENCH, name + '.py'), '--device', dev] +
+            BENCH_ARGS[dev][name])
         if out is None:
             return
         try:
@@ -355,19 +358,22 @@ class GPUCheck:
             return '| ' + ' | '.join(
                 c.ljust(w) for c, w in zip(cells, widths)) + ' |'
 
-        lines = [line(head), '|' + '|'.join('-' * (w + 2) for w in widths)
-                 + '|']
+        lines = [
+            line(head), '|' + '|'.join('-' * (w + 2) for w in widths) + '|'
+        ]
         lines += [line(r) for r in body]
-        lines += [f'| {name} | FAILED, see logs/{name}.log |'
-                  for name in self.failed]
+        lines += [
+            f'| {name} | FAILED, see logs/{name}.log |' for name in self.failed
+        ]
         return '\n'.join(lines) + '\n\n' + MEMORY_NOTE
 
     def main(self) -> int:
         """Run the steps; print and save the table. Returns the exit
         status (1 if a step failed)."""
         banner = self.device_banner()
-        print(f'gpu-check on {banner}; steps: {", ".join(self.args.steps)}',
-              flush=True)
+        print(
+            f'gpu-check on {banner}; steps: {", ".join(self.args.steps)}',
+            flush=True)
         t0 = time.time()
         for step in self.args.steps:
             if step == 'pipeline':

@@ -34,8 +34,8 @@ def mmseg_tool_path(name: str) -> str:
     """
     import mmseg
     root = osp.dirname(mmseg.__file__)
-    for base in (osp.join(root, '.mim', 'tools'),
-                 osp.join(osp.dirname(root), 'tools')):
+    for base in (osp.join(root, '.mim',
+                          'tools'), osp.join(osp.dirname(root), 'tools')):
         path = osp.join(base, name)
         if osp.isfile(path):
             return path

@@ -24,7 +24,8 @@ def _tiny_model(**kwargs):
     cfg = dict(
         type='FMAPromptModel',
         clip=dict(
-            type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16',
+            type='FrozenCLIP',
+            model_name='mmwsss-tiny-ViT-16',
             pretrained=None),
         data_preprocessor=dict(
             type='SegDataPreProcessor',
@@ -65,9 +66,7 @@ def test_cpu_wrapper_is_bf16_without_scaler():
     p = torch.nn.Parameter(torch.ones(3))
     wrapper = build_optim_wrapper(
         torch.nn.Linear(1, 1),
-        dict(
-            type='DeviceAmpOptimWrapper',
-            optimizer=dict(type='SGD', lr=0.5)))
+        dict(type='DeviceAmpOptimWrapper', optimizer=dict(type='SGD', lr=0.5)))
     assert wrapper.device_type == 'cpu'
     assert wrapper.cast_dtype is torch.bfloat16
     assert not wrapper.loss_scaler.is_enabled()
@@ -115,8 +114,7 @@ def test_amp_arguments(repo_root):
     ]
     # placed first among the user's options: an explicit type still wins
     assert amp_arguments([cfg, '--amp', '--cfg-options', 'a=1']) == [
-        cfg, '--cfg-options', 'optim_wrapper.type=DeviceAmpOptimWrapper',
-        'a=1'
+        cfg, '--cfg-options', 'optim_wrapper.type=DeviceAmpOptimWrapper', 'a=1'
     ]
 
 

@@ -154,8 +154,8 @@ def test_stage2_step_tiny(stage2_step, voc_mini_root, capsys, monkeypatch):
             line)
         assert m, line
         step_s, per_image_ms = float(m.group(1)), float(m.group(2))
-        assert per_image_ms == pytest.approx(1e3 * step_s / 2, rel=0.02,
-                                             abs=0.1)
+        assert per_image_ms == pytest.approx(
+            1e3 * step_s / 2, rel=0.02, abs=0.1)
         assert res[name]['batch_size'] == 2 and res[name]['crop'] == 32
         assert all(np.isfinite(res[name]['losses']))
     assert stage2_step.BATCH['real'] == dict(deeplabv3plus=16, mask2former=4)

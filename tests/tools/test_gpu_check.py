@@ -60,17 +60,16 @@ def test_rows_of_every_benchmark(gpu_check):
     sams, crf = rows['sams_vs_crf']
     assert (sams[2], sams[4], crf[2], crf[4]) == (14.0, 2.0, 1012.0, 30.5)
     assert crf[5] == '68.0 ms (0.2 h / 10,582)'
-    assert [(r[0], r[2], r[4]) for r in rows['stage2_step']] == [
-        ('stage 2 training step: deeplabv3plus', 1.155, 628.0),
-        ('stage 2 training step: mask2former', 7.711, 2743.0)
-    ]
+    assert [(r[0], r[2], r[4]) for r in rows['stage2_step']
+            ] == [('stage 2 training step: deeplabv3plus', 1.155, 628.0),
+                  ('stage 2 training step: mask2former', 7.711, 2743.0)]
     assert [r[2] for r in rows['baselines']] == [43000.0, 61000.0]
 
 
 def test_missing_summary_is_an_error(gpu_check):
     with pytest.raises(ValueError):
-        gpu_check.ROWS['cam_speed'](
-            gpu_check.summary_lines('cam_ms=oops\n'), 'arch')
+        gpu_check.ROWS['cam_speed'](gpu_check.summary_lines('cam_ms=oops\n'),
+                                    'arch')
 
 
 def test_both_forms_arguments_parse(gpu_check, repo_root):
@@ -100,9 +99,10 @@ def test_cpu_form_subset(gpu_check, tmp_path, capsys):
     """The CPU form end to end, reduced to one benchmark (the one that
     runs in a single process): the table has its rows with measured times
     and the Table S1 column."""
-    status = gpu_check.main(
-        ['--device', 'cpu', '--work-dir',
-         str(tmp_path), '--only', 'cam_speed'])
+    status = gpu_check.main([
+        '--device', 'cpu', '--work-dir',
+        str(tmp_path), '--only', 'cam_speed'
+    ])
     out = capsys.readouterr().out
     assert status == 0, out
     table = (tmp_path / 'gpu_check.md').read_text()

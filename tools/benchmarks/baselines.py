@@ -31,8 +31,8 @@ warm-up image; synchronised on GPU. Memory: the peak resident set size of
 the worker process during the timed runs on CPU (model weights and
 libraries included; ``above_base`` is the part above the level before
 them), ``torch.cuda.max_memory_allocated`` on GPU (weights included;
-``above_base`` the part above the level before the timed runs). Shared CPUs make wall
-times noisy. One line per pipeline::
+``above_base`` the part above the level before the timed runs). Shared
+CPUs make wall times noisy. One line per pipeline::
 
     pipeline=<name> per_image_ms=<x> peak_mib=<y>
 """
@@ -44,8 +44,9 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, PeakMemory, add_device_argument,  # noqa: E402
-                         emit_result, is_cuda, resolve_device, spawn_worker)
+from bench_utils import REPO, PeakMemory, add_device_argument  # noqa: E402
+from bench_utils import emit_result, is_cuda, resolve_device  # noqa: E402
+from bench_utils import spawn_worker  # noqa: E402
 
 PIPELINES = ('cam', 'sam_text', 'zero_shot')
 _MIB = float(1 << 20)

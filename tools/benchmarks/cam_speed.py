@@ -69,8 +69,8 @@ from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, Clock, PeakMemory, add_device_argument,  # noqa
-                         resolve_device)
+from bench_utils import REPO, Clock, PeakMemory  # noqa: E402
+from bench_utils import add_device_argument, resolve_device  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')

@@ -71,8 +71,9 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, Clock, PeakMemory, add_device_argument,  # noqa
-                         emit_result, is_cuda, resolve_device, spawn_worker)
+from bench_utils import REPO, Clock, PeakMemory  # noqa: E402
+from bench_utils import add_device_argument, emit_result, is_cuda  # noqa: E402
+from bench_utils import resolve_device, spawn_worker  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
@@ -217,8 +218,8 @@ def spawn(args: argparse.Namespace, phase: str) -> Dict:
 
 def amp_label(args: argparse.Namespace) -> str:
     """What ``--amp`` means on the device of ``args``."""
-    return (', AMP float16 + dynamic loss scale' if is_cuda(args.device) else
-            ', AMP bfloat16')
+    return (', AMP float16 + dynamic loss scale'
+            if is_cuda(args.device) else ', AMP bfloat16')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:

@@ -50,6 +50,7 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import REPO, resolve_device, spawn_worker  # noqa: E402
+
 DEFAULT_IMAGE = osp.join(REPO, 'data', 'voc_mini', 'JPEGImages',
                          '2007_000032.jpg')
 
@@ -66,8 +67,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--image', default=DEFAULT_IMAGE)
     parser.add_argument('--model-type', default='vit_b')
     parser.add_argument(
-        '--device', default='auto', help="cpu, cuda[:N] or auto (default: "
-        'cuda if available)')
+        '--device',
+        default='auto',
+        help='cpu, cuda[:N] or auto (default: cuda if available)')
     parser.add_argument(
         '--points-per-side',
         type=int,

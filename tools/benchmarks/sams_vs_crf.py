@@ -50,8 +50,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, PeakMemory, add_device_argument,  # noqa: E402
-                         emit_result, resolve_device, spawn_worker)
+from bench_utils import REPO, PeakMemory, add_device_argument  # noqa: E402
+from bench_utils import emit_result, resolve_device, spawn_worker  # noqa: E402
 
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
 NUM_CLASSES = 21

@@ -40,8 +40,9 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import (REPO, Clock, PeakMemory, add_device_argument,  # noqa
-                         emit_result, is_cuda, resolve_device, spawn_worker)
+from bench_utils import REPO, Clock, PeakMemory  # noqa: E402
+from bench_utils import add_device_argument, emit_result, is_cuda  # noqa: E402
+from bench_utils import resolve_device, spawn_worker  # noqa: E402
 
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
 MODELS_ = ('deeplabv3plus', 'mask2former')
@@ -55,34 +56,49 @@ CONFIGS = dict(
         'mini-pseudo_demo.py',
         mask2former='configs/mask2former/mask2former_swin-l_voc-pseudo.py'))
 # the paper's batch sizes (suppl.: DeepLabV3+ 16, Mask2Former 4)
-BATCH = dict(real=dict(deeplabv3plus=16, mask2former=4),
-             tiny=dict(deeplabv3plus=2, mask2former=2))
+BATCH = dict(
+    real=dict(deeplabv3plus=16, mask2former=4),
+    tiny=dict(deeplabv3plus=2, mask2former=2))
 CROP = dict(real=512, tiny=64)
 # --arch tiny: the Swin-L Mask2Former config shrunk to a CPU smoke model
 TINY_MASK2FORMER = {
-    'backbone.embed_dims': 32,
+    'backbone.embed_dims':
+    32,
     'backbone.depths': [1, 1, 1, 1],
     'backbone.num_heads': [1, 2, 4, 8],
-    'backbone.pretrain_img_size': 64,
+    'backbone.pretrain_img_size':
+    64,
     'decode_head.in_channels': [32, 64, 128, 256],
-    'decode_head.feat_channels': 32,
-    'decode_head.out_channels': 32,
-    'decode_head.num_queries': 10,
-    'decode_head.pixel_decoder.encoder.num_layers': 1,
+    'decode_head.feat_channels':
+    32,
+    'decode_head.out_channels':
+    32,
+    'decode_head.num_queries':
+    10,
+    'decode_head.pixel_decoder.encoder.num_layers':
+    1,
     'decode_head.pixel_decoder.encoder.layer_cfg.self_attn_cfg.embed_dims':
     32,
-    'decode_head.pixel_decoder.encoder.layer_cfg.ffn_cfg.embed_dims': 32,
+    'decode_head.pixel_decoder.encoder.layer_cfg.ffn_cfg.embed_dims':
+    32,
     'decode_head.pixel_decoder.encoder.layer_cfg.ffn_cfg.'
-    'feedforward_channels': 64,
-    'decode_head.pixel_decoder.positional_encoding.num_feats': 16,
-    'decode_head.positional_encoding.num_feats': 16,
-    'decode_head.transformer_decoder.num_layers': 1,
-    'decode_head.transformer_decoder.layer_cfg.self_attn_cfg.embed_dims': 32,
+    'feedforward_channels':
+    64,
+    'decode_head.pixel_decoder.positional_encoding.num_feats':
+    16,
+    'decode_head.positional_encoding.num_feats':
+    16,
+    'decode_head.transformer_decoder.num_layers':
+    1,
+    'decode_head.transformer_decoder.layer_cfg.self_attn_cfg.embed_dims':
+    32,
     'decode_head.transformer_decoder.layer_cfg.cross_attn_cfg.embed_dims':
     32,
-    'decode_head.transformer_decoder.layer_cfg.ffn_cfg.embed_dims': 32,
+    'decode_head.transformer_decoder.layer_cfg.ffn_cfg.embed_dims':
+    32,
     'decode_head.transformer_decoder.layer_cfg.ffn_cfg.'
-    'feedforward_channels': 64,
+    'feedforward_channels':
+    64,
 }
 
 
@@ -136,8 +152,10 @@ def build(args: argparse.Namespace):
     model_cfg.backbone.init_cfg = None
     if args.arch == 'tiny' and args.worker == 'mask2former':
         tiny = Config(dict(model=model_cfg))
-        tiny.merge_from_dict({f'model.{k}': v
-                              for k, v in TINY_MASK2FORMER.items()})
+        tiny.merge_from_dict({
+            f'model.{k}': v
+            for k, v in TINY_MASK2FORMER.items()
+        })
         model_cfg = tiny.model
     crop = (args.crop, args.crop)
     model_cfg.data_preprocessor.size = crop
@@ -157,8 +175,8 @@ def make_batches(args: argparse.Namespace, n: int) -> List[Dict]:
     from mmengine.structures import PixelData
     from mmseg.structures import SegDataSample
     from PIL import Image
-    gts = sorted(glob.glob(osp.join(args.data_root, 'SegmentationClass',
-                                    '*.png')))
+    gts = sorted(
+        glob.glob(osp.join(args.data_root, 'SegmentationClass', '*.png')))
     if not gts:
         raise FileNotFoundError(
             f'no ground-truth PNGs in {args.data_root}/SegmentationClass')
@@ -166,8 +184,8 @@ def make_batches(args: argparse.Namespace, n: int) -> List[Dict]:
     samples = []
     for gt_file in gts:
         stem = osp.splitext(osp.basename(gt_file))[0]
-        img = mmcv.imread(osp.join(args.data_root, 'JPEGImages',
-                                   stem + '.jpg'))
+        img = mmcv.imread(
+            osp.join(args.data_root, 'JPEGImages', stem + '.jpg'))
         gt = np.array(Image.open(gt_file))  # palette PNG: class indices
         img = mmcv.imresize(img, size)
         gt = mmcv.imresize(gt, size, interpolation='nearest')
@@ -180,8 +198,7 @@ def make_batches(args: argparse.Namespace, n: int) -> List[Dict]:
             img, gt = samples[k % len(samples)]
             k += 1
             ds = SegDataSample(
-                metainfo=dict(
-                    img_shape=size, ori_shape=size, pad_shape=size))
+                metainfo=dict(img_shape=size, ori_shape=size, pad_shape=size))
             ds.gt_sem_seg = PixelData(data=gt.clone())
             inputs.append(img.clone())
             data_samples.append(ds)
