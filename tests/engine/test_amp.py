@@ -189,3 +189,29 @@ def test_cam_dtype_default_float32_under_outer_autocast(batch):
 def test_cam_dtype_checked():
     with pytest.raises(ValueError, match='cam_dtype'):
         _tiny_model(cam_dtype='fp8')
+
+
+@pytest.mark.parametrize('phase', ['cls', 'seg'])
+@pytest.mark.parametrize('dtype,tol', [(torch.float16, 0.05),
+                                       (torch.bfloat16, 0.1)])
+def test_prompt_gradients_under_autocast_match_float32(batch, phase, dtype,
+                                                       tol):
+    """The prompts' gradients (MCL; second-order CAL through the GradCAM)
+    under autocast stay close to float32: float16 with a loss scale of 1024
+    (what GradScaler does on CUDA; CPU autocast runs the same float16
+    casts) and bfloat16 unscaled."""
+    grads = {}
+    for dt in (torch.float32, dtype):
+        model = _tiny_model(phase=phase)
+        model.train()
+        data = model.data_preprocessor(copy.deepcopy(batch), True)
+        with torch.autocast('cpu', dtype=dt, enabled=dt != torch.float32):
+            loss = sum(
+                model.loss(data['inputs'], data['data_samples']).values())
+        scale = 1024. if dt is torch.float16 else 1.
+        (loss * scale).backward()
+        learner = model.cls_prompt if phase == 'cls' else model.seg_prompt
+        grads[dt] = learner.ctx.grad / scale
+    ref = grads[torch.float32]
+    assert ref.abs().max() > 0
+    assert float((grads[dtype] - ref).norm() / ref.norm()) < tol
