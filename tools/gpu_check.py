@@ -192,7 +192,7 @@ ARCH = dict(
         cam_speed='tiny CLIP',
         prompt_step='tiny CLIP, batch 2',
         sam_masks='tiny SAM, 8x8 points',
-        sams_vs_crf='VOC images',
+        sams_vs_crf='2 VOC images',
         stage2_step='tiny, 64x64',
         baselines='tiny'))
 
