@@ -11,7 +11,7 @@ PIN := requirements/pinned.txt
 STAMP := $(VENV)/.mmwsss-deps-$(shell sha1sum $(PIN) | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test clean-demo
+.PHONY: venv demo test gpu-check clean-demo
 
 $(STAMP): $(PIN)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# make gpu-check: every pipeline stage (tiny models) and every benchmark at
+# the real sizes on the GPU, one table with Table S1 beside it (< 10 min);
+# make gpu-check DEVICE=cpu: the same on the CPU with tiny models only.
+DEVICE ?= cuda
+GPU_CHECK_ARGS ?=
+gpu-check: venv
+	$(PY) tools/gpu_check.py --device $(DEVICE) $(GPU_CHECK_ARGS)
 
 clean-demo:
 	rm -rf work_dirs/demo

@@ -54,6 +54,7 @@ TASKS = ('cls', 'seg')
 PHASES = ('cls', 'seg', 'joint')
 CAM_INPUT_SIZES = ('round_up', 'pad')
 CAL_LABELS = ('crop', 'image')
+CAM_DTYPES = ('float32', 'bfloat16', 'float16')
 
 
 def _checked(key: str, value: str, choices: Sequence[str]) -> str:
@@ -123,6 +124,13 @@ class FMAPromptModel(BaseModel):
             learned prompts (e.g. ``tools/test.py CONFIG none``) and keep
             the prompts' initial values. Without it such a checkpoint is an
             error naming the missing keys. Defaults to False.
+        cam_dtype (str): Precision of the seed CAMs (``image_cams``:
+            GradCAM, ``predict``): ``'float32'`` (default; the authors' seeds
+            are float32, and an outer autocast, e.g. a test loop with
+            ``fp16=True``, is switched off for them), ``'bfloat16'`` or
+            ``'float16'`` (autocast on the inputs' device; CAA and seeding
+            still run in float32). Training steps follow the optim
+            wrapper's autocast (``tools/train.py --amp``) instead.
         data_preprocessor (dict, optional): Data preprocessor config (CLIP
             normalisation).
         init_cfg (dict, optional): mmengine init config.
@@ -150,6 +158,7 @@ class FMAPromptModel(BaseModel):
                  reuse_seeds_from: Optional[str] = None,
                  output_cams: bool = False,
                  allow_untrained_prompts: bool = False,
+                 cam_dtype: str = 'float32',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if isinstance(data_preprocessor, dict):  # mmseg scope, any caller
@@ -168,6 +177,8 @@ class FMAPromptModel(BaseModel):
         self.cam_softmax = _checked('cam_softmax', cam_softmax, SOFTMAX_MODES)
         self.reuse_seeds_from = reuse_seeds_from
         self.output_cams = output_cams
+        self.cam_dtype = getattr(torch, _checked('cam_dtype', cam_dtype,
+                                                 CAM_DTYPES))
         self.phase = phase
         self.test_task = test_task
         self._text_cache: Dict[str, Tensor] = {}
@@ -577,13 +588,21 @@ class FMAPromptModel(BaseModel):
             return inputs.new_zeros((0, 1, 1)), fg
         img = self._prepare_image(inputs, i, ds)
         caa = self.caa_cfg[task]
-        cams, _, out = self.compute_cams(
-            img,
-            labels[i:i + 1],
-            task,
-            attn_layers=caa.get('last_k', 8) if caa else 0)
-        return self.refine(cams.detach(), out.attn[0] if caa else None,
-                           task), fg
+        # GradCAM in float32 unless cam_dtype asks for autocast, CAA in
+        # float32 (even under an outer autocast; see the docstring)
+        device = img.device.type
+        with torch.autocast(
+                device,
+                dtype=self.cam_dtype,
+                enabled=self.cam_dtype != torch.float32):
+            cams, _, out = self.compute_cams(
+                img,
+                labels[i:i + 1],
+                task,
+                attn_layers=caa.get('last_k', 8) if caa else 0)
+        with torch.autocast(device, enabled=False):
+            return self.refine(cams.detach(), out.attn[0] if caa else None,
+                               task), fg
 
     def predict_cams(
             self,

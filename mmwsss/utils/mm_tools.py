@@ -7,14 +7,22 @@ so every argument (``--work-dir``, ``--resume``, ``--amp``,
 ``--cfg-options``, ``--launcher``, ``--tta``, ...) behaves exactly as in
 mmseg. Checkpoint files are checked before mmengine loads them
 (:func:`mmwsss.compat.checked_checkpoint_loading`): a truncated, text or
-unsafe file ends the tool with one line that names it.
+unsafe file ends the tool with one line that names it. One difference: ``train.py --amp`` selects
+:class:`mmwsss.engine.DeviceAmpOptimWrapper` instead of mmengine's
+``AmpOptimWrapper`` (same float16 + dynamic loss scaling on CUDA; bfloat16
+autocast on a CPU, where mmengine's refuses to start), see
+:func:`amp_arguments`.
 """
 import os.path as osp
 import runpy
 import sys
 from typing import List, Optional
 
-__all__ = ['mmseg_tool_path', 'run_mmseg_tool']
+__all__ = ['amp_arguments', 'mmseg_tool_path', 'run_mmseg_tool']
+
+AMP_WRAPPER = 'DeviceAmpOptimWrapper'
+# optim wrapper types ``--amp`` may replace (mmseg's train.py: the first two)
+AMP_REPLACES = ('OptimWrapper', 'AmpOptimWrapper', AMP_WRAPPER)
 
 
 def mmseg_tool_path(name: str) -> str:
@@ -28,8 +36,8 @@ def mmseg_tool_path(name: str) -> str:
     """
     import mmseg
     root = osp.dirname(mmseg.__file__)
-    for base in (osp.join(root, '.mim', 'tools'),
-                 osp.join(osp.dirname(root), 'tools')):
+    for base in (osp.join(root, '.mim',
+                          'tools'), osp.join(osp.dirname(root), 'tools')):
         path = osp.join(base, name)
         if osp.isfile(path):
             return path
@@ -37,6 +45,47 @@ def mmseg_tool_path(name: str) -> str:
         f'mmsegmentation {mmseg.__version__} at {root} ships no tools/{name}'
         ' (expected in mmseg/.mim/tools). Reinstall mmsegmentation==1.2.2 '
         'from PyPI or from source.')
+
+
+def amp_arguments(args: List[str]) -> List[str]:
+    """``train.py`` arguments with ``--amp`` turned into a config override.
+
+    mmseg's ``train.py --amp`` sets ``optim_wrapper.type='AmpOptimWrapper'``,
+    which asserts that CUDA is available and autocasts on CUDA whenever one
+    is visible. Here ``--amp`` becomes ``--cfg-options
+    optim_wrapper.type=DeviceAmpOptimWrapper`` (placed first among the
+    user's ``--cfg-options``, so an explicit ``optim_wrapper.type`` of the
+    user still wins); the config's other ``optim_wrapper`` keys
+    (``optimizer``, ``loss_scale``, ``dtype``, ``clip_grad``) are kept.
+
+    Args:
+        args (list[str]): ``train.py`` arguments, the config first.
+
+    Returns:
+        list[str]: The arguments to pass on (unchanged without ``--amp``).
+
+    Raises:
+        ValueError: The config's ``optim_wrapper.type`` is not one ``--amp``
+            can replace (the check mmseg's ``train.py`` makes).
+    """
+    if '--amp' not in args:
+        return list(args)
+    from mmengine.config import Config
+    config = next((a for a in args if not a.startswith('-')), None)
+    if config is not None and osp.isfile(config):
+        wrapper = Config.fromfile(config).get('optim_wrapper', {})
+        kind = wrapper.get('type', 'OptimWrapper')
+        if kind not in AMP_REPLACES:
+            raise ValueError(
+                f'{config}: --amp needs optim_wrapper.type to be one of '
+                f'{AMP_REPLACES}, got {kind!r}')
+    out = [a for a in args if a != '--amp']
+    override = f'optim_wrapper.type={AMP_WRAPPER}'
+    if '--cfg-options' in out:
+        out.insert(out.index('--cfg-options') + 1, override)
+    else:
+        out += ['--cfg-options', override]
+    return out
 
 
 def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
@@ -50,6 +99,8 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     from mmwsss.compat import CheckpointFileError, checked_checkpoint_loading
     path = mmseg_tool_path(name)
     args = sys.argv[1:] if argv is None else list(argv)
+    if name == 'train.py':
+        args = amp_arguments(args)
     sys.argv = [path] + args
     try:
         with checked_checkpoint_loading():

@@ -1,10 +1,11 @@
-"""tools/benchmarks/cam_speed.py and prompt_step.py: smoke runs with the
-tiny CLIP, summary lines parse."""
+"""tools/benchmarks: cam_speed.py, prompt_step.py and stage2_step.py smoke
+runs with the tiny models, summary lines parse; the shared bench_utils."""
 import argparse
 import importlib.util
 import os.path as osp
 import re
 
+import numpy as np
 import pytest
 
 TINY = 'mmwsss-tiny-ViT-16'
@@ -28,6 +29,16 @@ def cam_speed(repo_root):
 @pytest.fixture(scope='module')
 def prompt_step(repo_root):
     return _load(repo_root, 'prompt_step')
+
+
+@pytest.fixture(scope='module')
+def stage2_step(repo_root):
+    return _load(repo_root, 'stage2_step')
+
+
+@pytest.fixture(scope='module')
+def bench_utils(repo_root):
+    return _load(repo_root, 'bench_utils')
 
 
 def test_cam_speed_summary(cam_speed, voc_mini_root, capsys):
@@ -108,6 +119,68 @@ def test_prompt_step_worker_process(prompt_step, voc_mini_root, capsys):
     assert res['schedule_h'] is None and res['cls']['step_s'] > 0
 
 
-def test_prompt_step_amp_needs_cuda(prompt_step):
-    with pytest.raises(SystemExit):
-        prompt_step.parse_args(['--amp', '--device', 'cpu'])
+def test_prompt_step_amp_on_cpu(prompt_step, voc_mini_root):
+    """--amp on the CPU: bfloat16 autocast (DeviceAmpOptimWrapper, as
+    tools/train.py --amp). Until issue 15 it was refused without CUDA (this
+    test replaces test_prompt_step_amp_needs_cuda)."""
+    args = prompt_step.parse_args([
+        '--model-name', TINY, '--data-root', voc_mini_root, '--batch-size',
+        '1', '--steps', '1', '--warmup', '0', '--amp', '--device', 'cpu'
+    ])
+    args.worker = 'seg'
+    res = prompt_step.run_worker(args)
+    assert res['device'] == 'cpu' and res['cpu_s'] > 0
+    assert all(np.isfinite(res['losses']))
+    assert prompt_step.amp_label(args) == ', AMP bfloat16'
+
+
+def test_stage2_step_tiny(stage2_step, voc_mini_root, capsys, monkeypatch):
+    """Both tiny stage-2 models (workers in this process), the summary
+    lines; one real-size crop/batch default check."""
+
+    def in_process(script, argv, name, threads=None, quiet=False):
+        args = stage2_step.parse_args([str(a) for a in argv])
+        return stage2_step.run_worker(args)
+
+    monkeypatch.setattr(stage2_step, 'spawn_worker', in_process)
+    res = stage2_step.main([
+        '--arch', 'tiny', '--steps', '1', '--warmup', '0', '--data-root',
+        voc_mini_root, '--crop', '32'
+    ])
+    out = capsys.readouterr().out.strip().splitlines()
+    for line, name in zip(out[-2:], ('deeplabv3plus', 'mask2former')):
+        m = re.fullmatch(
+            rf'model={name} step_s={NUM} per_image_ms={NUM} peak_mib={NUM}',
+            line)
+        assert m, line
+        step_s, per_image_ms = float(m.group(1)), float(m.group(2))
+        assert per_image_ms == pytest.approx(
+            1e3 * step_s / 2, rel=0.02, abs=0.1)
+        assert res[name]['batch_size'] == 2 and res[name]['crop'] == 32
+        assert all(np.isfinite(res[name]['losses']))
+    assert stage2_step.BATCH['real'] == dict(deeplabv3plus=16, mask2former=4)
+    assert stage2_step.CROP['real'] == 512
+
+
+def test_bench_utils_peak_memory_and_workers(bench_utils, tmp_path):
+    """PeakMemory sees a 64 MiB allocation on the CPU; spawn_worker returns
+    the last JSON line and names a failing worker."""
+    import torch
+    with bench_utils.PeakMemory('cpu') as mem:
+        x = torch.ones(16 * 2**20)  # 64 MiB of float32, touched
+        x += 1
+    assert mem.kind == 'RSS' and mem.mib >= 60 and mem.total_mib is None
+    script = tmp_path / 'w.py'
+    script.write_text('import json, sys\nprint("progress")\n'
+                      'print(json.dumps({"argv": sys.argv[1:]}))\n'
+                      'sys.exit(int(sys.argv[1]))\n')
+    assert bench_utils.spawn_worker(str(script), [0, 'a'], 'w') == {
+        'argv': ['0', 'a']
+    }
+    with pytest.raises(RuntimeError, match='w worker of w.py failed'):
+        bench_utils.spawn_worker(str(script), [3], 'w', quiet=True)
+    assert bench_utils.resolve_device('cpu') == 'cpu'
+    assert bench_utils.resolve_device('auto') in ('cpu', 'cuda')
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match='no usable CUDA'):
+            bench_utils.resolve_device('cuda')

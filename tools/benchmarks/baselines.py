@@ -30,24 +30,23 @@ memory; preprocessing, all networks and seed painting included), after one
 warm-up image; synchronised on GPU. Memory: the peak resident set size of
 the worker process during the timed runs on CPU (model weights and
 libraries included; ``above_base`` is the part above the level before
-them), ``torch.cuda.max_memory_allocated`` on GPU. Shared CPUs make wall
-times noisy. One line per pipeline::
+them), ``torch.cuda.max_memory_allocated`` on GPU (weights included;
+``above_base`` the part above the level before the timed runs). Shared
+CPUs make wall times noisy. One line per pipeline::
 
     pipeline=<name> per_image_ms=<x> peak_mib=<y>
 """
 import argparse
-import json
-import os
 import os.path as osp
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Dict, List, Optional, Sequence
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from bench_utils import REPO, PeakMemory, add_device_argument  # noqa: E402
+from bench_utils import emit_result, is_cuda, resolve_device  # noqa: E402
+from bench_utils import spawn_worker  # noqa: E402
 
 PIPELINES = ('cam', 'sam_text', 'zero_shot')
 _MIB = float(1 << 20)
@@ -60,7 +59,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--pipelines', nargs='+', choices=PIPELINES, default=list(PIPELINES))
     parser.add_argument('--images', type=int, default=3)
     parser.add_argument('--arch', choices=('tiny', 'real'), default='tiny')
-    parser.add_argument('--device', default='cpu')
+    add_device_argument(parser)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument(
         '--data-root', default=osp.join(REPO, 'data', 'voc_mini'))
@@ -76,7 +75,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help="open_clip tag or local file (e.g. 'openai')")
     parser.add_argument('--worker', choices=PIPELINES, help=argparse.SUPPRESS)
     parser.add_argument('--scratch', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def _tiny_parts(Config):
@@ -150,7 +152,6 @@ def run_worker(args: argparse.Namespace) -> Dict:
 
     import mmwsss  # noqa: F401
     from mmseg.registry import MODELS
-    from mmwsss.utils.profiling import RSSPeak
 
     torch.set_num_threads(args.threads)
     init_default_scope('mmseg')
@@ -163,19 +164,17 @@ def run_worker(args: argparse.Namespace) -> Dict:
             model.init_weights()
     model = model.to(args.device).eval()
     batches = list(Runner.build_dataloader(cfg.test_dataloader))
-    cuda = torch.device(args.device).type == 'cuda'
+    cuda = is_cuda(args.device)
 
     def step(batch):
         with torch.no_grad():
             model.test_step(batch)
         if cuda:
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(args.device)
 
     step(batches[0])  # warm-up
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
     times: List[float] = []
-    with RSSPeak() as mem:
+    with PeakMemory(args.device) as mem:
         for batch in batches:
             start = time.perf_counter()
             step(batch)
@@ -185,41 +184,28 @@ def run_worker(args: argparse.Namespace) -> Dict:
                 f'{times[-1] * 1e3:.0f} ms',
                 file=sys.stderr,
                 flush=True)
-    peak = torch.cuda.max_memory_allocated() if cuda else mem.peak
     return dict(
         pipeline=args.worker,
         images=len(times),
         per_image_ms=1e3 * sum(times) / len(times),
-        peak_mib=peak / _MIB,
-        above_base_mib=(0. if cuda else mem.above_base / _MIB),
+        peak_mib=mem.total_mib if cuda else mem.rss.peak / _MIB,
+        above_base_mib=mem.mib,
         arch=args.arch,
         device=args.device)
 
 
 def spawn(args: argparse.Namespace, name: str) -> Dict:
     """Run one pipeline in a fresh process and parse its JSON line."""
-    argv = [a for a in sys.argv[1:]]
-    cmd = [
-        sys.executable,
-        osp.abspath(__file__), *argv, '--worker', name, '--scratch',
-        args.scratch
-    ]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f'{name} worker failed (exit {proc.returncode}),'
-                           ' see its output above')
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith('{'):
-            return json.loads(line)
-    raise RuntimeError(f'{name} worker printed no result:\n{proc.stdout}')
+    argv = args.argv + ['--worker', name, '--scratch', args.scratch]
+    return spawn_worker(
+        osp.abspath(__file__), argv, name, threads=args.threads)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict]:
     """Run the chosen pipelines; print one summary line each."""
     args = parse_args(argv)
     if args.worker is not None:
-        print(json.dumps(run_worker(args)), flush=True)
+        emit_result(run_worker(args))
         return []
     results = []
     with tempfile.TemporaryDirectory(prefix='mmwsss_bench_') as scratch:

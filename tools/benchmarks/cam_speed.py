@@ -3,7 +3,7 @@
 
 ``python tools/benchmarks/cam_speed.py [--config CFG] [--model-name NAME]
 [--pretrained TAG|PATH] [--task seg|cls] [--images N] [--warmup W]
-[--repeats R] [--device cpu|cuda] [--threads T] [--mask-dir DIR]``
+[--repeats R] [--device cpu|cuda|auto] [--threads T] [--mask-dir DIR]``
 
 The model is ``--config``'s (default ``configs/fma/voc_prompts.py``, the VOC
 prompt-learning config: CLIP ViT-B/16 with patch-mean pooling, cls and seg
@@ -65,12 +65,13 @@ a cache of GT-region masks (1 mask per GT class region; real SAM gives
 import argparse
 import os.path as osp
 import sys
-import time
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Sequence
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from bench_utils import REPO, Clock, PeakMemory  # noqa: E402
+from bench_utils import add_device_argument, resolve_device  # noqa: E402
+
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
 STEPS = ('clip', 'gradcam', 'caa', 'cam', 'sams')
@@ -90,11 +91,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--images', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--repeats', type=int, default=1)
-    parser.add_argument('--device', default='cpu')
+    add_device_argument(parser)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument(
         '--mask-dir', default=None, help='SAM mask cache: also time SAMS')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
+    return args
 
 
 def build_model(args: argparse.Namespace):
@@ -145,21 +148,6 @@ def load_samples(args: argparse.Namespace, cfg) -> List[Dict]:
             f'no images under {args.data_root} (ImageSets/Segmentation/'
             '{train,val}.txt)')
     return out
-
-
-class Clock:
-    """Wall time and process CPU time; synchronises CUDA first."""
-
-    def __init__(self, device) -> None:
-        import torch
-        self.cuda = torch.device(device).type == 'cuda'
-        self.device = device
-
-    def __call__(self):
-        if self.cuda:
-            import torch
-            torch.cuda.synchronize(self.device)
-        return time.perf_counter(), time.process_time()
 
 
 def clip_forward_backward(clip, img) -> None:
@@ -245,14 +233,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     print(f'{args.task} text features (once per run, cached): '
           f'{(w1 - w0) * 1e3:.0f} ms wall, {(c1 - c0) * 1e3:.0f} ms CPU')
 
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-        base_cuda = torch.cuda.memory_allocated(device)
     unit = 'ms' if cuda else 'CPU-ms'
     pick = 0 if cuda else 1  # wall on CUDA, CPU time on CPU
     rows = []
-    from mmwsss.utils.profiling import RSSPeak
-    with RSSPeak() as rss:
+    with PeakMemory(device) as mem:
         for _ in range(args.warmup):
             run_image(model, samples[0], args.task, clock, with_sams)
         for i, sample in enumerate(samples):
@@ -275,11 +259,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
                 f'{h}x{w} -> {ah}x{aw}, {p} class(es): {steps} {unit} '
                 f'(wall {wall:.0f} ms in all)',
                 flush=True)
+    peak = mem.mib
     if cuda:
-        peak = (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20
         mem = f'CUDA max_memory_allocated above the model: {peak:.0f} MiB'
     else:
-        peak = rss.above_base_mib
         mem = f'RSS peak above the model and inputs: {peak:.0f} MiB'
 
     mean = {

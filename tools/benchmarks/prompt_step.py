@@ -2,7 +2,7 @@
 """Benchmark: one FMA-WSSS prompt-learning training step of each phase.
 
 ``python tools/benchmarks/prompt_step.py [--config CFG] [--model-name NAME]
-[--batch-size B] [--steps S] [--warmup W] [--device cpu|cuda] [--amp]
+[--batch-size B] [--steps S] [--warmup W] [--device cpu|cuda|auto] [--amp]
 [--threads T]``
 
 The model, optimizer and augmentation are ``--config``'s (default
@@ -13,8 +13,9 @@ jitter), with ``model.clip`` = ``--model-name`` with RANDOM weights (they do
 not change the amount of work) and the batch size ``--batch-size`` (the
 paper's 16). One step = ``model.train_step`` as mmengine's train loop calls
 it: data preprocessor, forward, losses, backward, SGD step of the prompts
-(``OptimWrapper``; ``AmpOptimWrapper`` with dynamic loss scale for
-``--amp``, as ``tools/train.py --amp`` sets it; CUDA only):
+(``OptimWrapper``; for ``--amp`` ``DeviceAmpOptimWrapper``, as
+``tools/train.py --amp`` sets it: float16 with dynamic loss scale on CUDA,
+bfloat16 on the CPU):
 
 - phase ``cls``: MCL loss on the logits of the cls prompts (the image side
   without graph, the backward through the text encoder only);
@@ -64,17 +65,16 @@ CPU training is not practical: on a GPU run it with
 ``--device cuda [--amp]``.
 """
 import argparse
-import json
-import os
 import os.path as osp
 import random
-import subprocess
 import sys
-import time
 from typing import Dict, List, Optional, Sequence
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from bench_utils import REPO, Clock, PeakMemory  # noqa: E402
+from bench_utils import add_device_argument, emit_result, is_cuda  # noqa: E402
+from bench_utils import resolve_device, spawn_worker  # noqa: E402
+
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
 PHASES = ('cls', 'seg')
@@ -91,16 +91,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument('--steps', type=int, default=3)
     parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--device', default='cpu')
+    add_device_argument(parser)
     parser.add_argument(
-        '--amp', action='store_true', help='fp16 autocast (CUDA only)')
+        '--amp',
+        action='store_true',
+        help='autocast as tools/train.py --amp: float16 + loss scaling on '
+        'CUDA, bfloat16 on the CPU')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument(
         '--phases', nargs='+', choices=PHASES, default=list(PHASES))
     parser.add_argument('--worker', choices=PHASES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.amp and not args.device.startswith('cuda'):
-        parser.error('--amp needs --device cuda')
+    args.device = resolve_device(args.device)
     if args.steps < 1 or args.batch_size < 1:
         parser.error('--steps and --batch-size must be >= 1')
     return args
@@ -128,7 +130,8 @@ def build(args: argparse.Namespace):
     model.train()
     wrapper = dict(cfg.optim_wrapper)
     if args.amp:  # what tools/train.py --amp does
-        wrapper.update(type='AmpOptimWrapper', loss_scale='dynamic')
+        from mmwsss.utils.mm_tools import AMP_WRAPPER
+        wrapper.update(type=AMP_WRAPPER)
     return model, build_optim_wrapper(model, wrapper), cfg
 
 
@@ -162,21 +165,11 @@ def run_worker(args: argparse.Namespace) -> Dict:
     import torch
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    cuda = device.type == 'cuda'
     model, optim_wrapper, cfg = build(args)
     batches = make_batches(args, cfg, args.warmup + args.steps)
-
-    def clock():
-        if cuda:
-            torch.cuda.synchronize(device)
-        return time.perf_counter(), time.process_time()
-
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-        base_cuda = torch.cuda.memory_allocated(device)
+    clock = Clock(device)
     walls, cpus, losses = [], [], []
-    from mmwsss.utils.profiling import RSSPeak
-    with RSSPeak() as rss:
+    with PeakMemory(device) as mem:
         for i, batch in enumerate(batches):
             pairs = ''
             if args.worker == 'seg':  # (crop, class) pairs CAL trains
@@ -204,36 +197,29 @@ def run_worker(args: argparse.Namespace) -> Dict:
         wall_s=float(np.mean(walls)),
         cpu_s=float(np.mean(cpus)),
         losses=losses,
-        rss_mib=(rss.peak - rss.base) / 2**20,
+        rss_mib=mem.rss_mib,
         prompt_params=model.num_trainable_params())
-    if cuda:
-        res['cuda_mib'] = (torch.cuda.max_memory_allocated(device) -
-                           base_cuda) / 2**20
+    if mem.cuda:
+        res['cuda_mib'] = mem.mib
     return res
 
 
 def spawn(args: argparse.Namespace, phase: str) -> Dict:
     """Run one phase in a fresh process and parse its JSON line."""
-    cmd = [
-        sys.executable,
-        osp.abspath(__file__), '--worker', phase, '--config', args.config,
-        '--model-name', args.model_name, '--data-root', args.data_root,
-        '--batch-size',
-        str(args.batch_size), '--steps',
-        str(args.steps), '--warmup',
-        str(args.warmup), '--device', args.device, '--threads',
-        str(args.threads)
+    argv = [
+        '--worker', phase, '--config', args.config, '--model-name',
+        args.model_name, '--data-root', args.data_root, '--batch-size',
+        args.batch_size, '--steps', args.steps, '--warmup', args.warmup,
+        '--device', args.device, '--threads', args.threads
     ] + (['--amp'] if args.amp else [])
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    # progress lines of the worker go straight to this stderr
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f'{phase} worker failed (exit {proc.returncode})'
-                           ', see its output above')
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith('{'):
-            return json.loads(line)
-    raise RuntimeError(f'{phase} worker printed no result:\n{proc.stdout}')
+    return spawn_worker(
+        osp.abspath(__file__), argv, phase, threads=args.threads)
+
+
+def amp_label(args: argparse.Namespace) -> str:
+    """What ``--amp`` means on the device of ``args``."""
+    return (', AMP float16 + dynamic loss scale'
+            if is_cuda(args.device) else ', AMP bfloat16')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> Dict:
@@ -245,12 +231,12 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict:
     """
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(run_worker(args)))
+        emit_result(run_worker(args))
         return {}
-    cuda = args.device.startswith('cuda')
+    cuda = is_cuda(args.device)
     print(f'CLIP {args.model_name} with RANDOM weights (the step time does '
           f'not depend on them) on {args.device} ({args.threads} thread(s))'
-          f'{", AMP fp16" if args.amp else ""}; batch {args.batch_size} '
+          f'{amp_label(args) if args.amp else ""}; batch {args.batch_size} '
           f'(paper: 16); {args.steps} timed step(s) after {args.warmup} '
           'warm-up(s) per phase.')
     results: Dict = {}

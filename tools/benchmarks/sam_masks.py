@@ -37,18 +37,20 @@ paper: 32) because one ViT-B embedding already takes ~25 s there; the
 output says so. Timings on a shared CPU are noisy: compare runs taken on an
 idle machine (or a GPU).
 
-The last line is ``ours_s=<float> stock_s=<float> ratio=<float>``.
+The last two lines are ``ours_peak_mib=<float> stock_peak_mib=<float>``
+(CUDA peak on a GPU, RSS peak on the CPU) and ``ours_s=<float>
+stock_s=<float> ratio=<float>``.
 """
 import argparse
 import json
 import os.path as osp
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from bench_utils import REPO, resolve_device, spawn_worker  # noqa: E402
+
 DEFAULT_IMAGE = osp.join(REPO, 'data', 'voc_mini', 'JPEGImages',
                          '2007_000032.jpg')
 
@@ -65,7 +67,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--image', default=DEFAULT_IMAGE)
     parser.add_argument('--model-type', default='vit_b')
     parser.add_argument(
-        '--device', default=None, help='default: cuda if available')
+        '--device',
+        default='auto',
+        help='cpu, cuda[:N] or auto (default: cuda if available)')
     parser.add_argument(
         '--points-per-side',
         type=int,
@@ -218,12 +222,8 @@ def filter_benchmark(n_masks: int = 120,
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run both workers and print the comparison."""
     args = parse_args(argv)
-    if args.worker is None:
-        import torch
-        on_gpu = (args.device
-                  or ('cuda' if torch.cuda.is_available() else 'cpu')) != 'cpu'
-    else:
-        on_gpu = args.device is not None and args.device != 'cpu'
+    args.device = resolve_device(args.device)
+    on_gpu = args.device != 'cpu'
     if args.points_per_side is None:
         args.points_per_side = 32 if on_gpu else 8
     if args.repeats is None:
@@ -233,8 +233,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         print(json.dumps(worker(args)))
         return
 
-    import torch
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    device = args.device
     common = [
         '--image', args.image, '--model-type', args.model_type, '--device',
         device, '--points-per-side',
@@ -253,15 +252,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     unit = 's' if device.startswith('cuda') else 'CPU-s'
     results = {}
     for name in ('stock', 'ours'):
-        proc = subprocess.run(
-            [sys.executable,
-             osp.abspath(__file__), '--worker', name] + common,
-            capture_output=True,
-            text=True)
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stdout + proc.stderr)
-            raise SystemExit(f'{name} worker failed')
-        results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        results[name] = spawn_worker(
+            osp.abspath(__file__), ['--worker', name] + common,
+            name,
+            quiet=True)
         r = results[name]
         mem = (f'cuda peak +{r["cuda_peak_mib"]:.0f} MiB, '
                if 'cuda_peak_mib' in r else '')
@@ -279,6 +273,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     fb = filter_benchmark()
     print(f'level filter alone (CPU, 120 synthetic masks of 375x500, '
           f'{fb["kept"]} kept): {fb["filter_ms"]:.1f} ms/image')
+    peak = {
+        n: r.get('cuda_peak_mib', r['rss_peak_mib'])
+        for n, r in results.items()
+    }
+    print(f'ours_peak_mib={peak["ours"]:.1f} '
+          f'stock_peak_mib={peak["stock"]:.1f}')
     print(f'ours_s={ours_s:.4f} stock_s={stock_s:.4f} '
           f'ratio={ours_s / stock_s:.4f}')
 

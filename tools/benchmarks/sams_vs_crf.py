@@ -2,7 +2,7 @@
 """Benchmark: SAMS seeding vs dense CRF on the bundled real VOC images.
 
 ``python tools/benchmarks/sams_vs_crf.py [--images N] [--repeats R]
-[--device cpu|cuda] [--threads T] [--alpha A] [--max-masks M]``
+[--device cpu|cuda|auto] [--threads T] [--alpha A] [--max-masks M]``
 
 Both methods get the same inputs per image (data/voc_mini, real VOC photos):
 
@@ -30,28 +30,29 @@ Timed calls, each after one warm-up, median of ``--repeats``:
 
 Each method runs in its own fresh process (``--worker``), so peak memory is
 its own: on CPU the peak resident set size above the level after the inputs
-were built (sampled every 2 ms), on CUDA ``torch.cuda.max_memory_allocated``
+were built (sampled every 5 ms), on CUDA ``torch.cuda.max_memory_allocated``
 for SAMS. ``--threads`` (default 1) sets torch's intra-op threads for SAMS,
 matching the single-threaded CRF. The mIoU columns (against the real GT) are
 a sanity check, not a result: the masks come from the GT, which flatters
 SAMS.
 
-The last line is ``sams_ms=<float> crf_ms=<float> speedup=<float>``: the
-medians over the images of the per-image median times, and their ratio.
+The last two lines are ``sams_peak_mib=<float> crf_peak_mib=<float>`` (SAMS:
+CUDA peak on CUDA, else RSS; CRF: RSS) and ``sams_ms=<float> crf_ms=<float>
+speedup=<float>``: the medians over the images of the per-image median
+times, and their ratio.
 """
 import argparse
-import json
-import os
 import os.path as osp
-import subprocess
 import sys
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from bench_utils import REPO, PeakMemory, add_device_argument  # noqa: E402
+from bench_utils import emit_result, resolve_device, spawn_worker  # noqa: E402
+
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
 NUM_CLASSES = 21
 PATCH = 16
@@ -64,15 +65,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--images', type=int, default=None, help='first N images (all)')
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument(
-        '--device', default='cpu', help='SAMS device (CRF is CPU only)')
+    add_device_argument(parser)  # SAMS's device (CRF is CPU only)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--alpha', type=float, default=0.7)
     parser.add_argument('--max-masks', type=int, default=80)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
         '--worker', choices=['sams', 'crf'], help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
+    return args
 
 
 # ---------------------------------------------------------------------------
@@ -243,13 +245,9 @@ def run_worker(args: argparse.Namespace) -> Dict:
             return crf_seed(item['image'], item['maps'],
                             item['fg_cls']).seed
 
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
-        base_cuda = torch.cuda.memory_allocated(device)
     per_image, conf = [], np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
     raw_conf = np.zeros_like(conf)
-    from mmwsss.utils.profiling import RSSPeak
-    with RSSPeak() as rss:
+    with PeakMemory(device) as mem:
         for item in inputs:
             call(item)  # warm-up
             times = []
@@ -271,10 +269,9 @@ def run_worker(args: argparse.Namespace) -> Dict:
                     levels=np.bincount(item['levels'],
                                        minlength=3).tolist(),
                     ms=float(np.median(times))))
-    peak = dict(rss_mb=rss.above_base / 2**20)
-    if device.type == 'cuda':
-        peak['cuda_mb'] = (torch.cuda.max_memory_allocated(device) -
-                           base_cuda) / 2**20
+    peak = dict(rss_mb=mem.rss_mib)
+    if mem.cuda:
+        peak['cuda_mb'] = mem.mib
     return dict(
         method=args.worker,
         device=str(device),
@@ -303,31 +300,23 @@ def raw_argmax(item: Dict) -> np.ndarray:
 
 def spawn(args: argparse.Namespace, method: str) -> Dict:
     """Run one method in a fresh process and parse its JSON line."""
-    cmd = [sys.executable, osp.abspath(__file__), '--worker', method,
-           '--data-root', args.data_root, '--repeats', str(args.repeats),
-           '--device', args.device, '--threads', str(args.threads),
-           '--alpha', str(args.alpha), '--max-masks', str(args.max_masks),
-           '--seed', str(args.seed)]
+    argv = [
+        '--worker', method, '--data-root', args.data_root, '--repeats',
+        args.repeats, '--device', args.device, '--threads', args.threads,
+        '--alpha', args.alpha, '--max-masks', args.max_masks, '--seed',
+        args.seed
+    ]
     if args.images is not None:
-        cmd += ['--images', str(args.images)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    # progress lines of the worker go straight to this stderr
-    proc = subprocess.run(
-        cmd, stdout=subprocess.PIPE, text=True, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f'{method} worker failed (exit {proc.returncode})'
-                           ', see its output above')
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith('{'):
-            return json.loads(line)
-    raise RuntimeError(f'{method} worker printed no result:\n{proc.stdout}')
+        argv += ['--images', args.images]
+    return spawn_worker(
+        osp.abspath(__file__), argv, method, threads=args.threads)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run both workers, print the table and the summary line."""
     args = parse_args(argv)
     if args.worker:
-        print(json.dumps(run_worker(args)))
+        emit_result(run_worker(args))
         return
     sams, crf = spawn(args, 'sams'), spawn(args, 'crf')
     print(f'SAMS on {sams["device"]} ({sams["threads"]} thread(s)), '
@@ -354,6 +343,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print(f'mIoU vs GT (sanity only, masks built from GT): raw argmax '
           f'{sams["raw_miou"]:.1f}, SAMS {sams["miou"]:.1f}, '
           f'CRF {crf["miou"]:.1f}')
+    sams_peak = sams['peak'].get('cuda_mb', sams['peak']['rss_mb'])
+    print(f'sams_peak_mib={sams_peak:.1f} '
+          f'crf_peak_mib={crf["peak"]["rss_mb"]:.1f}')
     print(f'sams_ms={sams_ms:.3f} crf_ms={crf_ms:.3f} '
           f'speedup={crf_ms / sams_ms:.1f}')
 
