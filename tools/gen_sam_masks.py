@@ -7,7 +7,8 @@
 The config holds
 
 - ``sam_generator``: a ``SAMQuasiSuperpixelGenerator`` config dict
-  (see ``configs/sams/sam_vit_h.py``);
+  (see ``configs/sams/sam_vit_h.py``) or the weight-free
+  ``FelzenszwalbQuasiSuperpixelGenerator`` (``configs/sams/felzenszwalb.py``);
 - ``dataset``: ANY registered dataset whose data infos carry ``img_path``
   (mmseg's ``PascalVOCDataset``, mmwsss's ``VOCImageLabelDataset``, ...);
 - ``mask_dir``: where ``<image stem>.npz`` files go (format:
@@ -195,8 +196,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mine = shard_indices(len(img_paths), rank, world_size)
     logger.info(
         f'{len(img_paths)} images, {world_size} process(es); rank {rank} '
-        f'takes {len(mine)} on {generator.device}. SAM {gen_cfg["model_type"]}'
-        f', fingerprint {fingerprint}, masks -> {cfg.mask_dir}'
+        f'takes {len(mine)} on {generator.device}. {gen_cfg["type"]} '
+        f'{gen_cfg.get("model_type", "")}, fingerprint {fingerprint}, '
+        f'masks -> {cfg.mask_dir}'
         f'{" (overwrite)" if args.overwrite else ""}')
 
     status: Counter = Counter()
