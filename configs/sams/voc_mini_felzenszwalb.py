@@ -7,5 +7,6 @@
 # fingerprint differs from SAM's, so the two caches never mix.
 _base_ = ['./voc_mini_tiny.py']
 
-sam_generator = dict(_delete_=True, type='FelzenszwalbQuasiSuperpixelGenerator')
+sam_generator = dict(
+    _delete_=True, type='FelzenszwalbQuasiSuperpixelGenerator')
 mask_dir = 'work_dirs/sam_masks/voc_mini_felzenszwalb'

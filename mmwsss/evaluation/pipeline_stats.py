@@ -82,8 +82,7 @@ def scalars_files(path: str) -> List[str]:
     """
     if osp.isfile(path):
         return [path]
-    files = sorted(
-        glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json')))
+    files = sorted(glob.glob(osp.join(path, '*', 'vis_data', 'scalars.json')))
     if not files:
         raise FileNotFoundError(
             f'no mmengine scalars.json at {path} (expected the file or '
@@ -92,8 +91,7 @@ def scalars_files(path: str) -> List[str]:
 
 
 def last_logged_loss(log_path: str,
-                     key: Union[str, Sequence[str]] = CAL_LOSS_KEYS
-                     ) -> float:
+                     key: Union[str, Sequence[str]] = CAL_LOSS_KEYS) -> float:
     """Last logged value of a loss in an mmengine run.
 
     Args:

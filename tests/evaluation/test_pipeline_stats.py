@@ -54,10 +54,12 @@ def test_last_logged_loss(tmp_path):
         dict(loss=3.0, loss_mcl=3.0, iter=5),
         dict(loss=0.5, loss_cal_fg=0.25, loss_cal_bg=0.25, iter=25),
     ])
-    _scalars(run / '20260101_010000' / 'vis_data' / 'scalars.json', [
-        dict(loss=0.3, loss_cal_fg=0.125, loss_cal_bg=0.0625, iter=30),
-        dict(mIoU=10.0, step=30),  # a val record without losses
-    ])
+    _scalars(
+        run / '20260101_010000' / 'vis_data' / 'scalars.json',
+        [
+            dict(loss=0.3, loss_cal_fg=0.125, loss_cal_bg=0.0625, iter=30),
+            dict(mIoU=10.0, step=30),  # a val record without losses
+        ])
     assert last_logged_loss(str(run)) == pytest.approx(0.1875)
     assert CAL_LOSS_KEYS == ('loss_cal_fg', 'loss_cal_bg')
     assert last_logged_loss(str(run), 'loss_mcl') == 3.0

@@ -112,7 +112,9 @@ def felzenszwalb_label_maps(image: np.ndarray, scales: Sequence[float],
     felzenszwalb = _skimage_felzenszwalb()
     return [
         felzenszwalb(
-            image, scale=float(scale), sigma=float(sigma),
+            image,
+            scale=float(scale),
+            sigma=float(sigma),
             min_size=int(min_sz)).astype(np.int32)
         for scale, min_sz in zip(scales, min_size)
     ]
@@ -131,9 +133,9 @@ def upsample_masks(masks: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     return out
 
 
-def level_candidates(label_maps: Sequence[np.ndarray],
-                     max_area: Sequence[float]
-                     ) -> Tuple[np.ndarray, np.ndarray]:
+def level_candidates(
+        label_maps: Sequence[np.ndarray],
+        max_area: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
     """Candidate quasi-superpixels: the segments of each level's partition.
 
     Args:
@@ -221,8 +223,7 @@ class FelzenszwalbQuasiSuperpixelGenerator:
                  filter_chunk_size: int = 50,
                  device: Optional[str] = None) -> None:
         self.scales = tuple(float(s) for s in _per_level(scales, 'scales'))
-        self.min_size = tuple(
-            int(m) for m in _per_level(min_size, 'min_size'))
+        self.min_size = tuple(int(m) for m in _per_level(min_size, 'min_size'))
         self.max_area = tuple(
             float(a) for a in _per_level(max_area, 'max_area'))
         if list(self.scales) != sorted(self.scales):
@@ -270,8 +271,8 @@ class FelzenszwalbQuasiSuperpixelGenerator:
         """Device of the level filter."""
         return self._device
 
-    def generate_masks(self, image: np.ndarray
-                       ) -> Tuple[np.ndarray, np.ndarray]:
+    def generate_masks(self,
+                       image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Filtered quasi-superpixels of one image as dense masks.
 
         Args:
@@ -314,4 +315,3 @@ class FelzenszwalbQuasiSuperpixelGenerator:
             image_size=image.shape[:2],
             fingerprint=self.fingerprint,
             bbox=mask_boxes_xywh(masks))
-

@@ -78,8 +78,8 @@ def test_three_levels_exact():
     assert as_list(masks) == as_list([C, B, A])
     # the same as the shared filter applied to the candidates
     cand, cand_levels = level_candidates(
-        [np.where(A, 0, np.where(B, 1, 2))] * 2 +
-        [np.where(C, 1, 0)], (1., 0.4, 0.5))
+        [np.where(A, 0, np.where(B, 1, 2))] * 2 + [np.where(C, 1, 0)],
+        (1., 0.4, 0.5))
     keep = filter_quasi_superpixels(cand, cand_levels, t_r=0.3)
     assert as_list(cand[keep]) == as_list(masks)
     # t_r decides: with t_r above 1 every candidate passes
@@ -141,8 +141,9 @@ def test_fingerprint():
     assert generator(filter_chunk_size=3, device='cpu').fingerprint == fp
     # never a SAM fingerprint: those start with the SAM model type
     sam = Config.fromfile(
-        osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'sams',
-                 'sam_tiny.py')).sam_generator
+        osp.join(
+            osp.dirname(__file__), '..', '..', '..', 'configs', 'sams',
+            'sam_tiny.py')).sam_generator
     sam_fp = MODELS.build(dict(sam, device='cpu')).fingerprint
     assert sam_fp.startswith('tiny-') and sam_fp != fp
 
