@@ -7,7 +7,8 @@
 The config holds
 
 - ``sam_generator``: a ``SAMQuasiSuperpixelGenerator`` config dict
-  (see ``configs/sams/sam_vit_h.py``);
+  (see ``configs/sams/sam_vit_h.py``) or the weight-free
+  ``FelzenszwalbQuasiSuperpixelGenerator`` (``configs/sams/felzenszwalb.py``);
 - ``dataset``: ANY registered dataset whose data infos carry ``img_path``
   (mmseg's ``PascalVOCDataset``, mmwsss's ``VOCImageLabelDataset``, ...);
 - ``mask_dir``: where ``<image stem>.npz`` files go (format:
@@ -407,8 +408,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     mkdir_or_exist(cfg.mask_dir)
     logger.info(
         f'{len(img_paths)} images, {world_size} process(es); rank {rank} '
-        f'takes {len(mine)} on {generator.device}. SAM '
-        f'{cfg.sam_generator["model_type"]}, fingerprint '
+        f'takes {len(mine)} on {generator.device}. '
+        f'{cfg.sam_generator.get("type", "")} '
+        f'{cfg.sam_generator.get("model_type", "")}, fingerprint '
         f'{generator.fingerprint}, masks -> {cfg.mask_dir}'
         f'{" (overwrite)" if args.overwrite else ""}' +
         (f'; replacing {replaced} masks of another SAM config'

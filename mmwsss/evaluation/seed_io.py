@@ -235,12 +235,33 @@ def read_seed_png(path: str) -> np.ndarray:
         'grey (L) PNG whose pixel values are class indices, not colours')
 
 
+def _blend(image: np.ndarray, labels: np.ndarray, colors: np.ndarray,
+           alpha: float) -> np.ndarray:
+    blend = (image.astype(np.float32) * (1 - alpha) +
+             colors[labels].astype(np.float32) * alpha)
+    return np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+
+
+def _caption(panel: np.ndarray, text: str, height: int = 20) -> np.ndarray:
+    strip = np.full((height, panel.shape[1], 3), 255, np.uint8)
+    cv2.putText(strip, text, (4, height - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([strip, panel], axis=0)
+
+
 def render_seed_overlay(image: np.ndarray,
                         seed: np.ndarray,
                         class_names: Sequence[str],
                         palette: Optional[Sequence[Sequence[int]]] = None,
-                        alpha: float = 0.5) -> np.ndarray:
+                        alpha: float = 0.5,
+                        gt: Optional[np.ndarray] = None) -> np.ndarray:
     """Blend a seed over its image and add a legend of the classes present.
+
+    Without ``gt``: one panel, the seed blended over the image, then the
+    legend. With ``gt``: three captioned panels side by side -- the image,
+    the seed blended over it, the ground truth blended over it -- then the
+    legend of the classes present in the seed or the ground truth; panels
+    are separated by 4 white columns.
 
     Args:
         image (np.ndarray): (H, W, 3) uint8 RGB image.
@@ -249,12 +270,14 @@ def render_seed_overlay(image: np.ndarray,
             (e.g. 255) are labelled ``'ignore'`` (255) or ``'#<value>'``.
         palette (sequence, optional): Class colours (VOC map by default).
         alpha (float): Weight of the seed colours. Defaults to 0.5.
+        gt (np.ndarray, optional): (H, W) ground-truth class indices (255
+            ignore), drawn as a third panel.
 
     Returns:
-        np.ndarray: (max(H, legend height), W + legend width, 3) uint8
-        RGB; the legend is a white strip on the right with one colour swatch
-        and name per class present (a small image is padded with white
-        below so that no legend entry is cut).
+        np.ndarray: (max(panel height, legend height), panels width +
+        legend width, 3) uint8 RGB; the legend is a white strip on the
+        right with one colour swatch and name per class present (short
+        panels are padded with white below so that no legend entry is cut).
     """
     seed = _check_seed(seed, 'overlay')
     image = np.asarray(image)
@@ -265,18 +288,29 @@ def render_seed_overlay(image: np.ndarray,
         raise ValueError(f'image size {image.shape[:2]} differs from seed '
                          f'size {seed.shape}')
     colors = seed_palette_colors(palette)
-    blend = (image.astype(np.float32) * (1 - alpha) +
-             colors[seed].astype(np.float32) * alpha)
-    blend = np.clip(blend + 0.5, 0, 255).astype(np.uint8)
+    counts = np.bincount(seed.ravel(), minlength=256)
+    vis = _blend(image, seed, colors, alpha)
+    if gt is not None:
+        gt = _check_seed(gt, 'overlay ground truth')
+        if gt.shape != seed.shape:
+            raise ValueError(f'ground truth size {gt.shape} differs from '
+                             f'seed size {seed.shape}')
+        counts = counts + np.bincount(gt.ravel(), minlength=256)
+        gap = np.full((image.shape[0] + 20, 4, 3), 255, np.uint8)
+        vis = np.concatenate([
+            _caption(image, 'image'), gap,
+            _caption(vis, 'seed'), gap,
+            _caption(_blend(image, gt, colors, alpha), 'ground truth')
+        ], axis=1)
 
-    present = np.flatnonzero(np.bincount(seed.ravel(), minlength=256))
+    present = np.flatnonzero(counts)
     names = []
     for v in present:
         if v < len(class_names):
             names.append(str(class_names[v]))
         else:
             names.append('ignore' if v == 255 else f'#{v}')
-    h = seed.shape[0]
+    h = vis.shape[0]
     font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1
     row, box = 20, 14
     text_w = max(
@@ -288,11 +322,10 @@ def render_seed_overlay(image: np.ndarray,
         legend[y:y + box, 4:4 + box] = colors[v]
         cv2.putText(legend, name, (box + 10, y + box - 2), font, scale,
                     (0, 0, 0), thick, cv2.LINE_AA)
-    if legend.shape[0] > h:  # more classes than fit: extend the image
-        pad = np.full((legend.shape[0] - h, blend.shape[1], 3), 255,
-                      np.uint8)
-        blend = np.concatenate([blend, pad], axis=0)
-    return np.concatenate([blend, legend], axis=1)
+    if legend.shape[0] > h:  # more classes than fit: extend the panels
+        pad = np.full((legend.shape[0] - h, vis.shape[1], 3), 255, np.uint8)
+        vis = np.concatenate([vis, pad], axis=0)
+    return np.concatenate([vis, legend], axis=1)
 
 
 def write_seed_overlay(path: str,
@@ -302,7 +335,8 @@ def write_seed_overlay(path: str,
                        palette: Optional[Sequence[Sequence[int]]] = None,
                        alpha: float = 0.5,
                        overwrite: bool = False,
-                       quality: int = 90) -> bool:
+                       quality: int = 90,
+                       gt: Optional[np.ndarray] = None) -> bool:
     """Write :func:`render_seed_overlay` as a JPEG, atomically.
 
     Args:
@@ -314,13 +348,15 @@ def write_seed_overlay(path: str,
         alpha (float): Weight of the seed colours. Defaults to 0.5.
         overwrite (bool): Replace an existing file. Defaults to False.
         quality (int): JPEG quality. Defaults to 90.
+        gt (np.ndarray, optional): (H, W) ground truth: image | seed |
+            ground truth side by side (see :func:`render_seed_overlay`).
 
     Returns:
         bool: True if written, False if skipped because it exists.
     """
     if not overwrite and is_done(path):
         return False
-    vis = render_seed_overlay(image, seed, class_names, palette, alpha)
+    vis = render_seed_overlay(image, seed, class_names, palette, alpha, gt=gt)
     ok, buf = cv2.imencode('.jpg', vis[..., ::-1].copy(),
                            [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
     if not ok:

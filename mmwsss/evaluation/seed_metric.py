@@ -134,7 +134,10 @@ class SeedMetric(BaseMetric):
                 'directly)')
         return meta['classes']
 
-    def _write_overlay(self, img_path: str, pred: torch.Tensor) -> None:
+    def _write_overlay(self, img_path: str, pred: torch.Tensor,
+                       gt: Optional[torch.Tensor] = None) -> None:
+        """``<overlay_dir>/<stem>.jpg``: image | seed | ground truth (when
+        the sample has one) with the legend of the classes present."""
         stem = osp.splitext(osp.basename(img_path))[0]
         path = osp.join(self.overlay_dir, stem + '.jpg')
         if not self.overwrite and is_done(path):
@@ -149,7 +152,8 @@ class SeedMetric(BaseMetric):
             pred.cpu().numpy().astype(np.uint8),
             self._classes(),
             palette=(self.dataset_meta or {}).get('palette'),
-            overwrite=self.overwrite)
+            overwrite=self.overwrite,
+            gt=None if gt is None else gt.cpu().numpy().astype(np.uint8))
 
     def process(self, data_batch: Any, data_samples: Sequence[Any]) -> None:
         """Accumulate the confusion histograms of a batch.
@@ -180,7 +184,8 @@ class SeedMetric(BaseMetric):
                         palette=(self.dataset_meta or {}).get('palette'),
                         overwrite=self.overwrite)
             if self.overlay_dir is not None:
-                self._write_overlay(img_path, pred)
+                self._write_overlay(img_path, pred,
+                                    _pixel_data(sample, 'gt_sem_seg'))
             if self.format_only:
                 continue
             gt = _pixel_data(sample, 'gt_sem_seg')

@@ -150,3 +150,47 @@ def test_overlay(tmp_path):
         np.zeros((200, 30, 3), np.uint8), seed[:1, :1].repeat(200, 0).repeat(
             30, 1), names)
     assert big.shape[0] == 200  # tall image: legend padded, not the image
+
+
+def test_overlay_with_ground_truth():
+    """Issue 14: image | seed | ground truth side by side, one legend of the
+    classes present in either."""
+    h, w = 80, 50
+    image = np.full((h, w, 3), 100, np.uint8)
+    seed = np.zeros((h, w), np.uint8)
+    seed[10:20, 10:30] = 15  # person in the seed
+    gt = np.zeros((h, w), np.uint8)
+    gt[5:15, 5:15] = 3  # bird in the ground truth only
+    gt[0, :] = 255
+    names = ['background'] + [f'c{i}' for i in range(1, 21)]
+    vis = render_seed_overlay(image, seed, names, alpha=0.5, gt=gt)
+    cap, gap = 20, 4
+    colors = voc_colormap(256)
+    # 4 legend rows (bg, bird, person, ignore: 88 px) fit in 100 px
+    assert vis.shape[0] == cap + h
+    panels = vis[cap:, :3 * w + 2 * gap]
+    np.testing.assert_array_equal(panels[:, :w], image)  # plain image
+    assert (panels[:, w:w + gap] == 255).all()  # white separator
+    seed_panel = panels[:, w + gap:2 * w + gap]
+    gt_panel = panels[:, 2 * (w + gap):]
+    np.testing.assert_allclose(seed_panel[15, 15],
+                               (100 + np.array(colors[15])) / 2, atol=1)
+    np.testing.assert_array_equal(seed_panel[7, 7], [50, 50, 50])
+    np.testing.assert_allclose(gt_panel[7, 7],
+                               (100 + np.array(colors[3])) / 2, atol=1)
+    np.testing.assert_allclose(gt_panel[0, 0],
+                               (100 + np.array(colors[255])) / 2, atol=1)
+    # captions: dark text on the white strip above each panel
+    for x0 in (0, w + gap, 2 * (w + gap)):
+        strip = vis[:cap, x0:x0 + w]
+        assert (strip < 128).any() and (strip == 255).mean() > 0.5
+    legend = vis[:, 3 * w + 2 * gap:]
+    for v in (0, 3, 15, 255):
+        assert (legend == np.array(colors[v], np.uint8)).all(-1).sum() >= 100
+    assert not (legend == np.array(colors[2], np.uint8)).all(-1).any()
+    with pytest.raises(ValueError, match='ground truth size'):
+        render_seed_overlay(image, seed, names, gt=gt[:5])
+    # without ground truth: the single blended panel, as before
+    single = render_seed_overlay(image, seed, names)
+    assert single.shape[0] == h
+    np.testing.assert_array_equal(single[:, :w], seed_panel)

@@ -236,8 +236,51 @@ def test_sams_configs(repo_root):
             if isinstance(default, tuple):
                 value, default = list(value), list(default)
             assert value == default, key
+    # issue 14 adds the weight-free generator's configs (*felzenszwalb*.py;
+    # felzenszwalb.py is generator-only, like sam_*.py)
     for path in glob.glob(osp.join(folder, '*.py')):
         cfg = Config.fromfile(path)
-        assert cfg.sam_generator.type == 'SAMQuasiSuperpixelGenerator'
-        if not osp.basename(path).startswith('sam_'):
+        name = osp.basename(path)
+        assert cfg.sam_generator.type == (
+            'FelzenszwalbQuasiSuperpixelGenerator' if 'felzenszwalb' in name
+            else 'SAMQuasiSuperpixelGenerator'), name
+        if not (name.startswith('sam_') or name == 'felzenszwalb.py'):
             assert cfg.dataset.type and cfg.mask_dir, path
+
+
+def test_felzenszwalb_generator_through_the_tool(tool, tmp_path, repo_root,
+                                                 voc_mini_root, capsys):
+    """The weight-free generator in place of SAM, on 2 bundled images."""
+    ids = IDS[:2]
+    split = tmp_path / 'split.txt'
+    split.write_text('\n'.join(ids) + '\n')
+    base = osp.join(repo_root, 'configs', 'sams', 'voc_mini_felzenszwalb.py')
+    cfg_path = tmp_path / 'fz_cfg.py'
+    cfg_path.write_text(f"""
+_base_ = [{base!r}]
+dataset = dict(
+    _delete_=True,
+    type='PascalVOCDataset',
+    data_root={voc_mini_root!r},
+    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
+    ann_file={str(split)!r},
+    pipeline=[])
+mask_dir = {str(tmp_path / 'masks')!r}
+""")
+    argv = [str(cfg_path), '--work-dir', str(tmp_path / 'wd')]
+    assert tool.main(argv) == 0
+    out = capsys.readouterr().out
+    assert 'FelzenszwalbQuasiSuperpixelGenerator' in out
+    assert '2 generated, 0 skipped' in out
+    fingerprint = MODELS.build(
+        Config.fromfile(str(cfg_path)).sam_generator).fingerprint
+    assert fingerprint.startswith('felzenszwalb-')
+    for i in ids:
+        img = f'{voc_mini_root}/JPEGImages/{i}.jpg'
+        record = load_masks(
+            mask_cache_path(str(tmp_path / 'masks'), img), fingerprint,
+            mmcv.imread(img).shape[:2])
+        levels = np.bincount(record.levels, minlength=3)
+        assert levels[2] >= 3 and levels.sum() >= 10, (i, levels)
+    assert tool.main(argv) == 0
+    assert '0 generated, 2 skipped' in capsys.readouterr().out
