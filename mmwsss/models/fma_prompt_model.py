@@ -36,12 +36,13 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from mmwsss.class_names import IGNORE_INDEX, get_dataset_info
+from mmwsss.class_names import (IGNORE_INDEX, get_dataset_info,
+                                 resolve_class_info)
 from mmwsss.evaluation.seed_io import is_done, read_seed_png, seed_path
 from .caa import caa_refine, merge_attention
 from .gradcam import grad_cam, normalized_at_size, softmax_scores
 
-__all__ = ['FMAPromptModel']
+__all__ = ['FMAPromptModel', 'model_class_info']
 
 TASKS = ('cls', 'seg')
 PHASES = ('cls', 'seg', 'joint')
@@ -52,19 +53,52 @@ def _round_to_multiple(x: int, m: int) -> int:
     return max(m, int(round(x / m)) * m)
 
 
+def model_class_info(dataset: Optional[str],
+                     classes: Optional[Union[str, Sequence[str]]],
+                     class_names: Optional[Union[Sequence[str], dict]],
+                     bg_names: Optional[Sequence[str]]) -> dict:
+    """Class tables of a prompt model (:func:`resolve_class_info`).
+
+    A ``class_names`` list without ``classes`` whose length differs from
+    ``dataset``'s foreground count is the class list itself (so
+    ``class_names=['dog', 'cat']`` gives a 2-class model).
+
+    Returns:
+        dict: ``classes``, ``prompt_names``, ``bg_classes``, ...
+    """
+    if (classes is None and class_names is not None
+            and not isinstance(class_names, dict)):
+        known = get_dataset_info(dataset) if dataset else None
+        if known is None or len(class_names) != len(known['classes']) - 1:
+            print_log(
+                f'FMAPromptModel: class list {list(class_names)} (from '
+                'class_names)', logger='current')
+            classes, class_names = list(class_names), None
+    return resolve_class_info(dataset, classes, class_names, bg_names)
+
+
 @MODELS.register_module()
 class FMAPromptModel(BaseModel):
     """FMA-WSSS prompt learning and seed generation with a frozen CLIP.
 
     Args:
         clip (dict): Config of the frozen CLIP (``FrozenCLIP``).
-        dataset (str): Name of the class tables in
+        dataset (str, optional): Name of the class tables in
             :mod:`mmwsss.class_names` (``'voc'`` / ``'coco'``) used for the
             default prompt names and CLIP-ES background classes.
-        class_names (Sequence[str], optional): Foreground prompt names;
-            defaults to the dataset's CLIP-ES names.
+        classes (str | Sequence[str], optional): The dataset's own class
+            list (background first or left out) or its ``classes.txt``, for
+            any C; it must equal the training dataset's ``classes`` (the
+            train loop checks). Defaults to the ``dataset`` tables.
+        class_names (Sequence[str] | dict, optional): Foreground prompt
+            names: in class order, or a mapping stored name -> text
+            (``{'pottedplant': 'potted plant'}``). Defaults to the
+            dataset's CLIP-ES names, or the class names themselves. A list
+            whose length differs from ``dataset``'s class count (and no
+            ``classes``) is taken as the class list.
         bg_names (Sequence[str], optional): Background class names of the cls
-            prompts; defaults to the dataset's CLIP-ES background classes.
+            prompts; defaults to the dataset's CLIP-ES background classes
+            (CLIP-ES's 25 for a custom list, minus names equal to a class).
         cls_prompt (dict): Config of the classification prompt learner.
         seg_prompt (dict, optional): Config of the segmentation prompt
             learner; ``num_bg`` defaults to ``len(bg_names)``;
@@ -103,8 +137,9 @@ class FMAPromptModel(BaseModel):
 
     def __init__(self,
                  clip: dict,
-                 dataset: str = 'voc',
-                 class_names: Optional[Sequence[str]] = None,
+                 dataset: Optional[str] = 'voc',
+                 classes: Optional[Union[str, Sequence[str]]] = None,
+                 class_names: Optional[Union[Sequence[str], dict]] = None,
                  bg_names: Optional[Sequence[str]] = None,
                  cls_prompt: Optional[dict] = dict(
                      type='ClsPromptLearner', n_ctx=16, ctx_std=0.015),
@@ -127,17 +162,11 @@ class FMAPromptModel(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        info = get_dataset_info(dataset)
+        info = model_class_info(dataset, classes, class_names, bg_names)
         self.dataset_classes = info['classes']
-        self.class_names = list(class_names or info['prompt_names'])
-        self.bg_names = list(info['bg_classes'] if bg_names is
-                             None else bg_names)
+        self.class_names = list(info['prompt_names'])
+        self.bg_names = list(info['bg_classes'])
         self.num_fg = len(self.class_names)
-        if self.num_fg != len(self.dataset_classes) - 1:
-            raise ValueError(
-                f'FMAPromptModel: {self.num_fg} class_names given but dataset '
-                f'"{dataset}" has {len(self.dataset_classes) - 1} foreground '
-                'classes')
 
         self.clip = MODELS.build(clip)
         self.cls_prompt = None
