@@ -155,9 +155,11 @@ class SAMTextSeeder(BaseModel):
             info['tag_vocabulary'] if detector_tiny_bert else None)
         self.sam = build_sam_model(**dict(sam, device='cpu'))
         self.sam.requires_grad_(False)
-        self.tagger = MODELS.build(
-            tagger, default_args=dict(vocabulary=info['tag_vocabulary'])
-        ) if tagger is not None else None
+        if tagger is not None and tagger.get('type') == 'CLIPZeroShotTagger':
+            # its open vocabulary follows the class list unless set
+            tagger = dict(tagger)
+            tagger.setdefault('vocabulary', info['tag_vocabulary'])
+        self.tagger = MODELS.build(tagger) if tagger is not None else None
         if self.tagger is not None:
             self.tagger.requires_grad_(False)
         exclude_from_checkpoint(self, ('grounding', 'sam', 'tagger'))
