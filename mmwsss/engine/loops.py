@@ -42,6 +42,8 @@ from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS, LOOPS
 from torch.utils.data import DataLoader
 
+from mmwsss.engine.derived_data import (fill_coarse_dataloader,
+                                        fill_seg_dataloader)
 from mmwsss.evaluation.seed_io import (is_done, read_seed_png, seed_path,
                                        write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
@@ -195,10 +197,14 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
         seg_iters (int): Phase-2 iterations.
         seg_dataloader (dict): Phase-2 dataloader config; its dataset (a
             ``PseudoLabelDataset``) gets ``seed_dir`` = the coarse seed
-            folder when it has none.
+            folder when it has none, and its inner image dataset is derived
+            from ``train_dataloader.dataset`` when None
+            (:func:`~mmwsss.engine.derived_data.fill_seg_dataloader`).
         coarse_seeds (dict): ``dataloader`` (batch-size-1 config over the
-            training images at full size, with SAM masks available to the
-            seeder), ``out_dir`` (default ``<work_dir>/coarse_seeds``),
+            training images at full size; None, or a ``dataset`` None,
+            derives it from ``train_dataloader.dataset`` with
+            :data:`~mmwsss.engine.derived_data.SEED_PIPELINE`),
+            ``out_dir`` (default ``<work_dir>/coarse_seeds``),
             ``alphas`` (optional list to choose from by GT mIoU),
             ``overwrite`` (default False).
         val_begin (int): See IterBasedTrainLoop.
@@ -212,12 +218,18 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
                  cls_iters: int,
                  seg_iters: int,
                  seg_dataloader: dict,
-                 coarse_seeds: dict,
+                 coarse_seeds: Optional[dict] = None,
                  val_begin: int = 1,
                  val_interval: int = 10**9,
                  dynamic_intervals=None) -> None:
         if cls_iters < 0 or seg_iters < 0:
             raise ValueError('cls_iters and seg_iters must be >= 0')
+        train_loader = dataloader if isinstance(dataloader, dict) else None
+        self.seg_dataloader_cfg = fill_seg_dataloader(seg_dataloader,
+                                                      train_loader)
+        self.coarse_cfg = dict(copy.deepcopy(coarse_seeds or {}))
+        self.coarse_cfg['dataloader'] = fill_coarse_dataloader(
+            self.coarse_cfg.get('dataloader'), train_loader)
         super().__init__(
             runner,
             dataloader,
@@ -227,11 +239,6 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             dynamic_intervals=dynamic_intervals)
         self.cls_iters = int(cls_iters)
         self.seg_iters = int(seg_iters)
-        self.seg_dataloader_cfg = copy.deepcopy(seg_dataloader)
-        self.coarse_cfg = dict(copy.deepcopy(coarse_seeds))
-        if 'dataloader' not in self.coarse_cfg:
-            raise KeyError('train_cfg.coarse_seeds.dataloader is required '
-                           '(images at full size for the coarse seeds)')
 
     @property
     def coarse_dir(self) -> str:
@@ -328,9 +335,22 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
         self.dataloader = loader
         self.dataloader_iterator = _InfiniteDataloaderIterator(loader)
 
+    def _check_classes(self, model) -> None:
+        """The model's class list must be the training dataset's."""
+        mine = getattr(model, 'dataset_classes', None)
+        theirs = self.dataloader.dataset.metainfo.get('classes')
+        if mine is None or theirs is None:
+            return
+        if [c.lower() for c in mine] != [c.lower() for c in theirs]:
+            raise ValueError(
+                f'model classes {list(mine)} differ from '
+                f'train_dataloader.dataset classes {list(theirs)}: set '
+                'model.classes to the dataset\'s class list')
+
     def run(self) -> torch.nn.Module:
         """Run phase 1, the coarse seeds and phase 2."""
         model = _unwrap(self.runner.model)
+        self._check_classes(model)
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         if hasattr(model, 'log_param_count'):
