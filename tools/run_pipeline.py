@@ -50,23 +50,38 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=_DEFAULTS.mask_generator,
         help='quasi-superpixel config for tools/gen_sam_masks.py '
         f'(default {_DEFAULTS.mask_generator})')
+    for stage in ('prompt', 'seed', 'stage2'):
+        default = getattr(
+            _DEFAULTS, 'prompts'
+            if stage == 'prompt' else 'seeds' if stage == 'seed' else 'stage2')
+        p.add_argument(
+            f'--{stage}-config',
+            default=default,
+            help=f'base config of the {stage} stage (default {default})')
     p.add_argument(
         '--prompt-iters',
         type=int,
         nargs=2,
         metavar=('CLS', 'SEG'),
         help='phase-1 / phase-2 iterations (default: the config\'s)')
-    p.add_argument(
-        '--stage2-iters', type=int, help='default: the config\'s')
+    p.add_argument('--stage2-iters', type=int, help='default: the config\'s')
     env = os.environ.get
-    p.add_argument('--clip', default=env('MMWSSS_CLIP'),
-                   help='open_clip model name (env MMWSSS_CLIP)')
-    p.add_argument('--clip-pretrained', default=env('MMWSSS_CLIP_PRETRAINED'),
-                   help="'openai' or a checkpoint (env MMWSSS_CLIP_PRETRAINED)")
-    p.add_argument('--sam-type', default=env('MMWSSS_SAM_TYPE'),
-                   help='vit_h / vit_l / vit_b (env MMWSSS_SAM_TYPE)')
-    p.add_argument('--sam-checkpoint', default=env('MMWSSS_SAM_CHECKPOINT'),
-                   help='SAM checkpoint (env MMWSSS_SAM_CHECKPOINT)')
+    p.add_argument(
+        '--clip',
+        default=env('MMWSSS_CLIP'),
+        help='open_clip model name (env MMWSSS_CLIP)')
+    p.add_argument(
+        '--clip-pretrained',
+        default=env('MMWSSS_CLIP_PRETRAINED'),
+        help="'openai' or a checkpoint (env MMWSSS_CLIP_PRETRAINED)")
+    p.add_argument(
+        '--sam-type',
+        default=env('MMWSSS_SAM_TYPE'),
+        help='vit_h / vit_l / vit_b (env MMWSSS_SAM_TYPE)')
+    p.add_argument(
+        '--sam-checkpoint',
+        default=env('MMWSSS_SAM_CHECKPOINT'),
+        help='SAM checkpoint (env MMWSSS_SAM_CHECKPOINT)')
     p.add_argument('--python', default=sys.executable)
     return p.parse_args(argv)
 
@@ -79,21 +94,25 @@ def build_runner(args: argparse.Namespace, **kwargs):
     """
     import mmwsss  # noqa: F401  (registries)
     from mmwsss.apis import DataError, PipelineRunner, Weights, data_spec
-    classes = [c.strip() for c in args.classes.split(',')
-               ] if args.classes else None
+    classes = [c.strip()
+               for c in args.classes.split(',')] if args.classes else None
     try:
         spec = data_spec(args.data_dir, args.val_data, classes)
         spec.check()
     except DataError as e:
         raise SystemExit(f'error: {e}')
-    work = args.work_dir or osp.join(
-        'work_dirs', osp.basename(osp.abspath(args.data_dir)))
+    work = args.work_dir or osp.join('work_dirs',
+                                     osp.basename(osp.abspath(args.data_dir)))
     return PipelineRunner(
         spec,
         work,
         weights=Weights(args.clip, args.clip_pretrained, args.sam_type,
                         args.sam_checkpoint),
-        configs=BaseConfigs(mask_generator=args.mask_generator),
+        configs=BaseConfigs(
+            mask_generator=args.mask_generator,
+            prompts=args.prompt_config,
+            seeds=args.seed_config,
+            stage2=args.stage2_config),
         force=args.force,
         prompt_iters=tuple(args.prompt_iters) if args.prompt_iters else None,
         stage2_iters=args.stage2_iters,

@@ -10,6 +10,5 @@ from .stage_configs import BaseConfigs, Weights
 
 __all__ = [
     'DataError', 'DataSpec', 'FolderSpec', 'VOCSpec', 'data_spec', 'STAGES',
-    'TABLE_ROWS', 'PipelineRunner', 'weights_banner', 'BaseConfigs',
-    'Weights'
+    'TABLE_ROWS', 'PipelineRunner', 'weights_banner', 'BaseConfigs', 'Weights'
 ]

@@ -141,7 +141,8 @@ class FolderSpec(DataSpec):
             raise DataError(f'data folder not found: {folder}')
         labels = [f for f in LABEL_FILES if osp.isfile(osp.join(folder, f))]
         if not labels:
-            raise DataError(f'{folder}: no label file ({" or ".join(LABEL_FILES)})')
+            raise DataError(
+                f'{folder}: no label file ({" or ".join(LABEL_FILES)})')
         masks = osp.isdir(osp.join(folder, 'masks'))
         return dict(
             type='ImageLabelFolderDataset',

@@ -33,9 +33,7 @@ from .stage_configs import (BaseConfigs, Weights, dump_config, prompt_config,
                             sam_config, seed_config, set_prompt_iters,
                             set_stage2_iters, stage2_config)
 
-__all__ = [
-    'STAGES', 'TABLE_ROWS', 'PipelineRunner', 'weights_banner', 'REPO'
-]
+__all__ = ['STAGES', 'TABLE_ROWS', 'PipelineRunner', 'weights_banner', 'REPO']
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGES = ('sam_masks', 'prompts', 'seeds', 'stage2', 'test', 'test_sams')
@@ -78,8 +76,8 @@ class _LogSink(io.TextIOBase):
         self._part = lines.pop()
         for line in lines:
             self.lines.append(line + '\n')
-            if not line.lstrip().startswith(("'", '"')) and any(
-                    k in line for k in SHOWN):
+            if not line.lstrip().startswith(
+                ("'", '"')) and any(k in line for k in SHOWN):
                 sys.__stdout__.write('    ' + line.rstrip()[-150:] + '\n')
         return len(text)
 
@@ -89,8 +87,12 @@ def _run_subprocess(cmd: List[str], sink: _LogSink) -> int:
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     env.setdefault('OMP_NUM_THREADS', '1')
     with subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True) as proc:
+            cmd,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True) as proc:
         for line in proc.stdout:
             sink.write(line)
         proc.wait()
@@ -214,8 +216,11 @@ class PipelineRunner:
         cmd = [self.python, osp.join(REPO, 'tools', name), *argv]
         log_path = osp.join(self.work, 'logs', log)
         os.makedirs(osp.dirname(log_path), exist_ok=True)
-        print('  $ ' + ' '.join(osp.relpath(c, REPO) if c.startswith(REPO)
-                                else c for c in cmd[1:]), flush=True)
+        print(
+            '  $ ' + ' '.join(
+                osp.relpath(c, REPO) if c.startswith(REPO) else c
+                for c in cmd[1:]),
+            flush=True)
         with open(log_path, 'w') as f:
             sink = _LogSink(f)
             run = _run_in_process if self.in_process else _run_subprocess
@@ -259,8 +264,7 @@ class PipelineRunner:
 
     def seeds_stage(self) -> dict:
         cfg = seed_config(
-            self.base('seeds'), self.spec, self.masks, self.weights,
-            self.work)
+            self.base('seeds'), self.spec, self.masks, self.weights, self.work)
         path = dump_config(cfg, self.config_path('seeds'))
         text = self.tool('test.py', 'seeds.log', path,
                          self.results['prompts']['checkpoint'], '--work-dir',
@@ -319,9 +323,10 @@ class PipelineRunner:
             test_sams=self.test_sams)
         for i, stage in enumerate(STAGES, 1):
             if stage in self.results:
-                print(f'\n[{i}/{len(STAGES)}] {stage}: done before '
-                      f'({self.results[stage]["seconds"]:.1f} s), skipped',
-                      flush=True)
+                print(
+                    f'\n[{i}/{len(STAGES)}] {stage}: done before '
+                    f'({self.results[stage]["seconds"]:.1f} s), skipped',
+                    flush=True)
                 continue
             print(f'\n[{i}/{len(STAGES)}] {stage}', flush=True)
             t0 = time.time()

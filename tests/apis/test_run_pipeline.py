@@ -87,8 +87,7 @@ def test_one_command_on_a_custom_folder(folders, tmp_path, capsys):
     assert results['sam_masks']['images'] == len(TRAIN) + len(VAL)
     # 3 of 5 training images have masks: seeds scored; val has all
     for value in (results['prompts']['coarse_seed_mIoU'],
-                  results['seeds']['seed_mIoU'],
-                  results['test']['val_mIoU'],
+                  results['seeds']['seed_mIoU'], results['test']['val_mIoU'],
                   results['test_sams']['val_mIoU']):
         assert value is not None and 0 <= value <= 100
     # seeds: the folder's class indices (0 bg, 1..3), one per image, with
@@ -98,8 +97,8 @@ def test_one_command_on_a_custom_folder(folders, tmp_path, capsys):
         assert set(np.unique(seed)) <= {0, 1, 2, 3}
         assert osp.isfile(osp.join(work, 'overlays', i + '.jpg')) or \
             osp.isfile(osp.join(work, 'overlays', i + '.png'))
-        assert seed.shape == Image.open(
-            osp.join(train, 'images', i + '.jpg')).size[::-1]
+        assert seed.shape == Image.open(osp.join(train, 'images',
+                                                 i + '.jpg')).size[::-1]
     # every stage's full config is in the work dir and names the data once
     cfg = Config.fromfile(osp.join(work, 'configs', 'prompts.py'))
     assert cfg.model.classes == list(CLASSES)
@@ -156,3 +155,32 @@ def test_bad_input_one_line_each(voc_mini_root, tmp_path):
     (empty / 'classes.txt').write_text('car\n')
     assert 'no images' in _error([str(empty)])
     assert 'not found' in _error([str(tmp_path / 'nothing')])
+
+
+def test_example_config_names_the_data_once(voc_mini_root, tmp_path):
+    from mmseg.registry import DATASETS, MODELS
+
+    from mmwsss.engine.derived_data import (fill_coarse_dataloader,
+                                            fill_seg_dataloader)
+    folder = str(tmp_path / 'my_images')
+    make_folder(voc_mini_root, folder, TRAIN[:2])
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'fma', 'custom_folder_example.py'))
+    cfg.train_dataloader.dataset.data_root = folder
+    cfg.train_dataloader.dataset.classes = list(CLASSES)
+    train = cfg.train_dataloader.to_dict()
+    coarse = fill_coarse_dataloader(cfg.train_cfg.coarse_seeds.dataloader,
+                                    train)
+    seg = fill_seg_dataloader(cfg.train_cfg.seg_dataloader.to_dict(), train)
+    for ds_cfg in (train['dataset'], coarse['dataset'],
+                   seg['dataset']['dataset']):
+        ds = DATASETS.build(ds_cfg)
+        assert ds.metainfo['classes'] == ('background', ) + tuple(CLASSES)
+        assert len(ds) == 2
+    cfg.model.classes = list(CLASSES)
+    cfg.model.clip = dict(
+        type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16', pretrained=None)
+    model = MODELS.build(cfg.model)
+    assert model.class_names == [
+        'person with clothes,people,human', 'car', 'plane'
+    ]

@@ -8,8 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmwsss.class_names import (CLIP_ES_BG_VOC, class_info,
-                                resolve_class_info)
+from mmwsss.class_names import (CLIP_ES_BG_VOC, class_info, resolve_class_info)
 from mmwsss.models.clip import FrozenCLIP
 from mmwsss.models.losses import CALLoss, MCLLoss
 from mmwsss.models.prompt_learners import ClsPromptLearner, SegPromptLearner
@@ -30,7 +29,8 @@ def test_class_info_of_a_custom_list():
     assert info['bg_classes'] == CLIP_ES_BG_VOC  # the 25 by default
     assert len(info['palette']) == 4
     # a class named like a background prompt takes it out of the bg set
-    info = class_info(['building', 'road_sign'], bg_classes=['building', 'sky'])
+    info = class_info(['building', 'road_sign'],
+                      bg_classes=['building', 'sky'])
     assert info['bg_classes'] == ('sky', )
     assert info['prompt_names'] == ('building', 'road sign')
     assert 'road sign' in info['tag_vocabulary']
@@ -50,8 +50,8 @@ def test_resolve_keeps_voc_tables_for_the_voc_list():
     same = resolve_class_info('voc', classes=list(voc['classes']))
     assert same['prompt_names'] == voc['prompt_names']
     assert 'pottedplant' in voc['classes']
-    mapped = resolve_class_info(
-        None, ['pottedplant', 'dog'], {'pottedplant': 'potted plant'})
+    mapped = resolve_class_info(None, ['pottedplant', 'dog'],
+                                {'pottedplant': 'potted plant'})
     assert mapped['prompt_names'] == ('potted plant', 'dog')
 
 
