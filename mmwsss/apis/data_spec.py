@@ -24,6 +24,7 @@ Bad input fails before any stage with one line naming the item
 """
 import copy
 import os.path as osp
+from abc import ABC, abstractmethod
 from typing import List, Optional, Sequence, Tuple
 
 from mmwsss.engine.derived_data import image_dataset, seed_dataset
@@ -41,7 +42,7 @@ class DataError(ValueError):
     """Bad input data: the message is one line naming the item."""
 
 
-class DataSpec:
+class DataSpec(ABC):
     """Dataset configs of a data folder for every pipeline stage.
 
     Subclasses set :attr:`name` and implement the ``*_dataset`` methods and
@@ -50,30 +51,35 @@ class DataSpec:
 
     name: str = ''
 
+    @abstractmethod
     def check(self) -> str:
         """Build the datasets once (errors surface here, not mid-run).
 
         Returns:
             str: A summary line (images, ground truth, classes).
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def model_classes(self, model: dict) -> None:
         """Set the prompt model's class list (in place)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def train_dataset(self, base: dict) -> dict:
         """The training dataset, given the config's own (pipeline kept)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def val_dataset(self, base: dict) -> Tuple[dict, bool]:
         """The stage-2 test dataset given the config's own, and whether
         every image has ground truth (mIoU) or not (predictions only)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def sam_dataset(self) -> dict:
         """Every image (train and val) for the mask generator."""
-        raise NotImplementedError
+
+    @abstractmethod
+    def seed_dataset(self) -> Optional[dict]:
+        """The training images read for seeds, or None to keep the seed
+        config's own dataset (only its ``data_root`` set)."""
 
 
 def _one_line(err: Exception) -> str:

@@ -13,8 +13,12 @@ a config written into ``<work_dir>/configs/<stage>.py`` first:
 ``<work_dir>/<results_name>`` records finished stages (a rerun resumes;
 ``force`` redoes a stage and every later one); the tools themselves skip
 finished images and resume training from ``last_checkpoint``. Results are a
-dict per stage (:attr:`PipelineRunner.results`); :data:`TABLE_ROWS` says
-how each shows in the final table, so a new stage output is one entry.
+dict per stage (:attr:`PipelineRunner.results`); :data:`STAGE_METRICS`
+adds computed entries to a stage's dict and :data:`TABLE_ROWS` says how
+each stage shows in the final table, so a new number is one entry in each.
+The quasi-superpixel generator is one setting,
+:attr:`~mmwsss.apis.stage_configs.BaseConfigs.mask_generator`
+(``--mask-generator``).
 """
 import contextlib
 import io
@@ -118,6 +122,15 @@ def _run_in_process(cmd: List[str], sink: _LogSink) -> int:
         os.chdir(old_cwd)
 
 
+#: Extra results per stage: functions ``(runner, stage_result) -> dict``
+#: called after the stage ran, whose dicts are merged into its result
+#: (e.g. a seed statistic read from ``runner.seeds``). Append to add one.
+STAGE_METRICS: Dict[str, List[Callable[['PipelineRunner', dict], dict]]] = {
+    s: []
+    for s in STAGES
+}
+
+
 def weights_banner(weights: Weights) -> str:
     """Which weights the run uses, loudly when they are random."""
     clip = (f'{weights.clip} ({weights.clip_pretrained})'
@@ -207,8 +220,12 @@ class PipelineRunner:
         return osp.join(self.work, 'configs', f'{stage}.py')
 
     def base(self, name: str) -> str:
+        """A base config: absolute, else relative to the current folder
+        when it exists there, else to the repository."""
         path = getattr(self.configs, name)
-        return path if osp.isabs(path) else osp.join(REPO, path)
+        if osp.isabs(path) or not osp.isfile(path):
+            return osp.join(REPO, path)
+        return osp.abspath(path)
 
     def tool(self, name: str, log: str, *argv: str) -> str:
         """Run tools/<name> with progress lines shown and the full output
@@ -288,22 +305,29 @@ class PipelineRunner:
         self.tool('train.py', 'stage2.log', path, '--work-dir', wd,
                   *self._resume(wd))
         iters = cfg.train_cfg.max_iters
-        return dict(
+        out = dict(
             checkpoint=osp.join(wd, f'iter_{iters}.pth'),
             iterations=iters,
             config=path)
+        if cfg.test_evaluator.get('format_only'):  # no GT: predictions
+            out['prediction_dir'] = cfg.test_evaluator.output_dir
+        return out
 
     def _test(self, log: str, *extra: str) -> dict:
         text = self.tool('test.py', log, self.results['stage2']['config'],
-                         self.results['stage2']['checkpoint'], *extra,
-                         '--work-dir', osp.join(self.work, 'stage2'))
+                         self.results['stage2']['checkpoint'], '--work-dir',
+                         osp.join(self.work, 'stage2'), *extra)
         return dict(val_mIoU=last_miou(text))
 
     def test(self) -> dict:
         return self._test('test.log')
 
     def test_sams(self) -> dict:
-        return self._test('test_sams.log', '--tta')
+        pred = self.results['stage2'].get('prediction_dir')
+        extra = [] if pred is None else [
+            '--cfg-options', f'test_evaluator.output_dir={pred}_sams'
+        ]
+        return self._test('test_sams.log', '--tta', *extra)
 
     # --------------------------------------------------------------- run
     def run(self) -> Dict[str, dict]:
@@ -331,6 +355,8 @@ class PipelineRunner:
             print(f'\n[{i}/{len(STAGES)}] {stage}', flush=True)
             t0 = time.time()
             res = funcs[stage]()
+            for metric in STAGE_METRICS[stage]:
+                res.update(metric(self, res))
             res['seconds'] = round(time.time() - t0, 1)
             self.results[stage] = res
             self.save()

@@ -77,8 +77,19 @@ def test_one_command_on_a_custom_folder(folders, tmp_path, capsys):
         '1', '--stage2-iters', '1', '--mask-generator',
         _fast_mask_generator(tmp_path)
     ]
-    results = run_pipeline.build_runner(
-        run_pipeline.parse_args(argv), in_process=True).run()
+    # a stage metric plugs in without touching the stages
+    from mmwsss.apis.pipeline import STAGE_METRICS
+
+    def count_seeds(runner, result):
+        return dict(seed_files=len(os.listdir(runner.seeds)))
+
+    STAGE_METRICS['seeds'].append(count_seeds)
+    try:
+        results = run_pipeline.build_runner(
+            run_pipeline.parse_args(argv), in_process=True).run()
+    finally:
+        STAGE_METRICS['seeds'].remove(count_seeds)
+    assert results['seeds']['seed_files'] == len(TRAIN)
     out = capsys.readouterr().out
     assert 'RANDOM WEIGHTS' in out and 'test + SAMS TTA' in out
     assert set(results) == {
