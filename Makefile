@@ -1,5 +1,6 @@
 # mmwsss: two commands do all set-up on a fresh machine (Python 3.11, CPU):
-#   make demo   - every pipeline stage on the bundled VOC images (data/voc_mini)
+#   make demo   - every pipeline stage on the bundled VOC images (data/voc_mini):
+#                 tools/run_pipeline.py's runner (own data: tools/run_pipeline.py DIR)
 #   make test   - the test suite
 # Both create (or reuse) the virtual environment $(VENV) with the pinned stack
 # of requirements/pinned.txt and install mmwsss into it in editable mode.

@@ -12,7 +12,8 @@ text-prompt names (Grounding DINO) and the open tag vocabulary (zero-shot
 tagging) are mmwsss's own: the class names spelled as English words, and
 those plus the survey's synonyms plus background words.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+import os.path as osp
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = [
     'VOC_CLASSES', 'COCO_CLASSES', 'COCO_CATEGORY_IDS', 'CLIP_ES_BG_VOC',
@@ -20,7 +21,7 @@ __all__ = [
     'TAG_SYNONYMS_VOC', 'TEXT_NAMES_VOC', 'TEXT_NAMES_COCO',
     'TAG_BACKGROUND_WORDS', 'OPEN_VOCAB_TAGS_VOC', 'OPEN_VOCAB_TAGS_COCO',
     'voc_colormap', 'get_dataset_info', 'check_class_list', 'DATASET_INFO',
-    'IGNORE_INDEX'
+    'IGNORE_INDEX', 'class_info', 'resolve_class_info', 'read_classes_txt'
 ]
 
 #: Label value for pixels that count in no class (VOC boundaries, void).
@@ -274,3 +275,161 @@ def check_class_list(classes: Sequence[str],
                 f'the {key.upper()} class i.',
                 logger='current',
                 level=30)
+
+
+#: A per-class text table: names in ``classes[1:]`` order, or a mapping
+#: from stored class name to text (classes it lacks keep their name).
+NameTable = Union[Sequence[str], Mapping[str, str]]
+
+
+def _fg_names(classes: Sequence[str]) -> Tuple[str, ...]:
+    """Foreground names: ``classes`` without a leading background entry,
+    checked for blanks and repeats (the message names the class)."""
+    names = [str(c).strip() for c in classes]
+    if names and names[0].lower() == 'background':
+        names = names[1:]
+    if not names:
+        raise ValueError('class list: no foreground class names')
+    if '' in names:
+        raise ValueError(f'class list {names}: a class name is empty')
+    seen = set()
+    for n in names:
+        if n.lower() in seen:
+            raise ValueError(f'class list: class name "{n}" is given twice '
+                             '(names must be unique, case-insensitively)')
+        seen.add(n.lower())
+    return tuple(names)
+
+
+def _texts(fg: Sequence[str], table: Optional[NameTable],
+           what: str) -> Tuple[str, ...]:
+    """Text per foreground class from a name table (see :data:`NameTable`).
+
+    Without a table (or for classes a mapping lacks) the text is the stored
+    name with underscores as spaces (``potted_plant`` -> "potted plant").
+    """
+    if table is None:
+        table = {}
+    if isinstance(table, Mapping):
+        unknown = sorted(set(table) - set(fg))
+        if unknown:
+            raise KeyError(f'{what}: {unknown} are not in the class list '
+                           f'{list(fg)}')
+        return tuple(str(table.get(n, n.replace('_', ' '))) for n in fg)
+    table = [str(t) for t in table]
+    if len(table) != len(fg):
+        raise ValueError(f'{what}: {len(table)} names for {len(fg)} '
+                         f'foreground classes {list(fg)}')
+    return tuple(table)
+
+
+def class_info(classes: Sequence[str],
+               prompt_names: Optional[NameTable] = None,
+               bg_classes: Optional[Sequence[str]] = None,
+               text_names: Optional[NameTable] = None,
+               tag_synonyms: Optional[Mapping[str, str]] = None) -> dict:
+    """Class tables (as :func:`get_dataset_info`) of ANY class list.
+
+    Args:
+        classes (Sequence[str]): Stored class names, background first or
+            left out (``['dog', 'person', 'car']``).
+        prompt_names (Sequence[str] | Mapping[str, str], optional): What
+            CLIP reads for each class: names in class order, or a mapping
+            from stored name to text (``{'pottedplant': 'potted plant'}``);
+            default the stored names (underscores as spaces).
+        bg_classes (Sequence[str], optional): Background prompt names;
+            default CLIP-ES's 25 (:data:`CLIP_ES_BG_VOC`). Names equal to a
+            foreground class (or its prompt name) are dropped, so a class
+            ``building`` does not compete with a background ``building``.
+        text_names (Sequence[str] | Mapping[str, str], optional): Names for
+            grounding text prompts; default the prompt names.
+        tag_synonyms (Mapping[str, str], optional): Zero-shot tag -> stored
+            class name; class and text names map to themselves anyway.
+
+    Returns:
+        dict: ``classes`` (background first), ``palette``, ``bg_classes``,
+        ``prompt_names``, ``text_names``, ``tag_vocabulary``,
+        ``tag_synonyms``.
+
+    Raises:
+        ValueError: Repeated, empty or missing class names, or a name table
+            of the wrong length (the message names them).
+        KeyError: A mapping or synonym naming a class not in the list.
+    """
+    fg = _fg_names(classes)
+    prompts = _texts(fg, prompt_names, 'prompt_names')
+    texts = prompts if text_names is None else _texts(
+        fg, text_names, 'text_names')
+    synonyms = dict(tag_synonyms or {})
+    bad = sorted(set(synonyms.values()) - set(fg))
+    if bad:
+        raise KeyError(f'tag_synonyms: {bad} are not in the class list '
+                       f'{list(fg)}')
+    taken = {n.lower() for n in fg + prompts + texts}
+    bg = tuple(b for b in (CLIP_ES_BG_VOC if bg_classes is None else
+                           bg_classes) if b.lower() not in taken)
+    vocab = _unique(texts + tuple(synonyms) +
+                    tuple(w for w in TAG_BACKGROUND_WORDS
+                          if w.lower() not in taken))
+    return _info(('background', ) + fg, bg, prompts, texts, vocab, synonyms)
+
+
+def resolve_class_info(dataset: Optional[str] = None,
+                       classes: Optional[Union[str, Sequence[str]]] = None,
+                       prompt_names: Optional[NameTable] = None,
+                       bg_classes: Optional[Sequence[str]] = None) -> dict:
+    """Class tables of a known dataset or of a user's class list.
+
+    Args:
+        dataset (str, optional): ``'voc'`` / ``'coco'``: their tables.
+        classes (str | Sequence[str], optional): A class list or a
+            ``classes.txt`` (one name a line); takes precedence over
+            ``dataset``. A list equal to the dataset's keeps the dataset's
+            prompt names (CLIP-ES synonyms).
+        prompt_names (Sequence[str] | Mapping[str, str], optional): See
+            :func:`class_info`; with ``dataset`` alone, a list replaces the
+            dataset's prompt names.
+        bg_classes (Sequence[str], optional): Background prompt names;
+            default the dataset's, else CLIP-ES's 25.
+
+    Returns:
+        dict: As :func:`class_info`.
+    """
+    known = get_dataset_info(dataset) if dataset else None
+    if classes is None:
+        if known is None:
+            raise ValueError('give `classes` (a list or a classes.txt) or a '
+                             f'known `dataset` ({sorted(DATASET_INFO)})')
+        classes = known['classes']
+        if prompt_names is None:
+            prompt_names = known['prompt_names']
+    elif isinstance(classes, str):
+        classes = read_classes_txt(classes)
+    fg = _fg_names(classes)
+    if known is not None and fg == tuple(known['classes'][1:]):
+        prompt_names = (known['prompt_names']
+                        if prompt_names is None else prompt_names)
+        text_names, synonyms = known['text_names'], known['tag_synonyms']
+        if bg_classes is None:
+            bg_classes = known['bg_classes']
+    else:
+        text_names, synonyms = None, None
+    return class_info(fg, prompt_names, bg_classes, text_names, synonyms)
+
+
+def read_classes_txt(path: str) -> Tuple[str, ...]:
+    """Class names of a text file, one a line (blank lines skipped).
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        tuple[str, ...]: The names as written (background not added).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'class-name file not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        return tuple(ln.strip() for ln in f if ln.strip())

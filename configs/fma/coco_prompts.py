@@ -52,8 +52,10 @@ train_cfg = dict(
     seg_dataloader=dict(dataset=dict(dataset=_coco)),
     coarse_seeds=dict(
         dataloader=dict(
+            _delete_=True,  # the loader settings are derived (batch 1, ...)
             dataset=dict(
-                **_coco,
+                **{k: v
+                   for k, v in _coco.items() if k != '_delete_'},
                 pipeline=[
                     dict(type='LoadImageFromFile'),
                     dict(type='LoadAnnotations'),

@@ -10,7 +10,12 @@ _base_ = ['./coco_prompts.py']
 
 seed_dir = 'work_dirs/fma_coco_seeds/seeds'
 model = dict(test_task='seg', reuse_seeds_from=seed_dir)
-test_dataloader = {{_base_.train_cfg.coarse_seeds.dataloader}}
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset={{_base_.train_cfg.coarse_seeds.dataloader.dataset}})
 test_evaluator = dict(
     type='SeedMetric',
     seed_dir=seed_dir,

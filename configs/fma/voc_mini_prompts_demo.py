@@ -25,8 +25,7 @@ train_dataloader = dict(batch_size=4, dataset=_mini, **_loader)
 train_cfg = dict(
     cls_iters=cls_iters,
     seg_iters=seg_iters,
-    seg_dataloader=dict(batch_size=4, dataset=dict(dataset=_mini), **_loader),
-    coarse_seeds=dict(dataloader=dict(dataset=_mini, **_loader)))
+    seg_dataloader=dict(batch_size=4, **_loader))
 param_scheduler = [
     dict(
         type='WarmupCosineLR',

@@ -11,7 +11,18 @@ test_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset={{_base_.train_cfg.coarse_seeds.dataloader.dataset}})
+    # the training images at full size, with GT (as the coarse seeds)
+    dataset=dict(
+        type='VOCImageLabelDataset',
+        data_root='data/voc_mini',
+        ann_file='ImageSets/Segmentation/train.txt',
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        seg_map_fallback=[],
+        label_file=None,
+        label_cache=None,
+        pipeline={{_base_.test_pipeline}},
+        test_mode=True))
 test_evaluator = dict(
     seed_dir=seed_dir,
     out_dir='work_dirs/voc_mini_seeds_demo',

@@ -81,11 +81,12 @@ train_cfg = dict(
         dataset=dict(
             type='PseudoLabelDataset',
             seed_dir=None,  # filled in: <work_dir>/coarse_seeds
-            dataset={{_base_.train_dataset}},
+            dataset=None,  # derived: train_dataloader.dataset's images
             pipeline=seg_train_pipeline)),
-    # every training image at full size, with GT to score D_C
+    # every training image at full size, with GT to score D_C; None:
+    # derived from train_dataloader.dataset (mmwsss/engine/derived_data.py)
     coarse_seeds=dict(
-        dataloader={{_base_.train_eval_dataloader}},
+        dataloader=None,
         alphas=[0.6],
         overwrite=False))
 

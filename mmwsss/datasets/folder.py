@@ -35,13 +35,14 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from mmengine.fileio import join_path
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
+from PIL import Image
 
-from mmwsss.class_names import voc_colormap
+from mmwsss.class_names import read_classes_txt, voc_colormap
 from .image_label import BaseImageLabelDataset, _listing, list_stems
 
 __all__ = [
     'ImageLabelFolderDataset', 'read_class_names', 'read_label_entries',
-    'IMG_EXTENSIONS'
+    'IMG_EXTENSIONS', 'check_mask_sizes'
 ]
 
 #: Image file extensions the folder dataset picks up (lower case).
@@ -65,20 +66,19 @@ def read_class_names(classes: Union[str, Sequence[str]]) -> Tuple[str, ...]:
     """
     src = 'classes'
     if isinstance(classes, str):
-        if not osp.isfile(classes):
-            raise FileNotFoundError(f'class-name file not found: {classes}')
         src = classes
-        with open(classes, encoding='utf-8') as f:
-            names = [ln.strip() for ln in f if ln.strip()]
+        names = list(read_classes_txt(classes))
     else:
         names = [str(c).strip() for c in classes]
     if names and names[0].lower() != 'background':
         names = ['background'] + names
     if len(names) < 2:
         raise ValueError(f'{src}: no foreground class names')
-    dup = sorted({n for n in names if names.count(n) > 1})
+    lower = [n.lower() for n in names]
+    dup = sorted({n for n, lo in zip(names, lower) if lower.count(lo) > 1})
     if dup:
-        raise ValueError(f'{src}: repeated class names {dup}')
+        raise ValueError(f'{src}: repeated class name "{dup[0]}" (names '
+                         'must be unique, case-insensitively)')
     return tuple(names)
 
 
@@ -142,6 +142,32 @@ def read_label_entries(path: str) -> List[Tuple[str, List[Union[str, int]]]]:
         raise ValueError(f'label file {path}: unknown format {ext!r}; use '
                          '.json or .csv')
     return entries
+
+
+def check_mask_sizes(infos: Sequence[dict], owner: str) -> None:
+    """Raise on the first GT mask whose size differs from its image's.
+
+    Only the file headers are read. Either orientation is accepted, as
+    EXIF rotation may swap the image's sides.
+
+    Args:
+        infos (Sequence[dict]): Data infos (``img_path``, ``seg_map_path``).
+        owner (str): Dataset name for the message.
+
+    Raises:
+        ValueError: Naming the mask, the image and both sizes.
+    """
+    for info in infos:
+        mask = info.get('seg_map_path')
+        if not mask:
+            continue
+        with Image.open(mask) as m, Image.open(info['img_path']) as im:
+            ms, ims = m.size, im.size
+        if ms != ims and ms != ims[::-1]:
+            raise ValueError(
+                f'{owner}: mask {mask} is {ms[0]}x{ms[1]} but its image '
+                f'{info["img_path"]} is {ims[0]}x{ims[1]} (masks must have '
+                'their image\'s size)')
 
 
 @DATASETS.register_module()
@@ -280,6 +306,7 @@ class ImageLabelFolderDataset(BaseImageLabelDataset):
             raise FileNotFoundError(
                 f'{self._owner()}: {len(missing)} labelled images are not in '
                 f'{img_dir}:{_listing(missing)}')
+        check_mask_sizes(data_list, self._owner())
         unlabelled = len(set(files) - seen)
         if unlabelled:
             print_log(

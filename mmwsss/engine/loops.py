@@ -41,6 +41,8 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmseg.registry import DATASETS, LOOPS
 from torch.utils.data import DataLoader
 
+from mmwsss.engine.derived_data import (fill_coarse_dataloader,
+                                        fill_seg_dataloader)
 from mmwsss.evaluation.seed_io import (is_done, read_seed_png, seed_path,
                                        write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
@@ -52,6 +54,133 @@ __all__ = ['FMATwoPhaseTrainLoop', 'write_model_seeds']
 
 def _unwrap(model):
     return model.module if is_model_wrapper(model) else model
+
+
+# ---------------------------------------------------------------------------
+# The private mmengine 0.10 APIs this module needs, in one place. Each has
+# no public equivalent in mmengine 0.10.x; check them when mmengine changes.
+# ---------------------------------------------------------------------------
+def _infinite_iterator(loader: DataLoader):
+    """mmengine's ``_InfiniteDataloaderIterator`` (what IterBasedTrainLoop
+    iterates with: restarts the loader and bumps the sampler's epoch)."""
+    return _InfiniteDataloaderIterator(loader)
+
+
+def _diff_rank_seed(runner) -> bool:
+    """``randomness.diff_rank_seed`` as the Runner stored it."""
+    return runner._randomness_cfg.get('diff_rank_seed', False)
+
+
+def _save_via_checkpoint_hook(runner) -> bool:
+    """Save through the CheckpointHook (its naming, ``max_keep_ckpts`` and
+    ``last_checkpoint``); False when the runner has no such hook."""
+    for hook in runner.hooks:
+        if isinstance(hook, CheckpointHook):
+            hook._save_checkpoint(runner)
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------
+# write_model_seeds, step by step
+# ---------------------------------------------------------------------------
+def _pending_images(dataset, dirs: Dict, overwrite: bool):
+    """Data infos, the indices with every seed written, the others."""
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    done = [
+        i for i, info in enumerate(infos) if not overwrite and all(
+            is_done(seed_path(d, info['img_path'])) for d in dirs.values())
+    ]
+    todo = sorted(set(range(len(dataset))) - set(done))
+    return infos, done, todo
+
+
+def _loader_of(runner, dataloader, cfg: Optional[dict], dataset,
+               done: Sequence[int], todo: Sequence[int]):
+    """The loader over the images still to do (the given one if none is
+    done; an empty list if all are)."""
+    if cfg is None:
+        if done:
+            raise ValueError('write_model_seeds: pass a dataloader config '
+                             'to skip finished images')
+        return dataloader
+    if not todo:
+        return []  # everything written before: score the files only
+    subset = copy.deepcopy(dataset)
+    subset.get_subset_(list(todo))
+    cfg['dataset'] = subset
+    return runner.build_dataloader(cfg, seed=runner.seed)
+
+
+class _SeedScores:
+    """Confusion matrices per alpha, summed over images and ranks."""
+
+    def __init__(self, alphas: Sequence, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.conf = {  # (C, C + 1): last column = predictions outside 0..C-1
+            a: torch.zeros(num_classes, num_classes + 1, dtype=torch.float64)
+            for a in alphas
+        }
+        self.n_gt = torch.zeros(1, dtype=torch.float64)
+
+    def add(self, alpha, seed: np.ndarray, gt: np.ndarray) -> None:
+        self.conf[alpha] += torch.from_numpy(
+            seed_confusion(seed, gt, self.num_classes))
+
+    def gather(self, dirs: Dict, task: str) -> Dict[str, dict]:
+        """All-reduce; scores per folder (None without GT)."""
+        all_reduce(self.n_gt)
+        results = {}
+        for a, conf in self.conf.items():
+            all_reduce(conf)
+            scores = (
+                scores_from_confusion(conf.numpy())
+                if self.n_gt.item() else None)
+            results[dirs[a]] = dict(dir=dirs[a], alpha=a, scores=scores)
+            if scores is not None:
+                print_log(
+                    f'{task} seeds in {dirs[a]}: mIoU '
+                    f'{scores["mIoU"] * 100:.2f} on {int(self.n_gt.item())} '
+                    'images with ground truth',
+                    logger='current')
+        return results
+
+
+def _seed_batch(model, seeder, batch, task: str, dirs: Dict, palette,
+                scores: _SeedScores) -> None:
+    """Seeds of one batch for every alpha: written, scored against GT."""
+    data = model.data_preprocessor(batch, False)
+    samples = data['data_samples']
+    for (cams, fg), ds in zip(
+            model.predict_cams(data['inputs'], samples, task), samples):
+        ori = tuple(ds.metainfo['ori_shape'][:2])
+        gt = (
+            ds.gt_sem_seg.data[0].cpu().numpy()
+            if 'gt_sem_seg' in ds else None)
+        if gt is not None:
+            scores.n_gt += 1
+        for a, folder in dirs.items():
+            kwargs = {} if a is None else dict(alpha=a)
+            seed = seeder(cams, fg, ori, data_sample=ds, **kwargs)
+            seed = seed.cpu().numpy().astype(np.uint8)
+            write_seed_png(seed_path(folder, ds.img_path), seed, palette)
+            if gt is not None:
+                scores.add(a, seed, gt)
+
+
+def _score_written(infos: Sequence[dict], done: Sequence[int], dirs: Dict,
+                   scores: _SeedScores) -> None:
+    """Seeds written by an earlier run still count (this rank's share)."""
+    rank, world = get_dist_info()
+    for i in done[rank::world]:
+        gt_path = infos[i].get('seg_map_path')
+        if not gt_path:
+            continue
+        gt = read_seed_png(gt_path)
+        scores.n_gt += 1
+        for a, folder in dirs.items():
+            scores.add(a, read_seed_png(seed_path(folder,
+                                                  infos[i]['img_path'])), gt)
 
 
 def write_model_seeds(runner,
@@ -90,100 +219,34 @@ def write_model_seeds(runner,
         a: (out_dir if len(alphas) == 1 else osp.join(out_dir, f'alpha_{a}'))
         for a in alphas
     }
-    num_classes = len(model.dataset_classes)
-
     cfg = copy.deepcopy(dataloader) if isinstance(dataloader, dict) else None
     dataset = cfg['dataset'] if cfg is not None else dataloader.dataset
     if isinstance(dataset, dict):
         dataset = DATASETS.build(dataset)
-    palette = dataset.metainfo.get('palette')
-    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    done = [
-        i for i, info in enumerate(infos) if not overwrite and all(
-            is_done(seed_path(d, info['img_path'])) for d in dirs.values())
-    ]
-    todo = sorted(set(range(len(dataset))) - set(done))
-    if cfg is None:
-        if done:
-            raise ValueError('write_model_seeds: pass a dataloader config '
-                             'to skip finished images')
-        loader = dataloader
-    elif not todo:
-        loader = []  # everything written before: score the files only
-    else:
-        subset = copy.deepcopy(dataset)
-        subset.get_subset_(todo)
-        cfg['dataset'] = subset
-        loader = runner.build_dataloader(cfg, seed=runner.seed)
-
-    rank, world = get_dist_info()
-    conf = {  # (C, C + 1): last column = predictions outside 0..C-1
-        a: torch.zeros(num_classes, num_classes + 1, dtype=torch.float64)
-        for a in alphas
-    }
-    n_gt = torch.zeros(1, dtype=torch.float64)
+    infos, done, todo = _pending_images(dataset, dirs, overwrite)
+    loader = _loader_of(runner, dataloader, cfg, dataset, done, todo)
+    scores = _SeedScores(alphas, len(model.dataset_classes))
     print_log(
         f'Writing {task} seeds to {out_dir}: {len(dataset)} images, '
         f'{len(done)} already done' +
         (f', alphas {alphas}' if len(alphas) > 1 else ''),
         logger='current')
-    prev_task = model.test_task
-    model.test_task = task
+    prev_task, model.test_task = model.test_task, task
     model.eval()
     bar = Progress(len(loader), f'{task} seeds (batches)') \
-        if rank == 0 and len(loader) else None
+        if get_dist_info()[0] == 0 and len(loader) else None
     with torch.no_grad():
         for batch in loader:
-            data = model.data_preprocessor(batch, False)
-            samples = data['data_samples']
-            for (cams, fg), ds in zip(
-                    model.predict_cams(data['inputs'], samples, task),
-                    samples):
-                ori = tuple(ds.metainfo['ori_shape'][:2])
-                gt = (
-                    ds.gt_sem_seg.data[0].cpu().numpy()
-                    if 'gt_sem_seg' in ds else None)
-                if gt is not None:
-                    n_gt += 1
-                for a in alphas:
-                    kwargs = {} if a is None else dict(alpha=a)
-                    seed = seeder(cams, fg, ori, data_sample=ds, **kwargs)
-                    seed = seed.cpu().numpy().astype(np.uint8)
-                    write_seed_png(
-                        seed_path(dirs[a], ds.img_path), seed, palette)
-                    if gt is not None:
-                        conf[a] += torch.from_numpy(
-                            seed_confusion(seed, gt, num_classes))
+            _seed_batch(model, seeder, batch, task, dirs,
+                        dataset.metainfo.get('palette'), scores)
             if bar is not None:
                 bar.update()
     if bar is not None:
         bar.close()
     model.test_task = prev_task
-    # seeds written by an earlier run still count in the scores
-    for i in done[rank::world]:
-        gt_path = infos[i].get('seg_map_path')
-        if not gt_path:
-            continue
-        gt = read_seed_png(gt_path)
-        n_gt += 1
-        for a in alphas:
-            seed = read_seed_png(seed_path(dirs[a], infos[i]['img_path']))
-            conf[a] += torch.from_numpy(seed_confusion(seed, gt, num_classes))
+    _score_written(infos, done, dirs, scores)
     barrier()
-
-    all_reduce(n_gt)
-    results = {}
-    for a in alphas:
-        all_reduce(conf[a])
-        scores = (
-            scores_from_confusion(conf[a].numpy()) if n_gt.item() else None)
-        results[dirs[a]] = dict(dir=dirs[a], alpha=a, scores=scores)
-        if scores is not None:
-            print_log(
-                f'{task} seeds in {dirs[a]}: mIoU {scores["mIoU"] * 100:.2f}'
-                f' on {int(n_gt.item())} images with ground truth',
-                logger='current')
-    return results
+    return scores.gather(dirs, task)
 
 
 @LOOPS.register_module()
@@ -198,10 +261,14 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
         seg_iters (int): Phase-2 iterations.
         seg_dataloader (dict): Phase-2 dataloader config; its dataset (a
             ``PseudoLabelDataset``) gets ``seed_dir`` = the coarse seed
-            folder when it has none.
+            folder when it has none, and its inner image dataset is derived
+            from ``train_dataloader.dataset`` when None
+            (:func:`~mmwsss.engine.derived_data.fill_seg_dataloader`).
         coarse_seeds (dict): ``dataloader`` (batch-size-1 config over the
-            training images at full size, with SAM masks available to the
-            seeder), ``out_dir`` (default ``<work_dir>/coarse_seeds``),
+            training images at full size; None, or a ``dataset`` None,
+            derives it from ``train_dataloader.dataset`` with
+            :data:`~mmwsss.engine.derived_data.SEED_PIPELINE`),
+            ``out_dir`` (default ``<work_dir>/coarse_seeds``),
             ``alphas`` (optional list to choose from by GT mIoU),
             ``overwrite`` (default False).
         val_begin (int): See IterBasedTrainLoop.
@@ -215,12 +282,18 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
                  cls_iters: int,
                  seg_iters: int,
                  seg_dataloader: dict,
-                 coarse_seeds: dict,
+                 coarse_seeds: Optional[dict] = None,
                  val_begin: int = 1,
                  val_interval: int = 10**9,
                  dynamic_intervals=None) -> None:
         if cls_iters < 0 or seg_iters < 0:
             raise ValueError('cls_iters and seg_iters must be >= 0')
+        train_loader = dataloader if isinstance(dataloader, dict) else None
+        self.seg_dataloader_cfg = fill_seg_dataloader(seg_dataloader,
+                                                      train_loader)
+        self.coarse_cfg = dict(copy.deepcopy(coarse_seeds or {}))
+        self.coarse_cfg['dataloader'] = fill_coarse_dataloader(
+            self.coarse_cfg.get('dataloader'), train_loader)
         super().__init__(
             runner,
             dataloader,
@@ -230,11 +303,6 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             dynamic_intervals=dynamic_intervals)
         self.cls_iters = int(cls_iters)
         self.seg_iters = int(seg_iters)
-        self.seg_dataloader_cfg = copy.deepcopy(seg_dataloader)
-        self.coarse_cfg = dict(copy.deepcopy(coarse_seeds))
-        if 'dataloader' not in self.coarse_cfg:
-            raise KeyError('train_cfg.coarse_seeds.dataloader is required '
-                           '(images at full size for the coarse seeds)')
 
     @property
     def coarse_dir(self) -> str:
@@ -243,12 +311,9 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             self.runner.work_dir, 'coarse_seeds')
 
     def _save_phase_checkpoint(self) -> None:
-        for hook in self.runner.hooks:
-            if isinstance(hook, CheckpointHook):
-                hook._save_checkpoint(self.runner)
-                return
-        self.runner.save_checkpoint(self.runner.work_dir,
-                                    f'iter_{self._iter}.pth')
+        if not _save_via_checkpoint_hook(self.runner):
+            self.runner.save_checkpoint(self.runner.work_dir,
+                                        f'iter_{self._iter}.pth')
 
     def _train_until(self, stop: int) -> None:
         while self._iter < stop and not self.stop_training:
@@ -324,16 +389,29 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
         dataset = cfg['dataset']
         if isinstance(dataset, dict) and not dataset.get('seed_dir'):
             dataset['seed_dir'] = seed_dir
-        diff_rank_seed = self.runner._randomness_cfg.get(
-            'diff_rank_seed', False)
         loader = self.runner.build_dataloader(
-            cfg, seed=self.runner.seed, diff_rank_seed=diff_rank_seed)
+            cfg,
+            seed=self.runner.seed,
+            diff_rank_seed=_diff_rank_seed(self.runner))
         self.dataloader = loader
-        self.dataloader_iterator = _InfiniteDataloaderIterator(loader)
+        self.dataloader_iterator = _infinite_iterator(loader)
+
+    def _check_classes(self, model) -> None:
+        """The model's class list must be the training dataset's."""
+        mine = getattr(model, 'dataset_classes', None)
+        theirs = self.dataloader.dataset.metainfo.get('classes')
+        if mine is None or theirs is None:
+            return
+        if [c.lower() for c in mine] != [c.lower() for c in theirs]:
+            raise ValueError(
+                f'model classes {list(mine)} differ from '
+                f'train_dataloader.dataset classes {list(theirs)}: set '
+                'model.classes to the dataset\'s class list')
 
     def run(self) -> torch.nn.Module:
         """Run phase 1, the coarse seeds and phase 2."""
         model = _unwrap(self.runner.model)
+        self._check_classes(model)
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         if hasattr(model, 'log_param_count'):

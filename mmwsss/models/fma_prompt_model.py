@@ -40,7 +40,8 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from mmwsss.class_names import IGNORE_INDEX, get_dataset_info
+from mmwsss.class_names import (IGNORE_INDEX, get_dataset_info,
+                                 resolve_class_info)
 from mmwsss.evaluation.seed_io import is_done, read_seed_png, seed_path
 from .baselines.frozen_parts import exclude_from_checkpoint
 from .caa import caa_refine, merge_attention
@@ -48,7 +49,7 @@ from .cam_input import patch_aligned_size, resize_normalized_like_pil
 from .gradcam import (SOFTMAX_MODES, grad_cam, normalized_at_size,
                       softmax_scores)
 
-__all__ = ['FMAPromptModel']
+__all__ = ['FMAPromptModel', 'model_class_info']
 
 TASKS = ('cls', 'seg')
 PHASES = ('cls', 'seg', 'joint')
@@ -66,19 +67,52 @@ def _checked(key: str, value: str, choices: Sequence[str]) -> str:
     return value
 
 
+def model_class_info(dataset: Optional[str],
+                     classes: Optional[Union[str, Sequence[str]]],
+                     class_names: Optional[Union[Sequence[str], dict]],
+                     bg_names: Optional[Sequence[str]]) -> dict:
+    """Class tables of a prompt model (:func:`resolve_class_info`).
+
+    A ``class_names`` list without ``classes`` whose length differs from
+    ``dataset``'s foreground count is the class list itself (so
+    ``class_names=['dog', 'cat']`` gives a 2-class model).
+
+    Returns:
+        dict: ``classes``, ``prompt_names``, ``bg_classes``, ...
+    """
+    if (classes is None and class_names is not None
+            and not isinstance(class_names, dict)):
+        known = get_dataset_info(dataset) if dataset else None
+        if known is None or len(class_names) != len(known['classes']) - 1:
+            print_log(
+                f'FMAPromptModel: class list {list(class_names)} (from '
+                'class_names)', logger='current')
+            classes, class_names = list(class_names), None
+    return resolve_class_info(dataset, classes, class_names, bg_names)
+
+
 @MODELS.register_module()
 class FMAPromptModel(BaseModel):
     """FMA-WSSS prompt learning and seed generation with a frozen CLIP.
 
     Args:
         clip (dict): Config of the frozen CLIP (``FrozenCLIP``).
-        dataset (str): Name of the class tables in
+        dataset (str, optional): Name of the class tables in
             :mod:`mmwsss.class_names` (``'voc'`` / ``'coco'``) used for the
             default prompt names and CLIP-ES background classes.
-        class_names (Sequence[str], optional): Foreground prompt names;
-            defaults to the dataset's CLIP-ES names.
+        classes (str | Sequence[str], optional): The dataset's own class
+            list (background first or left out) or its ``classes.txt``, for
+            any C; it must equal the training dataset's ``classes`` (the
+            train loop checks). Defaults to the ``dataset`` tables.
+        class_names (Sequence[str] | dict, optional): Foreground prompt
+            names: in class order, or a mapping stored name -> text
+            (``{'pottedplant': 'potted plant'}``). Defaults to the
+            dataset's CLIP-ES names, or the class names themselves. A list
+            whose length differs from ``dataset``'s class count (and no
+            ``classes``) is taken as the class list.
         bg_names (Sequence[str], optional): Background class names of the cls
-            prompts; defaults to the dataset's CLIP-ES background classes.
+            prompts; defaults to the dataset's CLIP-ES background classes
+            (CLIP-ES's 25 for a custom list, minus names equal to a class).
         cls_prompt (dict): Config of the classification prompt learner.
         seg_prompt (dict, optional): Config of the segmentation prompt
             learner; ``num_bg`` defaults to ``len(bg_names)``;
@@ -138,8 +172,9 @@ class FMAPromptModel(BaseModel):
 
     def __init__(self,
                  clip: dict,
-                 dataset: str = 'voc',
-                 class_names: Optional[Sequence[str]] = None,
+                 dataset: Optional[str] = 'voc',
+                 classes: Optional[Union[str, Sequence[str]]] = None,
+                 class_names: Optional[Union[Sequence[str], dict]] = None,
                  bg_names: Optional[Sequence[str]] = None,
                  cls_prompt: Optional[dict] = dict(
                      type='ClsPromptLearner', n_ctx=16, ctx_std=0.015),
@@ -165,7 +200,7 @@ class FMAPromptModel(BaseModel):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self._init_class_names(dataset, class_names, bg_names)
+        self._init_class_names(dataset, classes, class_names, bg_names)
         self.clip = MODELS.build(clip)
         self._init_prompts(cls_prompt, seg_prompt)
         self.mcl_loss = MODELS.build(mcl_loss)
@@ -185,21 +220,16 @@ class FMAPromptModel(BaseModel):
         self.allow_untrained_prompts = allow_untrained_prompts
         exclude_from_checkpoint(self, ['clip'])
 
-    def _init_class_names(self, dataset: str,
+    def _init_class_names(self, dataset: Optional[str],
+                          classes: Optional[Union[str, Sequence[str]]],
                           class_names: Optional[Sequence[str]],
                           bg_names: Optional[Sequence[str]]) -> None:
-        """Class tables of ``dataset`` and the prompt names."""
-        info = get_dataset_info(dataset)
+        """Class tables (:func:`model_class_info`) and the prompt names."""
+        info = model_class_info(dataset, classes, class_names, bg_names)
         self.dataset_classes = info['classes']
-        self.class_names = list(class_names or info['prompt_names'])
-        self.bg_names = list(info['bg_classes'] if bg_names is
-                             None else bg_names)
+        self.class_names = list(info['prompt_names'])
+        self.bg_names = list(info['bg_classes'])
         self.num_fg = len(self.class_names)
-        if self.num_fg != len(self.dataset_classes) - 1:
-            raise ValueError(
-                f'FMAPromptModel: {self.num_fg} class_names given but dataset '
-                f'"{dataset}" has {len(self.dataset_classes) - 1} foreground '
-                'classes')
 
     def _init_prompts(self, cls_prompt: Optional[dict],
                       seg_prompt: Optional[dict]) -> None:

@@ -59,11 +59,14 @@ def _cfg(repo_root,
     cfg.custom_hooks = ([
         dict(type='StopAtIter', at=stop_at, priority='LOWEST')
     ] if stop_at else [])
-    # run from the repo root, where the config's data paths are relative
-    for loader in (cfg.train_dataloader, cfg.train_cfg.seg_dataloader,
-                   cfg.train_cfg.coarse_seeds.dataloader):
-        ds = loader.dataset.get('dataset', loader.dataset)
-        ds.data_root = osp.join(repo_root, 'data', 'voc_mini')
+    # run from the repo root, where the config's data paths are relative.
+    # Issue 13: the coarse-seed and phase-2 datasets are derived from the
+    # train dataset (mmwsss/engine/derived_data.py), so one data_root is
+    # all there is to change.
+    assert cfg.train_cfg.coarse_seeds.dataloader is None
+    assert cfg.train_cfg.seg_dataloader.dataset.dataset is None
+    cfg.train_dataloader.dataset.data_root = osp.join(repo_root, 'data',
+                                                      'voc_mini')
     return cfg
 
 

@@ -213,8 +213,11 @@ def test_bad_input_errors():
         model.loss(x, [empty])
     with pytest.raises(ValueError, match='phase'):
         model.phase = 'both'
-    with pytest.raises(ValueError, match='class_names'):
-        build_model(class_names=['dog'])
+    # issue 13 changed this: a class_names list of another length than
+    # VOC's 20 is now a custom class list (it used to raise); a prompt-name
+    # list that does not fit the class list still raises.
+    with pytest.raises(ValueError, match='prompt_names: 1 names for 2'):
+        build_model(classes=['dog', 'cat'], class_names=['dog'])
 
 
 def test_all_background_seed_gives_zero_loss_with_graph():

@@ -1,10 +1,10 @@
 """Transforms of mmwsss datasets (registered in mmseg's TRANSFORMS)."""
 from .clip_augment import RandColorJitter, RandRangeScale
 from .formatting import PackWSSSInputs
-from .loading import LoadImageForSeeds
+from .loading import LoadImageForSeeds, LoadOptionalAnnotations
 from .sam_masks import LoadSAMMasks, split_sam_masks
 
 __all__ = [
-    'PackWSSSInputs', 'LoadImageForSeeds', 'LoadSAMMasks', 'split_sam_masks',
-    'RandColorJitter', 'RandRangeScale'
+    'PackWSSSInputs', 'LoadImageForSeeds', 'LoadOptionalAnnotations',
+    'LoadSAMMasks', 'split_sam_masks', 'RandColorJitter', 'RandRangeScale'
 ]

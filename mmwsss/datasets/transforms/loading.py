@@ -1,15 +1,17 @@
-"""Image loading for seed writing: finished images never stop a rerun."""
+"""Loading transforms: image loading for seed writing (finished images never
+stop a rerun) and ground truth for datasets where only some images have it."""
 from typing import Optional
 
 import numpy as np
 from mmcv.transforms import LoadImageFromFile
+from mmseg.datasets.transforms import LoadAnnotations
 from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
 from PIL import Image
 
 from mmwsss.evaluation.seed_io import is_done, seed_path
 
-__all__ = ['LoadImageForSeeds']
+__all__ = ['LoadImageForSeeds', 'LoadOptionalAnnotations']
 
 
 @TRANSFORMS.register_module()
@@ -80,3 +82,29 @@ class LoadImageForSeeds(LoadImageFromFile):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(seed_dir={self.seed_dir!r}, '
                 f'overwrite={self.overwrite})')
+
+
+
+@TRANSFORMS.register_module()
+class LoadOptionalAnnotations(LoadAnnotations):
+    """mmseg's :class:`LoadAnnotations` for datasets where only some images
+    have a ground-truth mask (``seg_map_path`` None for the others, as in
+    :class:`~mmwsss.datasets.ImageLabelFolderDataset`).
+
+    Samples with a mask load it exactly as ``LoadAnnotations`` does; the
+    others pass through without ``gt_seg_map`` (seeds are then written but
+    not scored).
+    """
+
+    def transform(self, results: dict) -> dict:
+        """Load the mask when the sample has one.
+
+        Args:
+            results (dict): The pipeline results.
+
+        Returns:
+            dict: ``results``, with ``gt_seg_map`` when a mask exists.
+        """
+        if not results.get('seg_map_path'):
+            return results
+        return super().transform(results)

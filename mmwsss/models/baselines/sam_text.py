@@ -14,7 +14,7 @@ the highest scoring box mask covering it; uncovered pixels are background.
   tagger (CLIP zero-shot over an open vocabulary here, RAM in the survey)
   names the classes, run directly on val/test images and scored there.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
-from mmwsss.class_names import get_dataset_info
+from mmwsss.class_names import resolve_class_info
 from ..sams.sam_builder import build_sam_model
 from .box_seeds import paint_masks_by_score, tag_class_table, tags_to_classes
 from .cam_ops import multi_hot
@@ -96,7 +96,13 @@ class SAMTextSeeder(BaseModel):
             exist.
         detector_scale (Sequence[int]): Detector test resize (short, long
             edge limits). Defaults to mmdet's (800, 1333).
-        dataset (str): Class tables of :func:`get_dataset_info`.
+        dataset (str, optional): Class tables of :func:`get_dataset_info`.
+        classes (str | Sequence[str], optional): Any class list (or a
+            ``classes.txt``) instead of ``dataset``'s; see
+            :func:`~mmwsss.class_names.resolve_class_info`.
+        text_names (Sequence[str] | dict, optional): Words the detector
+            reads per class (list in class order or stored name -> text);
+            default the dataset's text names or the class names.
         box_threshold (float): Grounding DINO box threshold (survey 0.3).
         text_threshold (float): Grounding DINO text threshold (survey 0.25).
         max_boxes (int, optional): At most this many boxes per image.
@@ -117,7 +123,9 @@ class SAMTextSeeder(BaseModel):
                  detector_random_init: bool = False,
                  detector_tiny_bert: bool = False,
                  detector_scale: Sequence[int] = (800, 1333),
-                 dataset: str = 'voc',
+                 dataset: Optional[str] = 'voc',
+                 classes: Optional[Union[str, Sequence[str]]] = None,
+                 text_names: Optional[Union[Sequence[str], dict]] = None,
                  box_threshold: float = 0.3,
                  text_threshold: float = 0.25,
                  max_boxes: Optional[int] = 100,
@@ -128,7 +136,7 @@ class SAMTextSeeder(BaseModel):
             data_preprocessor = dict(type='SegDataPreProcessor')
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        info = get_dataset_info(dataset)
+        info = resolve_class_info(dataset, classes, text_names)
         self.classes = info['classes']
         self.text_names = info['text_names']
         self.tag_table: Dict[str,
@@ -147,6 +155,10 @@ class SAMTextSeeder(BaseModel):
             info['tag_vocabulary'] if detector_tiny_bert else None)
         self.sam = build_sam_model(**dict(sam, device='cpu'))
         self.sam.requires_grad_(False)
+        if tagger is not None and tagger.get('type') == 'CLIPZeroShotTagger':
+            # its open vocabulary follows the class list unless set
+            tagger = dict(tagger)
+            tagger.setdefault('vocabulary', info['tag_vocabulary'])
         self.tagger = MODELS.build(tagger) if tagger is not None else None
         if self.tagger is not None:
             self.tagger.requires_grad_(False)

@@ -10,6 +10,7 @@ point: register a class with the same call in ``MODELS`` and set
 Tags become dataset classes through the synonym table of
 :mod:`mmwsss.class_names` (:func:`~.box_seeds.tags_to_classes`).
 """
+import os.path as osp
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -19,7 +20,8 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from mmwsss.class_names import get_dataset_info
+from mmwsss.class_names import (class_info, get_dataset_info,
+                                 read_classes_txt)
 
 __all__ = ['CLIPZeroShotTagger']
 
@@ -40,7 +42,9 @@ class CLIPZeroShotTagger(BaseModule):
             ``pooling='cls'`` (CLIP's own image embedding).
         vocabulary (str | Sequence[str]): A dataset name of
             :func:`~mmwsss.class_names.get_dataset_info` (its
-            ``tag_vocabulary``) or the tags themselves.
+            ``tag_vocabulary``), a ``classes.txt`` of any class list (its
+            :func:`~mmwsss.class_names.class_info` vocabulary: the class
+            names plus background words) or the tags themselves.
         templates (Sequence[str]): Prompt templates with one ``{}``.
         threshold (float): Minimum softmax probability of a tag.
         top_k (int): At most this many tags.
@@ -55,7 +59,10 @@ class CLIPZeroShotTagger(BaseModule):
                  top_k: int = 5,
                  input_size: int = 224) -> None:
         super().__init__()
-        if isinstance(vocabulary, str):
+        if isinstance(vocabulary, str) and osp.isfile(vocabulary):
+            vocabulary = class_info(
+                read_classes_txt(vocabulary))['tag_vocabulary']
+        elif isinstance(vocabulary, str):
             vocabulary = get_dataset_info(vocabulary)['tag_vocabulary']
         self.vocabulary = tuple(vocabulary)
         if not self.vocabulary or any('{}' not in t for t in templates):

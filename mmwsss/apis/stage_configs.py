@@ -1,0 +1,230 @@
+"""The full config of every pipeline stage, made from the bundled configs.
+
+Each function loads one base config, points it at the data of a
+:class:`~mmwsss.apis.data_spec.DataSpec` and at the run's folders, and
+returns it; :func:`dump_config` writes it into the work dir, where the
+stage's tool reads it and a user can take it over. Weights come from
+:class:`Weights`: without them the tiny random models of the base configs
+stay.
+"""
+import copy
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import List, Optional
+
+from mmengine.config import Config
+
+from mmwsss.engine.derived_data import seed_dataloader
+from .data_spec import DataSpec
+
+__all__ = [
+    'Weights', 'BaseConfigs', 'sam_config', 'prompt_config', 'seed_config',
+    'stage2_config', 'dump_config', 'set_prompt_iters', 'set_stage2_iters'
+]
+
+
+@dataclass
+class Weights:
+    """Real model weights; fields None = the tiny random models."""
+    clip: Optional[str] = None
+    clip_pretrained: Optional[str] = None
+    sam_type: Optional[str] = None
+    sam_checkpoint: Optional[str] = None
+
+    @property
+    def real_clip(self) -> bool:
+        return bool(self.clip and self.clip_pretrained)
+
+    @property
+    def real_sam(self) -> bool:
+        return bool(self.sam_type and self.sam_checkpoint)
+
+
+@dataclass
+class BaseConfigs:
+    """The configs the stages start from (paths relative to the repo).
+
+    ``mask_generator`` is THE quasi-superpixel setting: any config with a
+    ``sam_generator`` dict for ``tools/gen_sam_masks.py`` (its dataset and
+    ``mask_dir`` are replaced).
+    """
+    mask_generator: str = 'configs/sams/sam_tiny.py'
+    prompts: str = 'configs/fma/voc_mini_prompts_demo.py'
+    seeds: str = 'configs/fma/voc_mini_seeds_demo.py'
+    stage2: str = ('configs/deeplabv3plus/'
+                   'deeplabv3plus_r18-tiny_voc-mini-pseudo_demo.py')
+
+
+def dump_config(cfg: Config, path: str) -> str:
+    """Write a config file (atomically).
+
+    Args:
+        cfg (Config): The config.
+        path (str): Target ``.py`` file.
+
+    Returns:
+        str: ``path``.
+    """
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    tmp = path[:-3] + '.tmp.py'
+    cfg.dump(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def sam_config(base: str, spec: DataSpec, mask_dir: str,
+               weights: Weights) -> Config:
+    """Mask-generator config over every image of the data.
+
+    Args:
+        base (str): The mask-generator config (``BaseConfigs``).
+        spec (DataSpec): The data.
+        mask_dir (str): Output folder of the mask caches.
+        weights (Weights): With a real SAM: the paper's generator settings.
+
+    Returns:
+        Config: The stage config.
+    """
+    cfg = Config.fromfile(base)
+    cfg.dataset = spec.sam_dataset()
+    cfg.mask_dir = mask_dir
+    if weights.real_sam:  # the paper's settings (configs/sams/sam_vit_h)
+        cfg.sam_generator.update(
+            model_type=weights.sam_type,
+            checkpoint=weights.sam_checkpoint,
+            points_per_side=32,
+            pred_iou_thresh=0.86,
+            stability_score_thresh=0.92,
+            stability_score_offset=1.0)
+    return cfg
+
+
+def _model(cfg: Config, spec: DataSpec, mask_dir: str,
+           weights: Weights) -> None:
+    """Classes, SAM mask folder and CLIP weights of the prompt model."""
+    spec.model_classes(cfg.model)
+    for task in ('cls', 'seg'):
+        if cfg.model.seeder.get(task) is not None:
+            cfg.model.seeder[task].mask_dir = mask_dir
+    if weights.real_clip:
+        cfg.model.clip.model_name = weights.clip
+        cfg.model.clip.pretrained = weights.clip_pretrained
+
+
+def set_prompt_iters(cfg: Config, cls_iters: int, seg_iters: int) -> None:
+    """Phase lengths of the two-phase schedule, LR schedule and checkpoints
+    following (warm-up at most a quarter of a phase)."""
+    cfg.train_cfg.cls_iters, cfg.train_cfg.seg_iters = cls_iters, seg_iters
+    bounds = [(0, cls_iters), (cls_iters, cls_iters + seg_iters)]
+    for sched, (begin, end) in zip(cfg.param_scheduler, bounds):
+        sched.update(begin=begin, end=end)
+        if 'warmup_iters' in sched:
+            sched.warmup_iters = min(sched.warmup_iters,
+                                     max(1, (end - begin) // 4))
+    cfg.default_hooks.checkpoint.interval = max(1, min(cls_iters, seg_iters))
+
+
+def prompt_config(base: str, spec: DataSpec, mask_dir: str,
+                  weights: Weights) -> Config:
+    """Two-phase prompt-learning config on the data's training images.
+
+    The coarse-seed and phase-2 datasets are left to the loop to derive
+    from ``train_dataloader.dataset`` (mmwsss/engine/derived_data.py).
+
+    Returns:
+        Config: The stage config.
+    """
+    cfg = Config.fromfile(base)
+    _model(cfg, spec, mask_dir, weights)
+    cfg.train_dataloader.dataset = spec.train_dataset(
+        cfg.train_dataloader.dataset)
+    cfg.train_cfg.coarse_seeds.dataloader = None
+    cfg.train_cfg.seg_dataloader.dataset.dataset = None
+    cfg.test_dataloader = None
+    cfg.test_evaluator = None
+    cfg.test_cfg = None
+    return cfg
+
+
+def seed_config(base: str, spec: DataSpec, mask_dir: str, weights: Weights,
+                work_dir: str) -> Config:
+    """Fine-seed config: seg-prompt seeds of the training images, written
+    as class-index PNGs with overlays, scored where masks exist.
+
+    Returns:
+        Config: The stage config.
+    """
+    cfg = Config.fromfile(base)
+    _model(cfg, spec, mask_dir, weights)
+    seed_dir = osp.join(work_dir, 'seeds')
+    cfg.model.reuse_seeds_from = seed_dir
+    derived = spec.seed_dataset()
+    if derived is None:
+        cfg.test_dataloader.dataset = spec.train_dataset(
+            cfg.test_dataloader.dataset)
+    else:
+        loader = seed_dataloader(cfg.train_dataloader.to_dict())
+        loader['dataset'] = derived
+        cfg.test_dataloader = loader
+    cfg.test_evaluator.update(
+        seed_dir=seed_dir,
+        out_dir=work_dir,
+        overlay_dir=osp.join(work_dir, 'overlays'))
+    return cfg
+
+
+def _optional_gt(pipeline: List[dict]) -> List[dict]:
+    """A pipeline whose ``LoadAnnotations`` tolerates images without GT."""
+    out = copy.deepcopy(list(pipeline))
+    for i, t in enumerate(out):
+        if t.get('type') == 'LoadAnnotations':
+            out[i] = dict(t, type='LoadOptionalAnnotations')
+        elif t.get('type') == 'TestTimeAug':
+            t['transforms'] = [_optional_gt(step) for step in t['transforms']]
+    return out
+
+
+def stage2_config(base: str, spec: DataSpec, mask_dir: str, seed_dir: str,
+                  num_classes: Optional[int], pred_dir: str) -> Config:
+    """Stage-2 segmentor config: trained on the seeds, tested on the test
+    images (mIoU with GT everywhere, else predictions in ``pred_dir``).
+
+    Args:
+        num_classes (int, optional): Classes incl. background (heads);
+            None keeps the config's.
+
+    Returns:
+        Config: The stage config.
+    """
+    cfg = Config.fromfile(base)
+    pseudo = cfg.train_dataloader.dataset
+    pseudo.seed_dir = seed_dir
+    pseudo.dataset = spec.train_dataset(pseudo.dataset)
+    if spec.seed_dataset() is not None:  # folder data: images only
+        pseudo.dataset.pop('pipeline', None)
+    val, has_gt = spec.val_dataset(cfg.test_dataloader.dataset)
+    val['pipeline'] = _optional_gt(val.get('pipeline', []))
+    cfg.val_dataloader.dataset = val
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.tta_pipeline = _optional_gt(cfg.tta_pipeline)
+    cfg.tta_model.mask_dir = mask_dir
+    if not has_gt:
+        cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+        cfg.train_cfg.val_interval = 10**9
+        cfg.test_evaluator = dict(
+            type='IoUMetric', format_only=True, output_dir=pred_dir)
+    if num_classes is not None:
+        for head in ('decode_head', 'auxiliary_head'):
+            if cfg.model.get(head) is not None:
+                cfg.model[head].num_classes = num_classes
+    return cfg
+
+
+def set_stage2_iters(cfg: Config, iters: int) -> None:
+    """Stage-2 length with the LR schedule and checkpoint following."""
+    cfg.train_cfg.max_iters = iters
+    cfg.train_cfg.val_interval = min(cfg.train_cfg.val_interval, iters)
+    for sched in cfg.param_scheduler:
+        sched.end = iters
+    cfg.default_hooks.checkpoint.interval = iters

@@ -1,0 +1,197 @@
+"""tools/run_pipeline.py end to end on a 3-class folder made from the
+bundled images (classes renamed and ordered unlike VOC's), tiny random
+models, the shortest schedules; and its one-line errors on bad input."""
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from PIL import Image
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import run_pipeline  # noqa: E402
+
+#: Our classes, in an order unlike VOC's, with their VOC class ids.
+CLASSES = {'person': 15, 'car': 7, 'plane': 1}
+TRAIN = ('2007_000032', '2007_000033', 'dlv3p_3597d9a_0417',
+         'dlv3p_c516a72_0294', 'dlv3p_d1182fc_0582')
+VAL = ('dlv3p_977985f_0001', 'dlv3p_c516a72_0166')
+
+
+def make_folder(voc_root, out, ids, with_masks=None, max_side=96):
+    """images/, masks/ (for ``with_masks``, default all), labels.json and
+    classes.txt, the images shrunk to ``max_side``; returns the labels."""
+    names = list(CLASSES)
+    for sub in ('images', 'masks'):
+        os.makedirs(osp.join(out, sub), exist_ok=True)
+    labels = {}
+    for i in ids:
+        img = Image.open(osp.join(voc_root, 'JPEGImages', i + '.jpg'))
+        gt = np.array(
+            Image.open(osp.join(voc_root, 'SegmentationClass', i + '.png')))
+        ours = np.where(gt == 255, 255, 0).astype(np.uint8)
+        for k, voc in enumerate(CLASSES.values(), 1):
+            ours[gt == voc] = k
+        f = max_side / max(img.size)
+        size = (round(img.size[0] * f), round(img.size[1] * f))
+        img.convert('RGB').resize(size, Image.BILINEAR).save(
+            osp.join(out, 'images', i + '.jpg'))
+        mask = Image.fromarray(ours).resize(size, Image.NEAREST)
+        if with_masks is None or i in with_masks:
+            mask.save(osp.join(out, 'masks', i + '.png'))
+        present = sorted(set(np.unique(np.array(mask)).tolist()) - {0, 255})
+        labels[i] = [names[c - 1] for c in present]
+    with open(osp.join(out, 'labels.json'), 'w') as f:
+        json.dump(labels, f)
+    with open(osp.join(out, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(names) + '\n')
+    return labels
+
+
+@pytest.fixture
+def folders(voc_mini_root, tmp_path):
+    train, val = str(tmp_path / 'train'), str(tmp_path / 'val')
+    labels = make_folder(voc_mini_root, train, TRAIN, with_masks=TRAIN[:3])
+    make_folder(voc_mini_root, val, VAL)
+    return train, val, labels
+
+
+def _fast_mask_generator(tmp_path):
+    """The mask-generator option: tiny SAM with a 4x4 point grid."""
+    path = str(tmp_path / 'sam_fast.py')
+    with open(path, 'w') as f:
+        f.write(f"_base_ = ['{REPO}/configs/sams/sam_tiny.py']\n"
+                'sam_generator = dict(points_per_side=4, crop_n_layers=0)\n')
+    return path
+
+
+def test_one_command_on_a_custom_folder(folders, tmp_path, capsys):
+    train, val, labels = folders
+    work = str(tmp_path / 'work')
+    argv = [
+        train, '--val-data', val, '--work-dir', work, '--prompt-iters', '1',
+        '1', '--stage2-iters', '1', '--mask-generator',
+        _fast_mask_generator(tmp_path)
+    ]
+    # a stage metric plugs in without touching the stages
+    from mmwsss.apis.pipeline import STAGE_METRICS
+
+    def count_seeds(runner, result):
+        return dict(seed_files=len(os.listdir(runner.seeds)))
+
+    STAGE_METRICS['seeds'].append(count_seeds)
+    try:
+        results = run_pipeline.build_runner(
+            run_pipeline.parse_args(argv), in_process=True).run()
+    finally:
+        STAGE_METRICS['seeds'].remove(count_seeds)
+    assert results['seeds']['seed_files'] == len(TRAIN)
+    out = capsys.readouterr().out
+    assert 'RANDOM WEIGHTS' in out and 'test + SAMS TTA' in out
+    assert set(results) == {
+        'sam_masks', 'prompts', 'seeds', 'stage2', 'test', 'test_sams'
+    }
+    assert results['sam_masks']['images'] == len(TRAIN) + len(VAL)
+    # 3 of 5 training images have masks: seeds scored; val has all
+    for value in (results['prompts']['coarse_seed_mIoU'],
+                  results['seeds']['seed_mIoU'], results['test']['val_mIoU'],
+                  results['test_sams']['val_mIoU']):
+        assert value is not None and 0 <= value <= 100
+    # seeds: the folder's class indices (0 bg, 1..3), one per image, with
+    # an overlay each
+    for i in TRAIN:
+        seed = np.array(Image.open(osp.join(work, 'seeds', i + '.png')))
+        assert set(np.unique(seed)) <= {0, 1, 2, 3}
+        assert osp.isfile(osp.join(work, 'overlays', i + '.jpg')) or \
+            osp.isfile(osp.join(work, 'overlays', i + '.png'))
+        assert seed.shape == Image.open(osp.join(train, 'images',
+                                                 i + '.jpg')).size[::-1]
+    # every stage's full config is in the work dir and names the data once
+    cfg = Config.fromfile(osp.join(work, 'configs', 'prompts.py'))
+    assert cfg.model.classes == list(CLASSES)
+    assert cfg.train_dataloader.dataset.data_root == train
+    assert cfg.train_cfg.coarse_seeds.dataloader is None
+    seeds_cfg = Config.fromfile(osp.join(work, 'configs', 'seeds.py'))
+    assert seeds_cfg.test_dataloader.dataset.data_root == train
+    stage2 = Config.fromfile(osp.join(work, 'configs', 'stage2.py'))
+    assert stage2.model.decode_head.num_classes == len(CLASSES) + 1
+    assert stage2.test_dataloader.dataset.data_root == val
+    assert osp.isfile(osp.join(work, 'configs', 'sam_masks.py'))
+    # a rerun resumes: every stage is done
+    again = run_pipeline.build_runner(
+        run_pipeline.parse_args(argv), in_process=True).run()
+    assert again == results
+    assert 'done before' in capsys.readouterr().out
+
+
+def _error(argv):
+    with pytest.raises(SystemExit) as e:
+        run_pipeline.build_runner(run_pipeline.parse_args(argv))
+    msg = str(e.value)
+    assert msg.startswith('error: ') and '\n' not in msg
+    return msg
+
+
+def test_bad_input_one_line_each(voc_mini_root, tmp_path):
+    good = str(tmp_path / 'good')
+    make_folder(voc_mini_root, good, TRAIN[:2])
+    # a label naming a class not in the list
+    with open(osp.join(good, 'labels.json')) as f:
+        labels = json.load(f)
+    bad = dict(labels, **{TRAIN[0]: ['person', 'dog']})
+    with open(osp.join(good, 'labels.json'), 'w') as f:
+        json.dump(bad, f)
+    assert "'dog'" in _error([good]) and TRAIN[0] in _error([good])
+    # an image missing
+    bad = dict(labels, ghost=['car'])
+    with open(osp.join(good, 'labels.json'), 'w') as f:
+        json.dump(bad, f)
+    assert 'ghost' in _error([good])
+    with open(osp.join(good, 'labels.json'), 'w') as f:
+        json.dump(labels, f)
+    # duplicated class names
+    assert '"car"' in _error([good, '--classes', 'person,car,car'])
+    # masks with other sizes
+    mask = osp.join(good, 'masks', TRAIN[1] + '.png')
+    Image.new('L', (7, 5)).save(mask)
+    assert mask in _error([good]) and '7x5' in _error([good])
+    # an empty folder, a missing one
+    empty = tmp_path / 'empty'
+    (empty / 'images').mkdir(parents=True)
+    (empty / 'labels.json').write_text('{"a": ["car"]}')
+    (empty / 'classes.txt').write_text('car\n')
+    assert 'no images' in _error([str(empty)])
+    assert 'not found' in _error([str(tmp_path / 'nothing')])
+
+
+def test_example_config_names_the_data_once(voc_mini_root, tmp_path):
+    from mmseg.registry import DATASETS, MODELS
+
+    from mmwsss.engine.derived_data import (fill_coarse_dataloader,
+                                            fill_seg_dataloader)
+    folder = str(tmp_path / 'my_images')
+    make_folder(voc_mini_root, folder, TRAIN[:2])
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'fma', 'custom_folder_example.py'))
+    cfg.train_dataloader.dataset.data_root = folder
+    cfg.train_dataloader.dataset.classes = list(CLASSES)
+    train = cfg.train_dataloader.to_dict()
+    coarse = fill_coarse_dataloader(cfg.train_cfg.coarse_seeds.dataloader,
+                                    train)
+    seg = fill_seg_dataloader(cfg.train_cfg.seg_dataloader.to_dict(), train)
+    for ds_cfg in (train['dataset'], coarse['dataset'],
+                   seg['dataset']['dataset']):
+        ds = DATASETS.build(ds_cfg)
+        assert ds.metainfo['classes'] == ('background', ) + tuple(CLASSES)
+        assert len(ds) == 2
+    cfg.model.classes = list(CLASSES)
+    cfg.model.clip = dict(
+        type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16', pretrained=None)
+    model = MODELS.build(cfg.model)
+    assert model.class_names == [
+        'person with clothes,people,human', 'car', 'plane'
+    ]
