@@ -10,7 +10,13 @@ SAM 2's CUDA extension; without it SAM 2 warns and skips them, as here), and
 masks are binarised at ``mask_threshold``. :class:`SAM2QuasiSuperpixel
 Generator` keeps exactly that (without the optional ``use_m2m`` refinement,
 which replaces the three levels by one mask) and adds the three changes: with
-the changes off its masks equal ``SAM2AutomaticMaskGenerator``'s (tested).
+the changes off and ``min_mask_region_area=0`` its masks equal
+``SAM2AutomaticMaskGenerator``'s (tested). One deliberate difference: sam2
+1.1.0's ``generate`` never calls its own ``postprocess_small_regions``, so
+``min_mask_region_area`` (100 in the paper) removes no island and fills no
+hole on a machine without the CUDA extension; here the small-region
+post-processing runs as for SAM (before the level filter), so the
+quasi-superpixels of every family follow the paper's definition.
 
 Models: the official SAM 2 / SAM 2.1 Hiera configs shipped in the sam2
 package (hydra), e.g. ``'sam2.1_hiera_l'``; weights are local checkpoints
