@@ -195,6 +195,9 @@ def test_sams_configs(repo_root):
             assert value == default, key
     for path in glob.glob(osp.join(folder, '*.py')):
         cfg = Config.fromfile(path)
-        assert cfg.sam_generator.type == 'SAMQuasiSuperpixelGenerator'
+        # SAM, or (issue 16) the SAM-HQ / SAM 2 members of the family
+        assert cfg.sam_generator.type in (
+            'SAMQuasiSuperpixelGenerator', 'SAMHQQuasiSuperpixelGenerator',
+            'SAM2QuasiSuperpixelGenerator'), path
         if not osp.basename(path).startswith('sam_'):
             assert cfg.dataset.type and cfg.mask_dir, path
