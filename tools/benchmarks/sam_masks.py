@@ -83,8 +83,7 @@ LOWERED = dict(
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        '--generator', choices=list(GENERATORS), default='sam')
+    parser.add_argument('--generator', choices=list(GENERATORS), default='sam')
     parser.add_argument('--image', default=DEFAULT_IMAGE)
     parser.add_argument(
         '--model-type', default=None, help='default: see the docstring')
@@ -321,9 +320,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import torch
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     common = [
-        '--generator', args.generator, '--image', args.image,
-        '--model-type', args.model_type, '--device', device,
-        '--points-per-side',
+        '--generator', args.generator, '--image', args.image, '--model-type',
+        args.model_type, '--device', device, '--points-per-side',
         str(args.points_per_side), '--points-per-batch',
         str(args.points_per_batch), '--crop-n-layers',
         str(args.crop_n_layers), '--repeats',

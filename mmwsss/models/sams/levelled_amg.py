@@ -36,13 +36,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from segment_anything import SamAutomaticMaskGenerator
-from segment_anything.utils.amg import (MaskData, area_from_rle,
-                                        batch_iterator, batched_mask_to_box,
-                                        build_all_layer_point_grids,
-                                        calculate_stability_score,
-                                        is_box_near_crop_edge,
-                                        mask_to_rle_pytorch, uncrop_boxes_xyxy,
-                                        uncrop_masks, uncrop_points)
+from segment_anything.utils.amg import (
+    MaskData, area_from_rle, batch_iterator, batched_mask_to_box,
+    build_all_layer_point_grids, calculate_stability_score,
+    is_box_near_crop_edge, mask_to_rle_pytorch, uncrop_boxes_xyxy,
+    uncrop_masks, uncrop_points)
 from torchvision.ops.boxes import batched_nms
 
 from .mask_cache import SAMMaskRecord, rle_to_dense
@@ -136,8 +134,7 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
             ]
         elif points_per_side is not None:
             self.point_grids = build_all_layer_point_grids(
-                points_per_side, crop_n_layers,
-                crop_n_points_downscale_factor)
+                points_per_side, crop_n_layers, crop_n_points_downscale_factor)
         else:
             raise ValueError('sam_generator needs points_per_side or '
                              'point_grids.')

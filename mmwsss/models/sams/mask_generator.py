@@ -27,8 +27,10 @@ from .levelled_amg import (ALGORITHM_VERSION, LevelledMaskGenerator,
                            check_rgb_image)
 from .sam_builder import build_sam_model, checkpoint_identity
 
-__all__ = ['SAMQuasiSuperpixelGenerator', 'ALGORITHM_VERSION',
-           'check_rgb_image', 'weights_identity', 'warn_random_weights']
+__all__ = [
+    'SAMQuasiSuperpixelGenerator', 'ALGORITHM_VERSION', 'check_rgb_image',
+    'weights_identity', 'warn_random_weights'
+]
 
 HW = Tuple[int, ...]
 

@@ -43,16 +43,16 @@ __all__ = [
 _URL = 'https://dl.fbaipublicfiles.com/segment_anything_2/'
 #: model_type -> (hydra config in the sam2 package, official checkpoint).
 SAM2_CONFIGS: Dict[str, Tuple[str, str]] = {
-    'sam2.1_hiera_t': ('configs/sam2.1/sam2.1_hiera_t.yaml',
-                       '092824/sam2.1_hiera_tiny.pt'),
-    'sam2.1_hiera_s': ('configs/sam2.1/sam2.1_hiera_s.yaml',
-                       '092824/sam2.1_hiera_small.pt'),
+    'sam2.1_hiera_t':
+    ('configs/sam2.1/sam2.1_hiera_t.yaml', '092824/sam2.1_hiera_tiny.pt'),
+    'sam2.1_hiera_s':
+    ('configs/sam2.1/sam2.1_hiera_s.yaml', '092824/sam2.1_hiera_small.pt'),
     'sam2.1_hiera_b+': ('configs/sam2.1/sam2.1_hiera_b+.yaml',
                         '092824/sam2.1_hiera_base_plus.pt'),
-    'sam2.1_hiera_l': ('configs/sam2.1/sam2.1_hiera_l.yaml',
-                       '092824/sam2.1_hiera_large.pt'),
-    'sam2_hiera_t': ('configs/sam2/sam2_hiera_t.yaml',
-                     '072824/sam2_hiera_tiny.pt'),
+    'sam2.1_hiera_l':
+    ('configs/sam2.1/sam2.1_hiera_l.yaml', '092824/sam2.1_hiera_large.pt'),
+    'sam2_hiera_t':
+    ('configs/sam2/sam2_hiera_t.yaml', '072824/sam2_hiera_tiny.pt'),
     'sam2_hiera_s': ('configs/sam2/sam2_hiera_s.yaml',
                      '072824/sam2_hiera_small.pt'),
     'sam2_hiera_b+': ('configs/sam2/sam2_hiera_b+.yaml',

@@ -64,7 +64,6 @@ _TINY: Dict[str, Any] = dict(
     num_queries=16,  # 200
 )
 
-
 #: Input resolution (square) of each architecture.
 SAM3_RESOLUTION = {'sam3': 1008, 'tiny': _TINY['img_size']}
 

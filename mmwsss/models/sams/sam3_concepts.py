@@ -232,8 +232,7 @@ class SAM3QuasiSuperpixelGenerator:
                 continue
             logits = torch.logit(probs.clamp(1e-6, 1 - 1e-6))
             masks = logits > 0
-            keep = masks.flatten(1).sum(1) >= max(self.min_mask_region_area,
-                                                   1)
+            keep = masks.flatten(1).sum(1) >= max(self.min_mask_region_area, 1)
             if not keep.any():
                 continue
             masks, logits, score = masks[keep], logits[keep], score[keep]

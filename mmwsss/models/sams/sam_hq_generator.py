@@ -247,4 +247,3 @@ class SAMHQQuasiSuperpixelGenerator(LevelledMaskGenerator):
         logits = sam.postprocess_masks(low_res, pred.input_size,
                                        pred.original_size)
         return logits, iou[:, 1:n - 1]
-

@@ -34,9 +34,11 @@ one_point, shapes_image = _sam_tests.one_point, _sam_tests.shapes_image
 pytest.importorskip('segment_anything_hq')
 pytest.importorskip('sam2')
 
-from mmwsss.models.sams import (SAM2QuasiSuperpixelGenerator,  # noqa: E402
-                                SAMHQQuasiSuperpixelGenerator,
-                                build_sam2_model, build_sam_hq_model)
+from mmwsss.models.sams import (
+    SAM2QuasiSuperpixelGenerator,  # noqa: E402
+    SAMHQQuasiSuperpixelGenerator,
+    build_sam2_model,
+    build_sam_hq_model)
 from mmwsss.models.sams.sam2_generator import (  # noqa: E402
     SAM2_CHECKPOINT_URLS, sam2_image_predictor)
 
@@ -75,17 +77,16 @@ def faked(family, fn, **kwargs):
 def test_whole_threshold_offset_each_family(family):
     # IoUs 0.9 / 0.8 / 0.8: the whole passes (0.8 + 0.1 > 0.86), the part
     # does not; a whole at 0.75 does not either
-    gen = faked(family, one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.8)),
-                t_r=None)
+    gen = faked(
+        family, one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.8)), t_r=None)
     rec = gen.generate_record(IMG64)
     assert sorted(rec.levels.tolist()) == [0, 2]
     areas = dict(zip(rec.levels.tolist(), rec.areas().tolist()))
     assert abs(areas[2] - np.pi * 20.5**2) < 60
-    gen = faked(family, one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.75)),
-                t_r=None)
+    gen = faked(
+        family, one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.75)), t_r=None)
     assert gen.generate_record(IMG64).levels.tolist() == [0]
-    off = faked(family, one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.8)),
-                **OFF)
+    off = faked(family, one_point((4.5, 10.5, 20.5), (0.9, 0.8, 0.8)), **OFF)
     assert off.generate_record(IMG64).levels.tolist() == [0]
 
 
@@ -166,8 +167,7 @@ def test_sam2_changes_off_equals_its_own_amg():
         assert x['segmentation'] == y['segmentation']
         assert x['bbox'] == y['bbox'] and x['crop_box'] == y['crop_box']
         np.testing.assert_allclose(x['predicted_iou'], y['predicted_iou'])
-        np.testing.assert_allclose(x['stability_score'],
-                                   y['stability_score'])
+        np.testing.assert_allclose(x['stability_score'], y['stability_score'])
 
 
 def test_sam_hq_levels_fuse_each_level_with_the_hq_mask():
@@ -208,8 +208,7 @@ def test_official_checkpoint_layouts(tmp_path):
     ref = build_sam_hq_model('tiny', seed=5, device='cpu')
     ckpt = str(tmp_path / 'sam_hq_tiny.pth')
     torch.save(ref.state_dict(), ckpt)
-    assert any(k.startswith('mask_decoder.hf_token') for k in
-               ref.state_dict())
+    assert any(k.startswith('mask_decoder.hf_token') for k in ref.state_dict())
     gen = SAMHQQuasiSuperpixelGenerator(
         model_type='tiny', checkpoint=ckpt, points_per_side=2)
     for k, v in ref.state_dict().items():
@@ -254,9 +253,9 @@ def test_bb_feat_sizes_follow_the_model_resolution():
     assert pred._bb_feat_sizes == [(64, 64), (32, 32), (16, 16)]
 
 
-@pytest.mark.parametrize('family_type', [
-    'SAMHQQuasiSuperpixelGenerator', 'SAM2QuasiSuperpixelGenerator'
-])
+@pytest.mark.parametrize(
+    'family_type',
+    ['SAMHQQuasiSuperpixelGenerator', 'SAM2QuasiSuperpixelGenerator'])
 def test_registry_and_gen_tool_take_any_generator(family_type, repo_root,
                                                   voc_mini_root, tmp_path):
     """tools/gen_sam_masks.py with another generator type: cache files with
@@ -282,8 +281,10 @@ def test_registry_and_gen_tool_take_any_generator(family_type, repo_root,
         img.shape[:2])
     assert rec.fingerprint == gen.fingerprint
     # the repo configs build each family
-    name = {'SAMHQQuasiSuperpixelGenerator': 'voc_trainaug_sam_hq.py',
-            'SAM2QuasiSuperpixelGenerator': 'voc_trainaug_sam2.py'}
+    name = {
+        'SAMHQQuasiSuperpixelGenerator': 'voc_trainaug_sam_hq.py',
+        'SAM2QuasiSuperpixelGenerator': 'voc_trainaug_sam2.py'
+    }
     repo_cfg = Config.fromfile(
         osp.join(repo_root, 'configs', 'sams', name[family_type]))
     assert repo_cfg.sam_generator.type == family_type

@@ -15,8 +15,9 @@ pytest.importorskip('sam3')
 
 from mmseg.registry import MODELS  # noqa: E402
 from mmwsss.evaluation import read_seed_png  # noqa: E402
-from mmwsss.models.sams import (SAM3QuasiSuperpixelGenerator,  # noqa: E402
-                                sams_seed_from_record)
+from mmwsss.models.sams import (
+    SAM3QuasiSuperpixelGenerator,  # noqa: E402
+    sams_seed_from_record)
 from mmwsss.models.sams.sam3_builder import (  # noqa: E402
     SAM3_CHECKPOINT_URL, build_sam3_model, default_bpe_path,
     sam3_construction_device)
@@ -45,8 +46,9 @@ class FakeSegmenter:
     def segment(self, state, prompt):
         self.prompts.append(prompt)
         probs, scores = self.answers.get(prompt, ([], []))
-        probs = (torch.stack(probs).float()
-                 if len(probs) else torch.zeros((0, ) + self.size))
+        probs = (
+            torch.stack(probs).float()
+            if len(probs) else torch.zeros((0, ) + self.size))
         scores = torch.as_tensor(scores, dtype=torch.float)
         return ConceptMasks(probs, scores, torch.zeros(len(scores), 4))
 
@@ -135,8 +137,7 @@ def test_concept_seed_paints_by_score():
     expect[1:4, 2:6] = 15  # 0.7 > 0.6: person wins the overlap
     expect[4:6, 6:8] = 12
     np.testing.assert_array_equal(seed.numpy(), expect)
-    assert seeder.seed_image(np.zeros(size + (3, ), np.uint8),
-                             []).sum() == 0
+    assert seeder.seed_image(np.zeros(size + (3, ), np.uint8), []).sum() == 0
 
 
 def test_concept_seeds_runner_to_pngs(repo_root, voc_mini_root, tmp_path):
@@ -155,8 +156,8 @@ def test_concept_seeds_runner_to_pngs(repo_root, voc_mini_root, tmp_path):
     cfg.visualizer.name = 'sam3_concepts_runner'
     metrics = Runner.from_cfg(cfg).test()
     assert 0 <= metrics['mIoU'] <= 100
-    stems = open(osp.join(voc_mini_root, 'ImageSets/Segmentation/train.txt')
-                 ).read().split()[:2]
+    stems = open(osp.join(
+        voc_mini_root, 'ImageSets/Segmentation/train.txt')).read().split()[:2]
     fg_seen = 0
     for stem in stems:
         seed = read_seed_png(str(tmp_path / 'seeds' / (stem + '.png')))
@@ -194,14 +195,18 @@ def test_sam3_quasi_superpixels_record(voc_mini_root):
         model_type='tiny', device='cpu', prompts=['aeroplane'])
     assert other.fingerprint != gen.fingerprint
     built = MODELS.build(
-        dict(type='SAM3QuasiSuperpixelGenerator', model_type='tiny',
-             device='cpu'))
+        dict(
+            type='SAM3QuasiSuperpixelGenerator',
+            model_type='tiny',
+            device='cpu'))
     assert len(built.prompts) == 45  # 20 VOC classes + 25 CLIP-ES bg names
 
 
 def test_sam3_record_values_with_fake_segmenter():
     gen = SAM3QuasiSuperpixelGenerator(
-        model_type='tiny', device='cpu', prompts=['dog', 'grass'],
+        model_type='tiny',
+        device='cpu',
+        prompts=['dog', 'grass'],
         min_mask_region_area=4)
     size = (6, 8)
     gen.segmenter = FakeSegmenter(
