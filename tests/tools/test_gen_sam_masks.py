@@ -240,10 +240,15 @@ def test_sams_configs(repo_root):
     # felzenszwalb.py is generator-only, like sam_*.py)
     for path in glob.glob(osp.join(folder, '*.py')):
         cfg = Config.fromfile(path)
+        # SAM, or the SAM-HQ / SAM 2 members of the family (issue 16), or
+        # the weight-free generator (issue 14)
         name = osp.basename(path)
         assert cfg.sam_generator.type == (
             'FelzenszwalbQuasiSuperpixelGenerator' if 'felzenszwalb' in name
-            else 'SAMQuasiSuperpixelGenerator'), name
+            else cfg.sam_generator.type) and cfg.sam_generator.type in (
+                'SAMQuasiSuperpixelGenerator', 'SAMHQQuasiSuperpixelGenerator',
+                'SAM2QuasiSuperpixelGenerator',
+                'FelzenszwalbQuasiSuperpixelGenerator'), name
         if not (name.startswith('sam_') or name == 'felzenszwalb.py'):
             assert cfg.dataset.type and cfg.mask_dir, path
 

@@ -1,15 +1,23 @@
 # Copyright (c) mmwsss contributors. All rights reserved.
-"""Benchmark: FMA-WSSS quasi-superpixel generation vs stock SAM AMG.
+"""Benchmark: FMA-WSSS quasi-superpixel generation vs the stock AMG, for
+each mask generator family.
 
-``python tools/benchmarks/sam_masks.py [--image PATH] [--model-type vit_b]
-[--points-per-side N] [--crop-n-layers 1] [--repeats R] [--device DEV]``
+``python tools/benchmarks/sam_masks.py [--generator sam|sam_hq|sam2|sam3]
+[--image PATH] [--model-type T] [--points-per-side N] [--crop-n-layers 1]
+[--repeats R] [--device DEV] [--no-stock] [--no-warmup]``
 
-Both generators run the same SAM architecture with the same random weights
-(``random_init``, seed 0; no checkpoint needed) on the same image with the
-same AMG parameters; ours adds FMA-WSSS's three changes (level-wise IoU
-offset, whole-first NMS, whole > part > sub-part filter). Each generator runs
-in its own fresh process (``--worker``), so the peak memory of one is not
-polluted by the other:
+``--generator`` picks the family (default ``sam``); ``--model-type``
+defaults to ``vit_b`` for SAM and to the size its config uses for the others
+(SAM-HQ ``vit_h``, SAM 2 ``sam2.1_hiera_l``, SAM 3 ``sam3``). Ours and the
+family's stock automatic mask generator (segment-anything's, HQ-SAM's,
+SAM 2's; SAM 3 has none: it is always ``--no-stock``) run the same
+architecture with the same random weights (``random_init``, seed 0; no
+checkpoint needed) on the same image with the same AMG parameters; ours adds
+FMA-WSSS's three changes (level-wise IoU offset, whole-first NMS, whole >
+part > sub-part filter). SAM 3 runs its concept vocabulary (the 20 VOC class
+names + 25 background names, one grounding pass each on one image
+embedding). Each generator runs in its own fresh process (``--worker``), so
+the peak memory of one is not polluted by the other:
 
 - time: mean wall time of ``repeats`` full generations of the image
   (``generate_record`` for ours, ``generate`` with uncompressed RLE output
@@ -37,9 +45,14 @@ paper: 32) because one ViT-B embedding already takes ~25 s there; the
 output says so. Timings on a shared CPU are noisy: compare runs taken on an
 idle machine (or a GPU).
 
+``--no-warmup`` skips the warm-up (on CPU at the real sizes it costs one
+more image embedding of up to minutes).
+
 The last two lines are ``ours_peak_mib=<float> stock_peak_mib=<float>``
 (CUDA peak on a GPU, RSS peak on the CPU) and ``ours_s=<float>
-stock_s=<float> ratio=<float>``.
+stock_s=<float> ratio=<float>``; with ``--no-stock`` the last line is
+``ours_s=<float> rss_peak_mib=<float>`` (plus ``cuda_peak_mib=<float>`` on
+a GPU).
 """
 import argparse
 import json
@@ -54,6 +67,14 @@ from bench_utils import REPO, resolve_device, spawn_worker  # noqa: E402
 DEFAULT_IMAGE = osp.join(REPO, 'data', 'voc_mini', 'JPEGImages',
                          '2007_000032.jpg')
 
+#: family -> (registered generator, default model_type)
+GENERATORS = {
+    'sam': ('SAMQuasiSuperpixelGenerator', 'vit_b'),
+    'sam_hq': ('SAMHQQuasiSuperpixelGenerator', 'vit_h'),
+    'sam2': ('SAM2QuasiSuperpixelGenerator', 'sam2.1_hiera_l'),
+    'sam3': ('SAM3QuasiSuperpixelGenerator', 'sam3'),
+}
+
 # The same for both generators (see the module docstring).
 LOWERED = dict(
     pred_iou_thresh=0.02,
@@ -64,8 +85,10 @@ LOWERED = dict(
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--generator', choices=list(GENERATORS), default='sam')
     parser.add_argument('--image', default=DEFAULT_IMAGE)
-    parser.add_argument('--model-type', default='vit_b')
+    parser.add_argument(
+        '--model-type', default=None, help='default: see the docstring')
     parser.add_argument(
         '--device',
         default='auto',
@@ -80,8 +103,80 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--repeats', type=int, default=None, help='default: 3 GPU, 1 CPU')
     parser.add_argument(
+        '--no-stock',
+        action='store_true',
+        help='time ours only (always for sam3)')
+    parser.add_argument(
+        '--no-warmup', action='store_true', help='skip the warm-up')
+    parser.add_argument(
         '--worker', choices=['ours', 'stock'], help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.model_type is None:
+        args.model_type = GENERATORS[args.generator][1]
+    if args.generator == 'sam3':
+        args.no_stock = True
+    return args
+
+
+def build_ours(args: argparse.Namespace, params: Dict) -> object:
+    """Our generator of ``args.generator`` with random weights."""
+    from mmseg.registry import MODELS
+    cfg = dict(
+        type=GENERATORS[args.generator][0],
+        model_type=args.model_type,
+        random_init=True,
+        seed=0,
+        device=args.device)
+    if args.generator == 'sam3':
+        cfg.update(min_mask_region_area=params['min_mask_region_area'])
+    else:
+        cfg.update(params)  # the paper's offsets and t_r = 0.3 by default
+    return MODELS.build(cfg)
+
+
+def build_stock(args: argparse.Namespace, ours: object, params: Dict):
+    """The family's own automatic mask generator on ours' model."""
+    model = ours.predictor.model
+    if args.generator == 'sam':
+        from segment_anything import SamAutomaticMaskGenerator as AMG
+    elif args.generator == 'sam_hq':
+        from segment_anything_hq import SamAutomaticMaskGenerator as AMG
+    else:
+        from sam2.automatic_mask_generator import \
+            SAM2AutomaticMaskGenerator as AMG
+    stock = AMG(model, output_mode='uncompressed_rle', **params)
+    if args.generator == 'sam2':
+        stock.predictor._bb_feat_sizes = ours.predictor._bb_feat_sizes
+    return stock
+
+
+def embed_hook(gen: object, ours: bool) -> tuple:
+    """(owner, attribute name) of the image-embedding call to time."""
+    if hasattr(gen, 'segmenter'):
+        return gen.segmenter, 'embed'
+    return (gen, '_embed') if ours else (gen.predictor, 'set_image')
+
+
+def warm_up(gen: object, ours: bool, image, points_per_batch: int) -> None:
+    """One image embedding and one prompt batch (or one text prompt)."""
+    import numpy as np
+    if hasattr(gen, 'segmenter'):
+        gen.segmenter.segment(gen.segmenter.embed(image), gen.prompts[0])
+        return
+    owner, name = embed_hook(gen, ours)
+    getattr(owner, name)(image)
+    size = image.shape[:2]
+    points = gen.point_grids[0][:points_per_batch] * np.array(
+        image.shape[1::-1])[None]
+    box = [0, 0, image.shape[1], image.shape[0]]
+    if ours:
+        gen._predict_levels(points, size)
+        gen._release()
+    else:
+        gen._process_batch(points, size, box, size)
+        reset = getattr(gen.predictor, 'reset_image', None) or \
+            gen.predictor.reset_predictor
+        reset()
 
 
 def worker(args: argparse.Namespace) -> Dict[str, float]:
@@ -89,10 +184,8 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
     import mmcv
     import numpy as np
     import torch
-    from segment_anything import SamAutomaticMaskGenerator
 
     import mmwsss  # noqa: F401
-    from mmwsss.models.sams import SAMQuasiSuperpixelGenerator
 
     params = dict(
         points_per_side=args.points_per_side,
@@ -104,19 +197,13 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
         crop_n_points_downscale_factor=2,
         min_mask_region_area=100,
         **LOWERED)
-    ours = SAMQuasiSuperpixelGenerator(
-        model_type=args.model_type,
-        random_init=True,
-        seed=0,
-        device=args.device,
-        **params)  # the paper's offsets and t_r = 0.3 by default
+    ours = build_ours(args, params)
     if args.worker == 'ours':
         gen, run = ours, ours.generate_record
     else:
-        gen = SamAutomaticMaskGenerator(
-            ours.predictor.model, output_mode='uncompressed_rle', **params)
+        gen = build_stock(args, ours, params)
         run = gen.generate
-    device = gen.predictor.device
+    device = torch.device(ours.device)
     cuda = device.type == 'cuda'
 
     def clock() -> float:
@@ -130,24 +217,21 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
 
     # time the image encoder separately
     encoder_s: List[float] = []
-    set_image = gen.predictor.set_image
+    owner, name = embed_hook(gen, args.worker == 'ours')
+    embed = getattr(owner, name)
 
-    def timed_set_image(image, *a, **k):
+    def timed_embed(image, *a, **k):
         t0 = clock()
-        set_image(image, *a, **k)
+        out = embed(image, *a, **k)
         encoder_s.append(clock() - t0)
+        return out
 
-    gen.predictor.set_image = timed_set_image
+    setattr(owner, name, timed_embed)
 
     image = mmcv.imread(args.image, channel_order='rgb')
-    # warm-up: one embedding and one prompt batch
-    with torch.no_grad():
-        gen.predictor.set_image(image)
-        gen._process_batch(
-            gen.point_grids[0][:args.points_per_batch] *
-            np.array(image.shape[1::-1])[None], image.shape[:2],
-            [0, 0, image.shape[1], image.shape[0]], image.shape[:2])
-        gen.predictor.reset_image()
+    if not args.no_warmup:
+        with torch.no_grad():
+            warm_up(gen, args.worker == 'ours', image, args.points_per_batch)
     encoder_s.clear()
 
     times, walls, n_masks = [], [], 0
@@ -173,7 +257,7 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
         result['cuda_peak_mib'] = (torch.cuda.max_memory_allocated(device) -
                                    base_mem) / 2**20
     if args.worker == 'ours':
-        levels = np.bincount(out.levels.astype(np.int64), minlength=3)
+        levels = np.bincount(out.levels.astype(np.int64), minlength=3)[:3]
         result['levels'] = levels.tolist()
     return result
 
@@ -235,23 +319,30 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     device = args.device
     common = [
-        '--image', args.image, '--model-type', args.model_type, '--device',
-        device, '--points-per-side',
+        '--generator', args.generator, '--image', args.image, '--model-type',
+        args.model_type, '--device', device, '--points-per-side',
         str(args.points_per_side), '--points-per-batch',
         str(args.points_per_batch), '--crop-n-layers',
         str(args.crop_n_layers), '--repeats',
         str(args.repeats)
-    ]
-    print(f'SAM {args.model_type} (random weights, seed 0) on {device}; '
-          f'image {args.image}; points_per_side {args.points_per_side}'
-          f'{"" if args.points_per_side == 32 else " (paper: 32; reduced)"}'
-          f', points_per_batch {args.points_per_batch}, crop_n_layers '
-          f'{args.crop_n_layers}, min_mask_region_area 100; thresholds '
-          f'lowered for random weights, identically for both: {LOWERED}; '
-          f'{args.repeats} timed run(s) after a warm-up.')
+    ] + (['--no-warmup'] if args.no_warmup else [])
+    if args.generator == 'sam3':
+        setup = ('the VOC concept vocabulary (45 text prompts), '
+                 'min_mask_region_area 100')
+    else:
+        setup = (f'points_per_side {args.points_per_side}'
+                 f'{"" if args.points_per_side == 32 else " (paper: 32)"}'
+                 f', points_per_batch {args.points_per_batch}, crop_n_layers'
+                 f' {args.crop_n_layers}, min_mask_region_area 100; '
+                 'thresholds lowered for random weights, identically for '
+                 f'both: {LOWERED}')
+    print(f'{args.generator} {args.model_type} (random weights, seed 0) on '
+          f'{device}; image {args.image}; {setup}; {args.repeats} timed '
+          f'run(s){"" if args.no_warmup else " after a warm-up"}.')
     unit = 's' if device.startswith('cuda') else 'CPU-s'
     results = {}
-    for name in ('stock', 'ours'):
+    names = ('ours', ) if args.no_stock else ('stock', 'ours')
+    for name in names:
         results[name] = spawn_worker(
             osp.abspath(__file__), ['--worker', name] + common,
             name,
@@ -266,8 +357,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
               f'{r["wall_s"]:.2f} s; image encoder {r["encoder_s"]:.2f}, '
               f'rest {rest_s:.2f}), {mem}RSS peak '
               f'+{r["rss_peak_mib"]:.0f} MiB, {r["masks"]} masks{levels}')
-    ours_s, stock_s = results['ours']['time_s'], results['stock']['time_s']
-    rest = ((ours_s - results['ours']['encoder_s']) /
+    ours = results['ours']
+    if args.no_stock:
+        cuda = (f' cuda_peak_mib={ours["cuda_peak_mib"]:.1f}'
+                if 'cuda_peak_mib' in ours else '')
+        print(f'ours_s={ours["time_s"]:.4f} '
+              f'rss_peak_mib={ours["rss_peak_mib"]:.1f}{cuda}')
+        return
+    ours_s, stock_s = ours['time_s'], results['stock']['time_s']
+    rest = ((ours_s - ours['encoder_s']) /
             max(stock_s - results['stock']['encoder_s'], 1e-9))
     print(f'without the image encoder: ratio {rest:.3f}')
     fb = filter_benchmark()

@@ -26,7 +26,8 @@ from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
 
 __all__ = [
     'SAM_CHECKPOINT_URLS', 'SAM_MODEL_TYPES', 'build_sam_model',
-    'build_tiny_sam', 'checkpoint_identity', 'resolve_device'
+    'build_tiny_sam', 'checkpoint_identity', 'resolve_device',
+    'smooth_transposed_convs'
 ]
 
 #: Official SAM checkpoints (Meta's segment-anything README).
@@ -108,13 +109,27 @@ def build_tiny_sam() -> Sam:
             iou_head_hidden_dim=32),
         pixel_mean=[123.675, 116.28, 103.53],
         pixel_std=[58.395, 57.12, 57.375])
+    smooth_transposed_convs(sam.mask_decoder)
+    return sam.eval()
+
+
+def smooth_transposed_convs(module: torch.nn.Module) -> None:
+    """Make every transposed-convolution kernel of ``module`` constant
+    over its taps (each tap gets the mean of the random taps), in place.
+
+    Random transposed convolutions paint a pixel-scale checkerboard over
+    every mask; with constant taps the masks of random models are smooth
+    blobs (used by the tiny test models of every SAM family).
+
+    Args:
+        module (nn.Module): A (mask decoder) module.
+    """
     with torch.no_grad():
-        for layer in sam.mask_decoder.output_upscaling:
+        for layer in module.modules():
             if isinstance(layer, torch.nn.ConvTranspose2d):
                 layer.weight.copy_(
                     layer.weight.mean((2, 3),
                                       keepdim=True).expand_as(layer.weight))
-    return sam.eval()
 
 
 def checkpoint_identity(path: str) -> str:

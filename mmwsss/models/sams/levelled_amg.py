@@ -1,0 +1,458 @@
+"""The automatic-mask-generation pipeline with FMA-WSSS's three changes,
+shared by every promptable SAM-family model (SAM, SAM-HQ, SAM 2).
+
+:class:`LevelledMaskGenerator` keeps segment-anything's AMG pipeline
+(crop boxes, point grids decoded in batches of ``points_per_batch`` against
+one image embedding per crop, cross-crop NMS, small-region
+post-processing) and adds the three changes of ``reference_behaviour.md``
+section 1.2:
+
+1. **Level-wise IoU threshold.** Every mask carries its *level*, the index
+   of the model's multimask output (0 sub-part, 1 part, 2 whole), tracked in
+   the ``MaskData`` under ``'levels'`` so every filter keeps it aligned. A
+   mask passes if ``predicted_iou + score_thresh_offset[level] >
+   pred_iou_thresh`` (strict), i.e. wholes need 0.76 with the defaults; and
+   if ``stability_score + stability_score_bias[level] >=
+   stability_score_thresh``.
+2. **Wholes win the within-crop NMS.** Its scores are ``predicted_iou +
+   score_nms_offset[level]`` (+1 for wholes by default). The cross-crop NMS
+   and the post-processing NMS are upstream's, without offsets.
+3. **Whole > part > sub-part filter** with ``t_r`` after
+   ``postprocess_small_regions``
+   (:func:`~.mask_filter.filter_quasi_superpixels`).
+
+A model family plugs in through four hooks, the only places that touch the
+model: :meth:`_embed` (one image embedding per crop), :meth:`_release`,
+:meth:`_predict_levels` (point prompts -> three levels of mask logits at
+crop size and their predicted IoUs) and :attr:`mask_threshold`. With the
+offsets at 0 and ``t_r=None`` a subclass's output equals its family's own
+automatic mask generator on the same image and weights (tested for SAM and
+SAM 2). The stored ``predicted_iou`` is the model's raw value.
+"""
+import hashlib
+import json
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from segment_anything import SamAutomaticMaskGenerator
+from segment_anything.utils.amg import (
+    MaskData, area_from_rle, batch_iterator, batched_mask_to_box,
+    build_all_layer_point_grids, calculate_stability_score,
+    is_box_near_crop_edge, mask_to_rle_pytorch, uncrop_boxes_xyxy,
+    uncrop_masks, uncrop_points)
+from torchvision.ops.boxes import batched_nms
+
+from .mask_cache import SAMMaskRecord, rle_to_dense
+from .mask_filter import filter_quasi_superpixels
+
+__all__ = ['LevelledMaskGenerator', 'ALGORITHM_VERSION', 'check_rgb_image']
+
+#: Bumped whenever the generation changes the masks it makes for the same
+#: config and weights; part of :attr:`LevelledMaskGenerator.fingerprint`.
+ALGORITHM_VERSION = 'fma-amg-v1'
+
+#: Multimask levels a promptable model answers each point with.
+NUM_LEVELS = 3
+
+HW = Tuple[int, ...]
+
+
+def _level_table(values: Sequence[float], name: str,
+                 device: torch.device) -> torch.Tensor:
+    table = torch.as_tensor(values, dtype=torch.float32, device=device)
+    if table.shape != (NUM_LEVELS, ):
+        raise ValueError(f'sam_generator.{name} must hold 3 values (sub-part,'
+                         f' part, whole), got {list(values)!r}.')
+    return table
+
+
+class LevelledMaskGenerator(SamAutomaticMaskGenerator):
+    """AMG + FMA-WSSS's three changes for any promptable SAM-family model.
+
+    Subclasses build their model and predictor, call this ``__init__`` with
+    the predictor, and implement the hooks (see the module docstring).
+    ``SamAutomaticMaskGenerator`` is the base for its family-independent
+    steps (``_generate_masks``, ``postprocess_small_regions``); its own
+    ``__init__`` (which wraps a SAM-1 model) is not called.
+
+    Args:
+        predictor (Any): The family's predictor (kept as ``self.predictor``).
+        model_type (str): Architecture name (fingerprint, logs).
+        weights (str): Identity of the weights (checkpoint identity or
+            ``random-init-seed-N``).
+        points_per_side, points_per_batch, pred_iou_thresh,
+        stability_score_thresh, stability_score_offset, box_nms_thresh,
+        crop_n_layers, crop_nms_thresh, crop_overlap_ratio,
+        crop_n_points_downscale_factor, point_grids, min_mask_region_area:
+            Upstream AMG parameters (see
+            :class:`~.mask_generator.SAMQuasiSuperpixelGenerator`).
+        score_thresh_offset (Sequence[float]): Per-level offset added to
+            the predicted IoU before the threshold (change 1).
+        score_nms_offset (Sequence[float]): Per-level offset added to the
+            predicted IoU for the within-crop NMS (change 2).
+        stability_score_bias (Sequence[float]): Per-level offset added to
+            the stability score before its threshold.
+        t_r (float, optional): Occupation threshold of the level filter
+            (change 3); None switches the filter off.
+        filter_chunk_size (int): Masks per intersection product of the
+            filter (memory only).
+        extra_fingerprint (dict, optional): Family-specific fields that
+            change the masks; when given they enter the fingerprint, whose
+            prefix then names the family.
+    """
+
+    #: Family name: fingerprint prefix (except for plain SAM, whose
+    #: fingerprints predate the other families) and log messages.
+    family = 'sam'
+
+    def __init__(self,
+                 predictor: Any,
+                 model_type: str,
+                 weights: str,
+                 points_per_side: Optional[int] = 32,
+                 points_per_batch: int = 256,
+                 pred_iou_thresh: float = 0.86,
+                 stability_score_thresh: float = 0.92,
+                 stability_score_offset: float = 1.0,
+                 box_nms_thresh: float = 0.7,
+                 crop_n_layers: int = 1,
+                 crop_nms_thresh: float = 0.7,
+                 crop_overlap_ratio: float = 512 / 1500,
+                 crop_n_points_downscale_factor: int = 2,
+                 point_grids: Optional[List[Any]] = None,
+                 min_mask_region_area: int = 100,
+                 score_thresh_offset: Sequence[float] = (0.0, 0.0, 0.1),
+                 score_nms_offset: Sequence[float] = (0.0, 0.0, 1.0),
+                 stability_score_bias: Sequence[float] = (0.0, 0.0, 0.0),
+                 t_r: Optional[float] = 0.3,
+                 filter_chunk_size: int = 50,
+                 extra_fingerprint: Optional[Dict[str, Any]] = None) -> None:
+        if point_grids is not None:
+            self.point_grids = [
+                np.asarray(g, dtype=np.float64) for g in point_grids
+            ]
+        elif points_per_side is not None:
+            self.point_grids = build_all_layer_point_grids(
+                points_per_side, crop_n_layers, crop_n_points_downscale_factor)
+        else:
+            raise ValueError('sam_generator needs points_per_side or '
+                             'point_grids.')
+        if len(self.point_grids) < crop_n_layers + 1:
+            raise ValueError(
+                f'sam_generator.point_grids has {len(self.point_grids)} '
+                f'grid(s); crop_n_layers={crop_n_layers} needs '
+                f'{crop_n_layers + 1}.')
+        self.predictor = predictor
+        self.points_per_batch = int(points_per_batch)
+        self.pred_iou_thresh = float(pred_iou_thresh)
+        self.stability_score_thresh = float(stability_score_thresh)
+        self.stability_score_offset = float(stability_score_offset)
+        self.box_nms_thresh = float(box_nms_thresh)
+        self.crop_n_layers = int(crop_n_layers)
+        self.crop_nms_thresh = float(crop_nms_thresh)
+        self.crop_overlap_ratio = float(crop_overlap_ratio)
+        self.crop_n_points_downscale_factor = int(
+            crop_n_points_downscale_factor)
+        self.min_mask_region_area = int(min_mask_region_area)
+        self.output_mode = 'uncompressed_rle'
+
+        dev = self.device
+        self.score_thresh_offset = _level_table(score_thresh_offset,
+                                                'score_thresh_offset', dev)
+        self.score_nms_offset = _level_table(score_nms_offset,
+                                             'score_nms_offset', dev)
+        self.stability_score_bias = _level_table(stability_score_bias,
+                                                 'stability_score_bias', dev)
+        self.t_r = None if t_r is None else float(t_r)
+        self.filter_chunk_size = int(filter_chunk_size)
+        self.model_type = model_type
+        fields = dict(
+            algorithm=ALGORITHM_VERSION,
+            model_type=model_type,
+            weights=weights,
+            point_grids=hashlib.sha256(
+                np.concatenate([g.ravel() for g in self.point_grids
+                                ]).astype(np.float64).tobytes()).hexdigest(),
+            pred_iou_thresh=self.pred_iou_thresh,
+            stability_score_thresh=self.stability_score_thresh,
+            stability_score_offset=self.stability_score_offset,
+            box_nms_thresh=self.box_nms_thresh,
+            crop_n_layers=self.crop_n_layers,
+            crop_nms_thresh=self.crop_nms_thresh,
+            crop_overlap_ratio=self.crop_overlap_ratio,
+            min_mask_region_area=self.min_mask_region_area,
+            score_thresh_offset=[float(v) for v in score_thresh_offset],
+            score_nms_offset=[float(v) for v in score_nms_offset],
+            stability_score_bias=[float(v) for v in stability_score_bias],
+            t_r=self.t_r)
+        prefix = model_type
+        if extra_fingerprint:
+            fields.update(family=self.family, **extra_fingerprint)
+            prefix = f'{self.family}-{model_type}'
+        self._fingerprint_fields = fields
+        blob = json.dumps(fields, sort_keys=True)
+        self._fingerprint = (
+            f'{prefix}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}')
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the config + weights; stored in every cache file.
+
+        A hash of everything that changes the masks (algorithm version,
+        family, architecture, checkpoint basename/size/partial hash or
+        random seed, point grids, thresholds, offsets, ``t_r``), not of what
+        only changes speed or memory (``points_per_batch``, device, chunk
+        size).
+        """
+        return self._fingerprint
+
+    @property
+    def device(self) -> torch.device:
+        """Device the model runs on."""
+        return self.predictor.device
+
+    # ------------------------------------------------------------------
+    # Hooks of a model family
+    # ------------------------------------------------------------------
+    @property
+    def mask_threshold(self) -> float:
+        """Logit threshold that binarises masks."""
+        return self.predictor.model.mask_threshold
+
+    def _embed(self, image: np.ndarray) -> None:
+        """Compute the image embedding of one crop (HWC uint8 RGB)."""
+        self.predictor.set_image(image)
+
+    def _release(self) -> None:
+        """Drop the crop's embedding."""
+        self.predictor.reset_image()
+
+    def _predict_levels(self, points: np.ndarray,
+                        im_size: HW) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Decode point prompts against the current embedding.
+
+        Args:
+            points (np.ndarray): (B, 2) prompts in crop pixels (x, y).
+            im_size (tuple): Crop (H, W).
+
+        Returns:
+            tuple[Tensor, Tensor]: (B, 3, H, W) mask logits at crop size and
+            (B, 3) predicted IoUs; index 0 sub-part, 1 part, 2 whole.
+        """
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    # The three changes
+    # ------------------------------------------------------------------
+    def _process_batch(self, points: np.ndarray, im_size: HW,
+                       crop_box: List[int], orig_size: HW) -> MaskData:
+        """Decode one batch of point prompts (upstream + levels, change 1).
+
+        Args:
+            points (np.ndarray): (B, 2) prompts in crop pixel coordinates.
+            im_size (tuple): Crop (H, W).
+            crop_box (list[int]): Crop XYXY in the image.
+            orig_size (tuple): Image (H, W).
+
+        Returns:
+            MaskData: ``rles``, ``iou_preds``, ``stability_score``,
+            ``levels``, ``boxes`` (crop frame), ``points``.
+        """
+        masks, iou_preds = self._predict_levels(points, im_size)
+        levels = torch.arange(
+            masks.shape[1], device=masks.device).expand(masks.shape[0], -1)
+        data = MaskData(
+            masks=masks.flatten(0, 1),
+            iou_preds=iou_preds.flatten(0, 1),
+            levels=levels.flatten(0, 1),
+            points=torch.as_tensor(points.repeat(masks.shape[1], axis=0)))
+        del masks
+
+        # change 1: level-wise IoU threshold (strict, as upstream)
+        if self.pred_iou_thresh > 0.0:
+            score = data['iou_preds'] + self.score_thresh_offset[
+                data['levels']]
+            data.filter(score > self.pred_iou_thresh)
+
+        data['stability_score'] = calculate_stability_score(
+            data['masks'], self.mask_threshold, self.stability_score_offset)
+        if self.stability_score_thresh > 0.0:
+            stab = data['stability_score'] + self.stability_score_bias[
+                data['levels']]
+            data.filter(stab >= self.stability_score_thresh)
+
+        data['masks'] = data['masks'] > self.mask_threshold
+        data['boxes'] = batched_mask_to_box(data['masks'])
+
+        orig_h, orig_w = orig_size
+        keep = ~is_box_near_crop_edge(data['boxes'], crop_box,
+                                      [0, 0, orig_w, orig_h])
+        if not torch.all(keep):
+            data.filter(keep)
+
+        data['masks'] = uncrop_masks(data['masks'], crop_box, orig_h, orig_w)
+        data['rles'] = mask_to_rle_pytorch(data['masks'])
+        del data['masks']
+        return data
+
+    def _process_crop(self, image: np.ndarray, crop_box: List[int],
+                      crop_layer_idx: int, orig_size: HW) -> MaskData:
+        """One crop: embed once, decode the grid in batches, NMS (change 2).
+
+        Args:
+            image (np.ndarray): The whole HWC uint8 image.
+            crop_box (list[int]): Crop XYXY.
+            crop_layer_idx (int): Crop layer (selects the point grid).
+            orig_size (tuple): Image (H, W).
+
+        Returns:
+            MaskData: The crop's masks in image coordinates.
+        """
+        x0, y0, x1, y1 = crop_box
+        cropped = image[y0:y1, x0:x1, :]
+        cropped_size = cropped.shape[:2]
+        self._embed(cropped)
+
+        points_scale = np.array(cropped_size)[None, ::-1]
+        points_for_image = self.point_grids[crop_layer_idx] * points_scale
+
+        data = MaskData()
+        for (points, ) in batch_iterator(self.points_per_batch,
+                                         points_for_image):
+            data.cat(
+                self._process_batch(points, cropped_size, crop_box, orig_size))
+        self._release()
+
+        # change 2: within-crop NMS scores favour wholes
+        nms_scores = data['iou_preds'] + self.score_nms_offset[data['levels']]
+        keep = batched_nms(
+            data['boxes'].float(),
+            nms_scores,
+            torch.zeros_like(data['boxes'][:, 0]),
+            iou_threshold=self.box_nms_thresh)
+        data.filter(keep)
+
+        data['boxes'] = uncrop_boxes_xyxy(data['boxes'], crop_box)
+        data['points'] = uncrop_points(data['points'], crop_box)
+        # (N, 4) also when N == 0 (upstream's (0,) breaks cross-crop NMS)
+        n_masks = len(data['rles'])
+        data['crop_boxes'] = torch.tensor([crop_box]).repeat(n_masks, 1)
+        return data
+
+    def filter_levels(self, data: MaskData) -> MaskData:
+        """Change 3: the whole > part > sub-part filter, in place.
+
+        Args:
+            data (MaskData): Post-processed masks (numpy fields, ``rles``,
+                ``levels``).
+
+        Returns:
+            MaskData: The kept masks, wholes first (see
+            :func:`~.mask_filter.filter_quasi_superpixels`).
+        """
+        if self.t_r is None or len(data['rles']) == 0:
+            return data
+        rles = data['rles']
+        h, w = rles[0]['size']
+        lens = [len(r['counts']) for r in rles]
+        counts = np.concatenate(
+            [np.asarray(r['counts'], np.int64) for r in rles])
+        offsets = np.concatenate([[0], np.cumsum(lens)])
+        dense = torch.from_numpy(rle_to_dense(counts, offsets, (h, w)))
+        keep = filter_quasi_superpixels(
+            dense.to(self.device),
+            np.asarray(data['levels']),
+            t_r=self.t_r,
+            chunk_size=self.filter_chunk_size)
+        data.filter(torch.from_numpy(keep))
+        return data
+
+    # ------------------------------------------------------------------
+    # Outputs
+    # ------------------------------------------------------------------
+    @torch.no_grad()
+    def generate_mask_data(self, image: np.ndarray) -> MaskData:
+        """Run the whole generation and return the ``MaskData``.
+
+        Args:
+            image (np.ndarray): HWC uint8 RGB image.
+
+        Returns:
+            MaskData: numpy fields ``rles``, ``boxes`` (XYXY), ``iou_preds``,
+            ``stability_score``, ``levels``, ``points``, ``crop_boxes``.
+        """
+        check_rgb_image(image)
+        data = self._generate_masks(image)
+        if self.min_mask_region_area > 0:
+            data = self.postprocess_small_regions(
+                data, self.min_mask_region_area,
+                max(self.box_nms_thresh, self.crop_nms_thresh))
+        return self.filter_levels(data)
+
+    def generate(self, image: np.ndarray) -> List[Dict[str, Any]]:
+        """Upstream-style records (uncompressed RLE) plus ``'level'``.
+
+        Args:
+            image (np.ndarray): HWC uint8 RGB image.
+
+        Returns:
+            list[dict]: ``segmentation``, ``area``, ``bbox`` (XYWH),
+            ``predicted_iou``, ``point_coords``, ``stability_score``,
+            ``crop_box`` (XYWH), ``level`` per mask.
+        """
+        data = self.generate_mask_data(image)
+        anns = []
+        for i, rle in enumerate(data['rles']):
+            box = np.asarray(data['boxes'][i], np.float64)
+            crop = np.asarray(data['crop_boxes'][i], np.float64)
+            anns.append(
+                dict(
+                    segmentation=rle,
+                    area=area_from_rle(rle),
+                    bbox=xyxy_to_xywh(box).tolist(),
+                    predicted_iou=float(data['iou_preds'][i]),
+                    point_coords=[np.asarray(data['points'][i]).tolist()],
+                    stability_score=float(data['stability_score'][i]),
+                    crop_box=xyxy_to_xywh(crop).tolist(),
+                    level=int(data['levels'][i])))
+        return anns
+
+    def generate_record(self, image: np.ndarray) -> SAMMaskRecord:
+        """Quasi-superpixels of one image, ready for the mask cache.
+
+        Args:
+            image (np.ndarray): HWC uint8 RGB image.
+
+        Returns:
+            SAMMaskRecord: RLE masks, levels, predicted IoU, stability score,
+            XYWH boxes, the image size and :attr:`fingerprint`.
+        """
+        data = self.generate_mask_data(image)
+        n = len(data['rles'])
+        boxes = np.asarray(data['boxes'], np.float32).reshape(n, 4)
+        return SAMMaskRecord.from_rles(
+            data['rles'],
+            levels=np.asarray(data['levels']).reshape(n),
+            predicted_iou=np.asarray(data['iou_preds']).reshape(n),
+            stability_score=np.asarray(data['stability_score']).reshape(n),
+            image_size=image.shape[:2],
+            fingerprint=self.fingerprint,
+            bbox=xyxy_to_xywh(boxes))
+
+
+def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
+    """XYXY boxes (..., 4) -> XYWH, as a new array."""
+    out = np.array(boxes, copy=True)
+    out[..., 2:] = out[..., 2:] - out[..., :2]
+    return out
+
+
+def check_rgb_image(image: Any) -> None:
+    """Raise ValueError unless ``image`` is an HWC uint8 RGB array."""
+    if not (isinstance(image, np.ndarray) and image.ndim == 3
+            and image.shape[2] == 3 and image.dtype == np.uint8):
+        desc = (f'{type(image).__name__} {getattr(image, "dtype", "")} '
+                f'{getattr(image, "shape", "")}')
+        raise ValueError('SAM mask generation needs an HWC uint8 RGB image, '
+                         f'got {desc}.')

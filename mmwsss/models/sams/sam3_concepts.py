@@ -1,0 +1,261 @@
+"""SAM 3 concept segmentation: text prompt -> instance masks and scores,
+and SAM 3's masks as quasi-superpixels for SAMS.
+
+:class:`SAM3ConceptSegmenter` wraps ``sam3``'s image processor (one image
+embedding, then one grounding pass per text prompt; a prompt's text
+features are cached, they do not depend on the image). Its output per
+prompt is what ``Sam3Processor`` returns: instances whose score (query
+probability x presence probability) exceeds ``confidence_threshold``, with
+mask probabilities at the image size (bilinear, binarised at 0.5).
+
+:class:`SAM3QuasiSuperpixelGenerator` (registered, the same
+``generate_record(rgb)`` interface and cache format as the SAM family)
+prompts every image with a fixed vocabulary (by default the dataset's
+foreground class names, optionally also CLIP-ES's background names) and
+stores every returned instance as a quasi-superpixel. SAM 3 has no
+multimask levels: every mask is stored as a whole (level 2), so the level
+filter keeps them all and SAMS paints overlaps by score. The stored
+``predicted_iou`` is the instance score; ``stability_score`` is SAM's
+stability of the mask logits (offset 1.0).
+"""
+import hashlib
+import json
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence
+
+import numpy as np
+import torch
+from segment_anything.utils.amg import (calculate_stability_score,
+                                        mask_to_rle_pytorch)
+
+from mmseg.registry import MODELS
+from .levelled_amg import check_rgb_image, xyxy_to_xywh
+from .mask_cache import SAMMaskRecord
+from .mask_generator import warn_random_weights, weights_identity
+from .sam3_builder import SAM3_RESOLUTION, build_sam3_model
+
+__all__ = [
+    'SAM3ConceptSegmenter', 'SAM3QuasiSuperpixelGenerator', 'ConceptMasks'
+]
+
+#: Level stored for SAM 3 masks (no multimask levels: all are wholes).
+WHOLE = 2
+
+
+class ConceptMasks(NamedTuple):
+    """Instances of one text prompt, by decreasing score.
+
+    Attributes:
+        probs (Tensor): (N, H, W) mask probabilities at the image size.
+        scores (Tensor): (N,) instance scores.
+        boxes (Tensor): (N, 4) XYXY boxes in image pixels.
+    """
+    probs: torch.Tensor
+    scores: torch.Tensor
+    boxes: torch.Tensor
+
+
+class SAM3ConceptSegmenter:
+    """Text-prompted instance segmentation with SAM 3.
+
+    Args:
+        model_type (str): ``'sam3'`` or ``'tiny'``.
+        checkpoint (str, optional): Local ``sam3.pt``.
+        random_init (bool): Random weights for ``'sam3'`` (benchmarks).
+        seed (int): Seed of a random initialisation.
+        device (str, optional): None -> cuda if available, else cpu.
+        bpe_path (str, optional): CLIP BPE vocabulary (default open_clip's).
+        confidence_threshold (float): Instances kept above this score
+            (``Sam3Processor``'s default 0.5).
+    """
+
+    def __init__(self,
+                 model_type: str = 'sam3',
+                 checkpoint: Optional[str] = None,
+                 random_init: bool = False,
+                 seed: int = 0,
+                 device: Optional[str] = None,
+                 bpe_path: Optional[str] = None,
+                 confidence_threshold: float = 0.5) -> None:
+        self.model = build_sam3_model(
+            model_type,
+            checkpoint=checkpoint,
+            random_init=random_init,
+            seed=seed,
+            device=device,
+            bpe_path=bpe_path)
+        self.model.requires_grad_(False)
+        warn_random_weights(f'SAM 3 {model_type}', checkpoint, seed)
+        from sam3.model.sam3_image_processor import Sam3Processor
+        self.device = next(self.model.parameters()).device
+        self.processor = Sam3Processor(
+            self.model,
+            resolution=SAM3_RESOLUTION[model_type],
+            device=str(self.device),
+            confidence_threshold=float(confidence_threshold))
+        self.model_type = model_type
+        self.weights = weights_identity(checkpoint, seed)
+        self.confidence_threshold = float(confidence_threshold)
+        self._text_cache: Dict[str, Dict[str, torch.Tensor]] = {}
+
+    @torch.inference_mode()
+    def embed(self, rgb: np.ndarray) -> Dict[str, Any]:
+        """Image embedding of an HWC uint8 RGB image (a processor state)."""
+        check_rgb_image(rgb)
+        chw = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
+        return self.processor.set_image(chw)
+
+    @torch.inference_mode()
+    def segment(self, state: Dict[str, Any], prompt: str) -> ConceptMasks:
+        """Instances of one text prompt on an embedded image.
+
+        Args:
+            state (dict): From :meth:`embed`.
+            prompt (str): The concept, e.g. ``'dog'``.
+
+        Returns:
+            ConceptMasks: ``(probs, scores, boxes)`` on the CPU, by
+            decreasing score.
+        """
+        text = self._text_cache.get(prompt)
+        if text is None:
+            text = self.model.backbone.forward_text([prompt],
+                                                    device=self.device)
+            self._text_cache[prompt] = text
+        state['backbone_out'].update(text)
+        if 'geometric_prompt' not in state:
+            state['geometric_prompt'] = self.model._get_dummy_prompt()
+        out = self.processor._forward_grounding(state)
+        scores = out['scores'].float().cpu()
+        order = torch.argsort(scores, descending=True, stable=True)
+        probs = out['masks_logits'][:, 0].float().cpu()[order]
+        return ConceptMasks(probs, scores[order],
+                            out['boxes'].float().cpu()[order])
+
+
+@MODELS.register_module()
+class SAM3QuasiSuperpixelGenerator:
+    """SAM 3 instances of a fixed concept vocabulary as quasi-superpixels.
+
+    Args:
+        model_type (str): ``'sam3'`` or ``'tiny'``.
+        checkpoint (str, optional): Local ``sam3.pt``.
+        random_init (bool): Random weights for ``'sam3'``.
+        seed (int): Seed of a random initialisation.
+        device (str, optional): None -> cuda if available, else cpu.
+        bpe_path (str, optional): CLIP BPE vocabulary.
+        dataset (str): Class tables of
+            :func:`mmwsss.class_names.get_dataset_info`.
+        prompts (Sequence[str], optional): The vocabulary; default: the
+            dataset's foreground ``text_names`` (+ ``bg_classes`` when
+            ``background_prompts``).
+        background_prompts (bool): Also prompt CLIP-ES's background names
+            (sky, road, ...), so background regions get masks too.
+        confidence_threshold (float): Instance score threshold.
+        min_mask_region_area (int): Masks smaller than this are dropped.
+        stability_score_offset (float): Logit offset of the stored
+            stability score.
+    """
+
+    family = 'sam3'
+
+    def __init__(self,
+                 model_type: str = 'sam3',
+                 checkpoint: Optional[str] = None,
+                 random_init: bool = False,
+                 seed: int = 0,
+                 device: Optional[str] = None,
+                 bpe_path: Optional[str] = None,
+                 dataset: str = 'voc',
+                 prompts: Optional[Sequence[str]] = None,
+                 background_prompts: bool = True,
+                 confidence_threshold: float = 0.5,
+                 min_mask_region_area: int = 100,
+                 stability_score_offset: float = 1.0) -> None:
+        from mmwsss.class_names import get_dataset_info
+        if prompts is None:
+            info = get_dataset_info(dataset)
+            prompts = list(info['text_names'])
+            if background_prompts:
+                prompts += list(info['bg_classes'])
+        self.prompts = [str(p) for p in prompts]
+        if not self.prompts:
+            raise ValueError('sam_generator.prompts is empty.')
+        self.segmenter = SAM3ConceptSegmenter(
+            model_type,
+            checkpoint=checkpoint,
+            random_init=random_init,
+            seed=seed,
+            device=device,
+            bpe_path=bpe_path,
+            confidence_threshold=confidence_threshold)
+        self.model_type = model_type
+        self.min_mask_region_area = int(min_mask_region_area)
+        self.stability_score_offset = float(stability_score_offset)
+        fields = dict(
+            algorithm='sam3-concepts-v1',
+            model_type=model_type,
+            weights=self.segmenter.weights,
+            prompts=self.prompts,
+            confidence_threshold=float(confidence_threshold),
+            min_mask_region_area=self.min_mask_region_area,
+            stability_score_offset=self.stability_score_offset)
+        blob = json.dumps(fields, sort_keys=True)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        self._fingerprint = f'sam3-{model_type}-{digest}'
+
+    @property
+    def fingerprint(self) -> str:
+        """Identity of the model, weights, vocabulary and thresholds."""
+        return self._fingerprint
+
+    @property
+    def device(self) -> torch.device:
+        """Device SAM 3 runs on."""
+        return self.segmenter.device
+
+    def generate_record(self, image: np.ndarray) -> SAMMaskRecord:
+        """Instances of every vocabulary prompt on one image.
+
+        Args:
+            image (np.ndarray): HWC uint8 RGB image.
+
+        Returns:
+            SAMMaskRecord: all instances (level 2), by prompt order then
+            decreasing score; ``predicted_iou`` = instance score.
+        """
+        state = self.segmenter.embed(image)
+        rles: List[Dict[str, Any]] = []
+        scores, stability, boxes = [], [], []
+        for prompt in self.prompts:
+            probs, score, _ = self.segmenter.segment(state, prompt)
+            if probs.shape[0] == 0:
+                continue
+            logits = torch.logit(probs.clamp(1e-6, 1 - 1e-6))
+            masks = logits > 0
+            keep = masks.flatten(1).sum(1) >= max(self.min_mask_region_area, 1)
+            if not keep.any():
+                continue
+            masks, logits, score = masks[keep], logits[keep], score[keep]
+            stability.append(
+                calculate_stability_score(logits, 0.0,
+                                          self.stability_score_offset))
+            scores.append(score)
+            boxes.append(_mask_boxes_xyxy(masks))
+            rles += mask_to_rle_pytorch(masks)
+        n = len(rles)
+        cat = (lambda xs, shape: torch.cat(xs).numpy()
+               if xs else np.zeros(shape, np.float32))
+        return SAMMaskRecord.from_rles(
+            rles,
+            levels=np.full(n, WHOLE, np.int8),
+            predicted_iou=cat(scores, (0, )),
+            stability_score=cat(stability, (0, )),
+            image_size=image.shape[:2],
+            fingerprint=self.fingerprint,
+            bbox=xyxy_to_xywh(cat(boxes, (0, 4)).astype(np.float32)))
+
+
+def _mask_boxes_xyxy(masks: torch.Tensor) -> torch.Tensor:
+    """XYXY boxes (inclusive pixel bounds) of non-empty (N, H, W) masks."""
+    from segment_anything.utils.amg import batched_mask_to_box
+    return batched_mask_to_box(masks).float()
