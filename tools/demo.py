@@ -10,7 +10,7 @@ Runs every stage with the repository's own tools and configs, in order, on
 3. ``seeds``      fine seeds of the training images + seed mIoU
    (tools/test.py configs/fma/voc_mini_seeds_demo.py)
 4. ``stage2``     DeepLabV3+ (shrunk) trained on the seeds
-   (tools/train.py configs/deeplabv3plus/...voc-mini-pseudo_demo.py)
+   (tools/train.py configs/deeplabv3plus/...voc-mini-pseudo-128x128.py)
 5. ``test``       val mIoU of the stage-2 model, plain
 6. ``test_sams``  val mIoU with multi-scale + flip + SAMS refinement (--tta)
 
@@ -47,7 +47,7 @@ PROMPT_CFG = 'configs/fma/voc_mini_prompts_demo.py'
 SEED_CFG = 'configs/fma/voc_mini_seeds_demo.py'
 SAM_CFG = 'configs/sams/voc_mini_tiny.py'
 STAGE2_CFG = ('configs/deeplabv3plus/'
-              'deeplabv3plus_r18-tiny_voc-mini-pseudo_demo.py')
+              'deeplabv3plus_r18-tiny_1xb4-40iter_voc-mini-pseudo-128x128.py')
 PROMPT_ITERS = 40  # cls_iters + seg_iters of PROMPT_CFG
 STAGE2_ITERS = 40  # max_iters of STAGE2_CFG
 MIOU = re.compile(r'mIoU: ([0-9.]+)')

@@ -2,9 +2,10 @@
 # seeds of MS COCO 2014 train (81 classes), evaluated on COCO 2014 val with
 # ground-truth PNGs. Single scale, no TTA, no post-processing.
 #
-#   python tools/train.py configs/mask2former/mask2former_swin-l_coco-pseudo.py
+#   python tools/train.py \
+#       configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-100k_coco2014-pseudo-512x512.py
 #   python tools/test.py \
-#       configs/mask2former/mask2former_swin-l_coco-pseudo.py \
+#       configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-100k_coco2014-pseudo-512x512.py \
 #       CKPT
 #
 # The VOC config with the COCO datasets of
@@ -14,7 +15,7 @@
 # checkpoint at 90k). The paper's "32 epochs on COCO" would be 656k
 # iterations at batch 4.
 _base_ = [
-    './mask2former_swin-l_voc-pseudo.py',
+    './mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py',
     '../_base_/datasets/coco2014_pseudo.py',
 ]
 

@@ -4,10 +4,11 @@
 # commands: ./README.md.
 #
 #   python tools/train.py \
-#       configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-pseudo.py
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_voc12aug-pseudo-512x512.py
 #   python tools/test.py \
-#       configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-pseudo.py \
-#       work_dirs/deeplabv3plus_r101-d8_voc-pseudo/iter_80000.pth --tta
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_voc12aug-pseudo-512x512.py \
+#       work_dirs/deeplabv3plus_r101-d8_4xb4-80k_voc12aug-pseudo-512x512/iter_80000.pth \
+#       --tta
 #
 # Folders: --cfg-options train_dataloader.dataset.seed_dir=work_dirs/my_seeds
 #                        tta_model.mask_dir=work_dirs/sam_masks/voc

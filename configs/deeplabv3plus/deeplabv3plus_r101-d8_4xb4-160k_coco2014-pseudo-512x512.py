@@ -5,9 +5,9 @@
 # layout and GT conversion there), 81 classes and the 160k schedule.
 #
 #   python tools/train.py \
-#       configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-160k_coco2014-pseudo-512x512.py
 #   python tools/test.py \
-#       configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py \
+#       configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-160k_coco2014-pseudo-512x512.py \
 #       CKPT --tta
 #
 # Settings (paper, suppl. G: "DeepLab V3+ with a batch size of 16 ... 32
@@ -17,7 +17,7 @@
 # Test: `--tta` (6 scales 0.5-1.75 x flip, then SAMS on the merged softmax;
 # pixels no SAM mask covers keep the merged prediction).
 _base_ = [
-    './deeplabv3plus_r101-d8_voc-pseudo.py',
+    './deeplabv3plus_r101-d8_4xb4-80k_voc12aug-pseudo-512x512.py',
     '../_base_/datasets/coco2014_pseudo.py',
 ]
 

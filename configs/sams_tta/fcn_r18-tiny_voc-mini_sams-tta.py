@@ -2,7 +2,7 @@
 # the 5 bundled val images of data/voc_mini, 2 scales x flip, SAMS
 # refinement from cached masks. The tests build its checkpoint and masks:
 #
-#   python tools/test.py configs/sams_tta/tiny_fcn_voc_mini_sams-tta.py \
+#   python tools/test.py configs/sams_tta/fcn_r18-tiny_voc-mini_sams-tta.py \
 #       CKPT --tta --cfg-options tta_model.mask_dir=MASK_DIR
 _base_ = [
     'mmseg::_base_/models/fcn_r50-d8.py', 'mmseg::_base_/default_runtime.py'

@@ -3,9 +3,10 @@
 # (papers/wsss_survey_foundation_models.txt, sec. 5.1.3 "DeepLabV2 model")
 # and the "DeepLab V2 R101 76.7" row of FMA-WSSS suppl. Table S2.
 #
-#   python tools/train.py configs/deeplabv2/deeplabv2_r101-d8_voc-pseudo.py
+#   python tools/train.py \
+#       configs/deeplabv2/deeplabv2_r101-d8_1xb5-20k_voc12aug-pseudo-321x321.py
 #   python tools/test.py \
-#       configs/deeplabv2/deeplabv2_r101-d8_voc-pseudo.py \
+#       configs/deeplabv2/deeplabv2_r101-d8_1xb5-20k_voc12aug-pseudo-321x321.py \
 #       CKPT
 #
 # Survey settings (all taken over here):

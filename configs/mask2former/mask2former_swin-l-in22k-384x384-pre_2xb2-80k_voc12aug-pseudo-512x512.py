@@ -3,9 +3,10 @@
 # ground truth. Single scale, no TTA, no post-processing (paper, sec. 5.1).
 # Table and commands: ./README.md.
 #
-#   python tools/train.py configs/mask2former/mask2former_swin-l_voc-pseudo.py
+#   python tools/train.py \
+#       configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py
 #   python tools/test.py \
-#       configs/mask2former/mask2former_swin-l_voc-pseudo.py \
+#       configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py \
 #       CKPT
 #
 # Folders: --cfg-options train_dataloader.dataset.seed_dir=work_dirs/my_seeds
