@@ -193,8 +193,11 @@ def load_local_checkpoint(filename: str, map_location=None) -> Any:
                 'mmwsss will not fully unpickle it. If you trust the file, '
                 'load it yourself with torch.load(..., weights_only=False) '
                 f'and save its state_dict. Original error: {err}') from err
-        logging.getLogger('mmwsss').warning(
-            'Fully unpickling %s (a checkpoint of your own run).', filename)
+        from mmengine.logging import print_log
+        print_log(
+            f'Fully unpickling {filename} (a checkpoint of your own run).',
+            logger='current',
+            level=logging.WARNING)
         return torch.load(
             filename, map_location=map_location, weights_only=False)
 
