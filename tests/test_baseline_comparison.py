@@ -1,6 +1,7 @@
 """Baselines in one table on the bundled images (issue 7's comparison):
 CLIP-ES with its three seeders (dense CRF, threshold, SAMS), run through
-configs/clip_es/voc_seeds.py exactly as `tools/test.py CONFIG none` does,
+configs/clip_es/clip-es_vit-b16_voc12aug.py exactly as
+`tools/test.py CONFIG none` does,
 then scored side by side with tools/compare_seeds.py."""
 import json
 import os.path as osp
@@ -14,7 +15,8 @@ from mmwsss.evaluation.seed_io import read_seed_png
 
 
 def _clip_es_cfg(repo_root, voc_mini_root, work, seeder):
-    cfg = Config.fromfile(osp.join(repo_root, 'configs/clip_es/voc_seeds.py'))
+    cfg = Config.fromfile(
+        osp.join(repo_root, 'configs/clip_es/clip-es_vit-b16_voc12aug.py'))
     seed_dir = str(work / 'seeds')
     cfg.merge_from_dict({
         'model.clip.model_name': 'mmwsss-tiny-ViT-16',

@@ -15,7 +15,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
 from mmwsss import compat
 
-TINY_CAM = 'configs/cam/voc_mini_tiny_cam.py'
+TINY_CAM = 'configs/cam/cam_r18-tiny_1xb2-20iter_voc-mini-128x128.py'
 HAS_SAFE_GLOBALS = hasattr(torch.serialization,
                            'get_unsafe_globals_in_checkpoint')
 needs_safe_globals = pytest.mark.skipif(

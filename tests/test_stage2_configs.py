@@ -27,13 +27,20 @@ from mmwsss.evaluation.seed_io import write_seed_png
 from mmwsss.models.sams.mask_cache import (SAMMaskRecord, load_masks,
                                            mask_cache_path, save_masks)
 
-D3P_VOC = 'configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-pseudo.py'
-D3P_VOC_R50 = 'configs/deeplabv3plus/deeplabv3plus_r50-d8_voc-pseudo.py'
-D3P_COCO = 'configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py'
-M2F_VOC = 'configs/mask2former/mask2former_swin-l_voc-pseudo.py'
-M2F_VOC_B = 'configs/mask2former/mask2former_swin-b-in22k_voc-pseudo.py'
-M2F_COCO = 'configs/mask2former/mask2former_swin-l_coco-pseudo.py'
-DLV2_VOC = 'configs/deeplabv2/deeplabv2_r101-d8_voc-pseudo.py'
+D3P_VOC = ('configs/deeplabv3plus/'
+           'deeplabv3plus_r101-d8_4xb4-80k_voc12aug-pseudo-512x512.py')
+D3P_VOC_R50 = ('configs/deeplabv3plus/'
+               'deeplabv3plus_r50-d8_4xb4-80k_voc12aug-pseudo-512x512.py')
+D3P_COCO = ('configs/deeplabv3plus/'
+            'deeplabv3plus_r101-d8_4xb4-160k_coco2014-pseudo-512x512.py')
+M2F_VOC = ('configs/mask2former/mask2former_swin-l-in22k-384x384-pre_'
+           '2xb2-80k_voc12aug-pseudo-512x512.py')
+M2F_VOC_B = ('configs/mask2former/mask2former_swin-b-in22k-384x384-pre_'
+             '2xb2-80k_voc12aug-pseudo-512x512.py')
+M2F_COCO = ('configs/mask2former/mask2former_swin-l-in22k-384x384-pre_'
+            '2xb2-100k_coco2014-pseudo-512x512.py')
+DLV2_VOC = ('configs/deeplabv2/'
+            'deeplabv2_r101-d8_1xb5-20k_voc12aug-pseudo-321x321.py')
 
 N_VAL, N_TEST = 1, 2  # images of the val / test passes (first of split)
 

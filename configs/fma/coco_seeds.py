@@ -4,7 +4,8 @@
 #   python tools/test.py configs/fma/coco_seeds.py \
 #       work_dirs/coco_prompts/iter_71800.pth
 #   bash tools/dist_test.sh configs/fma/coco_seeds.py CKPT 8
-# Stage 2 (configs/deeplabv3plus/deeplabv3plus_r101-d8_coco-pseudo.py)
+# Stage 2 (configs/deeplabv3plus/
+# deeplabv3plus_r101-d8_4xb4-160k_coco2014-pseudo-512x512.py)
 # reads `seed_dir`.
 _base_ = ['./coco_prompts.py']
 

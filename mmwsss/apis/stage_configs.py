@@ -53,7 +53,7 @@ class BaseConfigs:
     prompts: str = 'configs/fma/voc_mini_prompts_demo.py'
     seeds: str = 'configs/fma/voc_mini_seeds_demo.py'
     stage2: str = ('configs/deeplabv3plus/'
-                   'deeplabv3plus_r18-tiny_voc-mini-pseudo_demo.py')
+                   'deeplabv3plus_r18-tiny_1xb4-40iter_voc-mini-pseudo-128x128.py')
 
 
 def dump_config(cfg: Config, path: str) -> str:

@@ -31,7 +31,7 @@ import multiprocessing
 import os.path as osp
 from dataclasses import dataclass
 from functools import partial
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.config import Config, ConfigDict
@@ -351,6 +351,109 @@ def _score_item(item: GTItem, seed_dirs: Dict[str, str], num_classes: int,
     return out
 
 
+def _check_seed_dirs(seed_dirs: Dict[str, str]) -> None:
+    """Fail unless at least one seed folder is given and all exist."""
+    if not seed_dirs:
+        raise SeedEvalError('no seed folder given')
+    for name, folder in seed_dirs.items():
+        if not osp.isdir(folder):
+            raise SeedEvalError(f'seed folder of {name!r} not found: {folder}')
+
+
+def _items_with_gt(dataset) -> Tuple[List[GTItem], int]:
+    """The dataset's images that have a ground-truth file to score against.
+
+    Returns:
+        tuple[list[GTItem], int]: The items with GT, and how many items
+        have none (logged, not scored).
+
+    Raises:
+        SeedEvalError: No item has GT, or a GT file is missing.
+    """
+    items = collect_gt_items(dataset)
+    scored = [it for it in items if it.seg_map_path]
+    no_gt = len(items) - len(scored)
+    if no_gt:
+        print_log(
+            f'{no_gt} of {len(items)} images have no ground truth; they are '
+            'not scored',
+            logger='current')
+    if not scored:
+        raise SeedEvalError('the dataset has no image with ground truth')
+    gt_missing = [
+        it.seg_map_path for it in scored if not osp.isfile(it.seg_map_path)
+    ]
+    if gt_missing:
+        raise SeedEvalError(
+            f'{len(gt_missing)} ground-truth files are missing:' +
+            _listing(gt_missing))
+    return scored, no_gt
+
+
+def _missing_seeds(seed_dirs: Dict[str, str], scored: Sequence[GTItem],
+                   allow_missing: bool) -> Dict[str, List[str]]:
+    """Seed files each method lacks; fail on any unless ``allow_missing``.
+    """
+    missing = {
+        name: find_missing_seeds(folder, scored)
+        for name, folder in seed_dirs.items()
+    }
+    for name, paths in missing.items():
+        if paths and not allow_missing:
+            raise SeedEvalError(
+                f'{len(paths)} of {len(scored)} seeds missing in '
+                f'{seed_dirs[name]} ({name}); pass --allow-missing to score '
+                'the others:' + _listing(paths))
+        if paths:
+            print_log(
+                f'{name}: {len(paths)} of {len(scored)} seeds missing; '
+                'scoring the others',
+                logger='current')
+    return missing
+
+
+def _sum_confusions(seed_dirs: Dict[str, str], scored: Sequence[GTItem],
+                    num_classes: int, ignore_index: int, nproc: int,
+                    show_progress: bool
+                    ) -> Tuple[Dict[str, np.ndarray], Dict[str, int]]:
+    """Confusion histograms summed over the images, per method.
+
+    Returns:
+        tuple[dict, dict]: Method name -> (C, C + 1) summed confusion, and
+        method name -> number of images whose seed was found.
+    """
+    conf = {
+        name: np.zeros((num_classes, num_classes + 1), np.int64)
+        for name in seed_dirs
+    }
+    counted = {name: 0 for name in seed_dirs}
+    work = partial(
+        _score_item,
+        seed_dirs=dict(seed_dirs),
+        num_classes=num_classes,
+        ignore_index=ignore_index)
+    bar = Progress(len(scored), 'scoring seeds') if show_progress else None
+    pool = multiprocessing.Pool(nproc) if nproc > 1 else None
+    try:
+        results = (
+            pool.imap(work, scored, chunksize=8) if pool is not None else map(
+                work, scored))
+        for res in results:
+            for name, c in res.items():
+                if c is not None:
+                    conf[name] += c
+                    counted[name] += 1
+            if bar is not None:
+                bar.update()
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    if bar is not None:
+        bar.close()
+    return conf, counted
+
+
 def score_seed_dirs(seed_dirs: Dict[str, str],
                     dataset,
                     ignore_index: int = 255,
@@ -381,81 +484,17 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
         SeedEvalError: Missing seeds (listed) unless ``allow_missing``;
             missing GT files; size mismatches; nothing to score.
     """
-    if not seed_dirs:
-        raise SeedEvalError('no seed folder given')
-    for name, folder in seed_dirs.items():
-        if not osp.isdir(folder):
-            raise SeedEvalError(f'seed folder of {name!r} not found: {folder}')
+    _check_seed_dirs(seed_dirs)
     classes = list(dataset.metainfo['classes'])
     try:
         check_class_list(classes, owner=f'{type(dataset).__name__} '
                          'metainfo.classes')
     except ValueError as err:
         raise SeedEvalError(str(err)) from err
-    num_classes = len(classes)
-    items = collect_gt_items(dataset)
-    scored = [it for it in items if it.seg_map_path]
-    no_gt = len(items) - len(scored)
-    if no_gt:
-        print_log(
-            f'{no_gt} of {len(items)} images have no ground truth; they are '
-            'not scored',
-            logger='current')
-    if not scored:
-        raise SeedEvalError('the dataset has no image with ground truth')
-    gt_missing = [
-        it.seg_map_path for it in scored if not osp.isfile(it.seg_map_path)
-    ]
-    if gt_missing:
-        raise SeedEvalError(
-            f'{len(gt_missing)} ground-truth files are missing:' +
-            _listing(gt_missing))
-    missing = {
-        name: find_missing_seeds(folder, scored)
-        for name, folder in seed_dirs.items()
-    }
-    for name, paths in missing.items():
-        if paths and not allow_missing:
-            raise SeedEvalError(
-                f'{len(paths)} of {len(scored)} seeds missing in '
-                f'{seed_dirs[name]} ({name}); pass --allow-missing to score '
-                'the others:' + _listing(paths))
-        if paths:
-            print_log(
-                f'{name}: {len(paths)} of {len(scored)} seeds missing; '
-                'scoring the others',
-                logger='current')
-
-    conf = {
-        name: np.zeros((num_classes, num_classes + 1), np.int64)
-        for name in seed_dirs
-    }
-    counted = {name: 0 for name in seed_dirs}
-    work = partial(
-        _score_item,
-        seed_dirs=dict(seed_dirs),
-        num_classes=num_classes,
-        ignore_index=ignore_index)
-    bar = Progress(len(scored), 'scoring seeds') if show_progress else None
-    pool = multiprocessing.Pool(nproc) if nproc > 1 else None
-    try:
-        results = (
-            pool.imap(work, scored, chunksize=8) if pool is not None else map(
-                work, scored))
-        for res in results:
-            for name, c in res.items():
-                if c is not None:
-                    conf[name] += c
-                    counted[name] += 1
-            if bar is not None:
-                bar.update()
-    finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
-    if bar is not None:
-        bar.close()
-
+    scored, no_gt = _items_with_gt(dataset)
+    missing = _missing_seeds(seed_dirs, scored, allow_missing)
+    conf, counted = _sum_confusions(seed_dirs, scored, len(classes),
+                                    ignore_index, nproc, show_progress)
     reports = {}
     for name, folder in seed_dirs.items():
         if counted[name] == 0:

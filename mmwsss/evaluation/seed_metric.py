@@ -89,6 +89,11 @@ class SeedMetric(BaseMetric):
     After :meth:`compute_metrics`, :attr:`report` holds the full report.
     """
 
+    # Bare metric names ('mIoU', as IoUMetric's), which tools/ and the loops
+    # read; a set (empty) prefix also spares mmengine's per-instance
+    # "prefix is not set" warning.
+    default_prefix: Optional[str] = ''
+
     def __init__(self,
                  ignore_index: int = 255,
                  output_file: Optional[str] = None,

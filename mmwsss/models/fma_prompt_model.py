@@ -27,7 +27,6 @@ Only the prompt learners hold trainable parameters and only they are saved
 in checkpoints; CLIP's weights always come from ``clip.pretrained``.
 """
 import logging
-import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -613,8 +612,9 @@ class FMAPromptModel(BaseModel):
         """
         fg = torch.nonzero(labels[i]).flatten()
         if len(fg) == 0:
-            warnings.warn(f'{ds.metainfo.get("img_path", i)}: no foreground '
-                          'label, the seed is all background')
+            print_log(f'{ds.metainfo.get("img_path", i)}: no foreground '
+                      'label, the seed is all background',
+                      logger='current', level=logging.WARNING)
             return inputs.new_zeros((0, 1, 1)), fg
         img = self._prepare_image(inputs, i, ds)
         caa = self.caa_cfg[task]

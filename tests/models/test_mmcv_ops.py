@@ -18,7 +18,7 @@ from mmwsss.compat import mmcv_ext_is_fallback
 from mmwsss.compat.mmcv_ops import (PortableMultiScaleDeformableAttention,
                                     use_portable_msda)
 
-M2F_VOC = 'configs/mask2former/mask2former_swin-l_voc-pseudo.py'
+M2F_VOC = 'configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py'
 
 
 def _bilinear_zero_pad(img: torch.Tensor, x: float, y: float) -> torch.Tensor:

@@ -12,8 +12,9 @@ Each pipeline runs its config's model on the first N bundled VOC images
 - ``cam``: classic CAM (configs/cam): CAMs of the labelled classes +
   threshold seeds;
 - ``sam_text``: Grounding DINO boxes of the image's classes -> SAM masks ->
-  seed (configs/sam_text/voc_seeds.py);
-- ``zero_shot``: CLIP tags -> classes -> the same (voc_zero_shot.py).
+  seed (configs/sam_text/sam-text_gdino-swin-t_sam-vit-h_voc12aug.py);
+- ``zero_shot``: CLIP tags -> classes -> the same
+  (sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py).
 
 ``--arch tiny`` (default) uses the CPU smoke models of the tests (random
 tiny ResNet, shrunk Grounding DINO, tiny BERT / SAM / CLIP; the tagger's
@@ -83,7 +84,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def _tiny_parts(Config):
     return Config.fromfile(
-        osp.join(REPO, 'configs', 'sam_text', 'voc_mini_tiny.py')).model
+        osp.join(REPO, 'configs', 'sam_text',
+                 'sam-text_tiny_voc-mini.py')).model
 
 
 def pipeline_config(name: str, args: argparse.Namespace):
@@ -92,14 +94,17 @@ def pipeline_config(name: str, args: argparse.Namespace):
     cfgs = osp.join(REPO, 'configs')
     if name == 'cam':
         if args.arch == 'tiny':
-            cfg = Config.fromfile(
-                osp.join(cfgs, 'cam', 'voc_mini_tiny_cam.py'))
+            cfg = Config.fromfile(osp.join(
+                cfgs, 'cam', 'cam_r18-tiny_1xb2-20iter_voc-mini-128x128.py'))
         else:
-            cfg = Config.fromfile(osp.join(cfgs, 'cam', 'voc_resnet50_cam.py'))
+            cfg = Config.fromfile(osp.join(
+                cfgs, 'cam', 'cam_r50_1xb16-3310iter_voc12aug-512x512.py'))
             cfg.model.backbone.init_cfg = None
         split = 'train'
     else:
-        base = 'voc_seeds.py' if name == 'sam_text' else 'voc_zero_shot.py'
+        base = ('sam-text_gdino-swin-t_sam-vit-h_voc12aug.py'
+                if name == 'sam_text' else
+                'sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py')
         cfg = Config.fromfile(osp.join(cfgs, 'sam_text', base))
         if args.arch == 'tiny':
             for key, value in _tiny_parts(Config).items():

@@ -10,7 +10,7 @@ The models are the stage-2 configs' (``--arch real``, default):
 - ``deeplabv3plus``: ``configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-
   pseudo.py`` (ResNet-101-D8, SGD lr 0.01), batch 16 (the paper's), crop
   512 x 512;
-- ``mask2former``: ``configs/mask2former/mask2former_swin-l_voc-pseudo.py``
+- ``mask2former``: ``configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py``
   (Swin-L, AdamW, grad clip), batch 4 (the paper's), crop 512 x 512;
 
 with RANDOM weights (the pre-trained backbones are not loaded: they do not
@@ -50,11 +50,11 @@ CONFIGS = dict(
     real=dict(
         deeplabv3plus='configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-'
         'pseudo.py',
-        mask2former='configs/mask2former/mask2former_swin-l_voc-pseudo.py'),
+        mask2former='configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py'),
     tiny=dict(
         deeplabv3plus='configs/deeplabv3plus/deeplabv3plus_r18-tiny_voc-'
         'mini-pseudo_demo.py',
-        mask2former='configs/mask2former/mask2former_swin-l_voc-pseudo.py'))
+        mask2former='configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py'))
 # the paper's batch sizes (suppl.: DeepLabV3+ 16, Mask2Former 4)
 BATCH = dict(
     real=dict(deeplabv3plus=16, mask2former=4),

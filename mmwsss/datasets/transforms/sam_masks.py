@@ -11,15 +11,16 @@ Put ``LoadSAMMasks`` right after ``LoadImageFromFile`` (and
 ``LoadAnnotations``), and do not use ``RandomCrop(cat_max_ratio<1)`` with it
 (that ratio would count the mask channels).
 """
+import logging
 from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
 
 from mmwsss.models.sams.mask_cache import rle_to_dense
 from mmwsss.models.sams.mask_source import SAMMaskSource
+from mmwsss.utils import print_log_once
 
 __all__ = ['LoadSAMMasks', 'split_sam_masks']
 
@@ -58,10 +59,12 @@ class LoadSAMMasks(BaseTransform):
         if len(levels) > self.max_masks:
             keep = np.argsort(-levels, kind='stable')[:self.max_masks]
             keep.sort()
-            print_log(
+            print_log_once(
                 f'LoadSAMMasks: {results["img_path"]} has {len(levels)} '
-                f'masks, keeping {self.max_masks} (wholes first)',
-                logger='current')
+                f'masks, keeping {self.max_masks} (wholes first; said for '
+                'the first such image of the run only)',
+                key=('LoadSAMMasks max_masks', self.max_masks),
+                level=logging.INFO)
             masks, levels = masks[keep], levels[keep]
         label = results.get('gt_seg_map')
         if label is None:

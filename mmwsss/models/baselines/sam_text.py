@@ -7,12 +7,15 @@ Grounding DINO returns boxes with the class each one grounds (box threshold
 boxes in one batched prompt); the seed map takes, per pixel, the class of
 the highest scoring box mask covering it; uncovered pixels are background.
 
-* **Text input** (``configs/sam_text/voc_seeds.py``): the classes are the
-  image-level labels; the seeds of the training images then train a
-  segmentation network (survey: DeepLabV2, ``configs/deeplabv2``).
-* **Zero-shot** (``configs/sam_text/voc_zero_shot.py``): no labels; a
-  tagger (CLIP zero-shot over an open vocabulary here, RAM in the survey)
-  names the classes, run directly on val/test images and scored there.
+* **Text input**
+  (``configs/sam_text/sam-text_gdino-swin-t_sam-vit-h_voc12aug.py``): the
+  classes are the image-level labels; the seeds of the training images then
+  train a segmentation network (survey: DeepLabV2, ``configs/deeplabv2``).
+* **Zero-shot**
+  (``configs/sam_text/sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py``):
+  no labels; a tagger (CLIP zero-shot over an open vocabulary here, RAM in
+  the survey) names the classes, run directly on val/test images and scored
+  there.
 """
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 

@@ -6,7 +6,8 @@ the Recognize Anything Model (RAM, Swin-L) here; RAM is not on mmwsss's
 stack, so :class:`CLIPZeroShotTagger` scores an open vocabulary with the
 frozen CLIP instead. RAM (or any other tagger) plugs in as the extension
 point: register a class with the same call in ``MODELS`` and set
-``model.tagger=dict(type=...)`` in ``configs/sam_text/voc_zero_shot.py``.
+``model.tagger=dict(type=...)`` in
+``configs/sam_text/sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py``.
 Tags become dataset classes through the synonym table of
 :mod:`mmwsss.class_names` (:func:`~.box_seeds.tags_to_classes`).
 """

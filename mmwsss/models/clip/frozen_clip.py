@@ -27,6 +27,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmseg.registry import MODELS
+
+from mmwsss.utils import print_log_once
 from .loading import build_open_clip
 from .vit_ops import (block_forward, check_standard_block,
                       interpolate_pos_embed, native_block_forward,
@@ -122,7 +124,6 @@ class FrozenCLIP(BaseModule):
         if ph != pw:
             raise ValueError(f'{model_name}: non-square patches {ph}x{pw}')
         self._num_layers = len(visual.transformer.resblocks)
-        self._clamp_warned = set()
         self.attn_layers = self._check_attn_layers(attn_layers, 'attn_layers')
         self._vision_batch_first = getattr(visual.transformer, 'batch_first',
                                            False)
@@ -209,13 +210,12 @@ class FrozenCLIP(BaseModule):
         if k < 0:
             raise ValueError(f'FrozenCLIP {key}={k}: must be >= 0')
         if k > self._num_layers:
-            if (key, k) not in self._clamp_warned:
-                self._clamp_warned.add((key, k))
-                print_log(
-                    f'FrozenCLIP {key}={k} > {self._num_layers} blocks of '
-                    f'{self.model_name}: using all {self._num_layers}',
-                    logger='current',
-                    level=logging.WARNING)
+            # once per run, whichever option asked (constructor, CAA's K)
+            print_log_once(
+                f'FrozenCLIP: {k} attention layers asked ({key}) > '
+                f'{self._num_layers} blocks of {self.model_name}: using all '
+                f'{self._num_layers}',
+                key=('FrozenCLIP attn_layers', self.model_name, k))
             k = self._num_layers
         return k
 

@@ -44,7 +44,7 @@ import torch
 from mmseg.registry import MODELS
 from .mask_cache import SAMMaskRecord
 from .mask_filter import filter_quasi_superpixels
-from .mask_generator import _check_image
+from .levelled_amg import check_rgb_image
 
 __all__ = [
     'FelzenszwalbQuasiSuperpixelGenerator', 'felzenszwalb_label_maps',
@@ -283,7 +283,7 @@ class FelzenszwalbQuasiSuperpixelGenerator:
             int8 levels, wholes first, then kept parts, then kept sub-parts
             (the filter's order).
         """
-        _check_image(image)
+        check_rgb_image(image)
         maps = felzenszwalb_label_maps(
             shrink_image(image, self.max_side), self.scales, self.sigma,
             self.min_size)

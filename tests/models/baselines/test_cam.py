@@ -1,6 +1,7 @@
 """Classic CAM baseline: eqs. 1-2 on hand-built tensors, CAMClassifier
 predict with a threshold / SAMS seeder, and train + test through mmengine's
-Runner on the bundled VOC images (configs/cam/voc_mini_tiny_cam.py)."""
+Runner on the bundled VOC images
+(configs/cam/cam_r18-tiny_1xb2-20iter_voc-mini-128x128.py)."""
 import os.path as osp
 
 import numpy as np
@@ -18,8 +19,8 @@ from mmwsss.models.baselines import (class_activation_maps, max_normalize,
                                      multi_hot, multilabel_bce)
 from mmwsss.models.sams import SAMMaskRecord, mask_cache_path, save_masks
 
-TINY_CFG = 'configs/cam/voc_mini_tiny_cam.py'
-REAL_CFG = 'configs/cam/voc_resnet50_cam.py'
+TINY_CFG = 'configs/cam/cam_r18-tiny_1xb2-20iter_voc-mini-128x128.py'
+REAL_CFG = 'configs/cam/cam_r50_1xb16-3310iter_voc12aug-512x512.py'
 
 
 def test_cam_eq2_by_hand():

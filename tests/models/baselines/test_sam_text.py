@@ -20,9 +20,10 @@ from mmwsss.class_names import VOC_CLASSES
 from mmwsss.evaluation import read_seed_png
 from mmwsss.models.baselines import LabelledBoxes
 
-SEEDS_CFG = 'configs/sam_text/voc_seeds.py'
-ZERO_SHOT_CFG = 'configs/sam_text/voc_zero_shot.py'
-TINY_CFG = 'configs/sam_text/voc_mini_tiny.py'
+SEEDS_CFG = 'configs/sam_text/sam-text_gdino-swin-t_sam-vit-h_voc12aug.py'
+ZERO_SHOT_CFG = ('configs/sam_text/'
+                 'sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py')
+TINY_CFG = 'configs/sam_text/sam-text_tiny_voc-mini.py'
 TINY_CLIP = dict(
     type='FrozenCLIP',
     model_name='mmwsss-tiny-ViT-16',
@@ -234,7 +235,8 @@ def test_text_input_runner(repo_root, voc_mini_root, bert_dir, tmp_path):
 
 
 def test_zero_shot_runner(repo_root, voc_mini_root, bert_dir, tmp_path):
-    """configs/sam_text/voc_zero_shot.py with tiny parts on 2 val images."""
+    """configs/sam_text/sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py
+    with tiny parts on 2 val images."""
     cfg = _tiny_cfg(
         repo_root,
         bert_dir,
@@ -256,7 +258,8 @@ def test_zero_shot_runner(repo_root, voc_mini_root, bert_dir, tmp_path):
 
 
 def test_tools_test_none_checkpoint(repo_root, bert_dir, tmp_path):
-    """``python tools/test.py configs/sam_text/voc_mini_tiny.py none``."""
+    """``python tools/test.py configs/sam_text/sam-text_tiny_voc-mini.py
+    none``."""
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=repo_root)
     seed_dir = str(tmp_path / 'seeds')
     proc = subprocess.run([

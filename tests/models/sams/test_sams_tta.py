@@ -314,7 +314,7 @@ def test_crf_tta_follows_colour_edges(tmp_path):
 # ---------------------------------------------------------------------------
 # tools/test.py --tta on data/voc_mini
 # ---------------------------------------------------------------------------
-TINY_CFG = 'configs/sams_tta/tiny_fcn_voc_mini_sams-tta.py'
+TINY_CFG = 'configs/sams_tta/fcn_r18-tiny_voc-mini_sams-tta.py'
 
 
 def _gt_masks(voc_root, stem):
@@ -399,7 +399,8 @@ def test_example_configs(repo_root):
     config parse, keep the mmseg model and TTA pipeline, and build."""
     folder = osp.join(repo_root, 'configs', 'sams_tta')
     sams = Config.fromfile(
-        osp.join(folder, 'deeplabv3plus_r101-d8_voc12aug_sams-tta.py'))
+        osp.join(folder, 'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_'
+                 'sams-tta.py'))
     assert sams.custom_imports['imports'] == ['mmwsss']
     assert sams.model.decode_head.type == 'DepthwiseSeparableASPPHead'
     assert [t['scale_factor'] for t in sams.tta_pipeline[1].transforms[0]
@@ -407,11 +408,13 @@ def test_example_configs(repo_root):
     assert sams.tta_model.type == 'SAMSTTAModel'
     assert sams.tta_model.mask_dir == 'work_dirs/sam_masks/voc'
     crf = Config.fromfile(
-        osp.join(folder, 'deeplabv3plus_r101-d8_voc12aug_crf-tta.py'))
+        osp.join(folder, 'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_'
+                 'crf-tta.py'))
     assert crf.tta_model.type == 'CRFTTAModel'
     assert 'mask_dir' not in crf.tta_model
     online = Config.fromfile(
-        osp.join(folder, 'deeplabv3plus_r101-d8_voc12aug_sams-tta-online.py'))
+        osp.join(folder, 'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_'
+                 'sams-tta-online.py'))
     assert online.tta_model.sam_generator.type == \
         'SAMQuasiSuperpixelGenerator'
     assert online.tta_model.alpha == sams.tta_model.alpha

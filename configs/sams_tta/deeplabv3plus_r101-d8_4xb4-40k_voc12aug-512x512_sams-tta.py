@@ -3,7 +3,7 @@
 #
 #   python tools/gen_sam_masks.py configs/sams/voc_val.py  # masks, once
 #   python tools/test.py \
-#       configs/sams_tta/deeplabv3plus_r101-d8_voc12aug_sams-tta.py \
+#       configs/sams_tta/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_sams-tta.py \
 #       CHECKPOINT --tta
 #
 # `--tta` runs the inherited multi-scale + flip `tta_pipeline` (scales

@@ -2,7 +2,9 @@
 # 384 pre-training) instead of Swin-L, everything else from the parent.
 # FMA-WSSS suppl. Table S2 (VOC val mIoU): Swin-B IN-21k 81.4 (IN-1k 80.3,
 # Swin-L IN-21k 82.6).
-_base_ = './mask2former_swin-l_voc-pseudo.py'
+_base_ = [
+    './mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py'
+]
 pretrained = 'https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/swin/swin_base_patch4_window12_384_22k_20220317-e5c09f74.pth'  # noqa
 model = dict(
     backbone=dict(

@@ -7,11 +7,14 @@
 # (SeedMetric); they then train stage 2 (survey: configs/deeplabv2).
 # Training-free: no checkpoint of its own, hence the checkpoint name `none`:
 #
-#   python tools/test.py configs/sam_text/voc_seeds.py none --cfg-options \
+#   python tools/test.py \
+#       configs/sam_text/sam-text_gdino-swin-t_sam-vit-h_voc12aug.py none \
+#       --cfg-options \
 #       model.detector_checkpoint=PATH/groundingdino_swint_ogc_mmdet-822d7e9d.pth \
 #       model.sam.checkpoint=PATH/sam_vit_h_4b8939.pth \
 #       model.detector.language_model.name=PATH/bert-base-uncased
-#   bash tools/dist_test.sh configs/sam_text/voc_seeds.py none 8 \
+#   bash tools/dist_test.sh \
+#       configs/sam_text/sam-text_gdino-swin-t_sam-vit-h_voc12aug.py none 8 \
 #       --cfg-options ...
 # (the defaults below expect the two files in checkpoints/).
 #
@@ -58,7 +61,8 @@ test_evaluator = dict(
     out_dir='work_dirs/sam_text_voc_seeds',
     overwrite=False)
 test_cfg = dict(type='TestLoop')
-# Nothing to train (val_dataloader stays: voc_zero_shot.py tests on it).
+# Nothing to train (val_dataloader stays: the zero-shot config,
+# sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py, tests on it).
 train_dataloader = None
 train_cfg = None
 optim_wrapper = None

@@ -1,16 +1,20 @@
-# CPU smoke config of ./voc_resnet50_cam.py on the bundled VOC images
-# (data/voc_mini: trains on the 10 train images, seeds them): a random
-# 8-channel ResNet-18, 128 crops, 20 iterations, single-scale CAMs.
+# CPU smoke config of ./cam_r50_1xb16-3310iter_voc12aug-512x512.py on the
+# bundled VOC images (data/voc_mini: trains on the 10 train images, seeds
+# them): a random 8-channel ResNet-18, 128 crops, 20 iterations,
+# single-scale CAMs.
 #
-#   python tools/train.py configs/cam/voc_mini_tiny_cam.py
-#   python tools/test.py configs/cam/voc_mini_tiny_cam.py \
-#       work_dirs/voc_mini_tiny_cam/iter_20.pth
-_base_ = ['./voc_resnet50_cam.py']
+#   python tools/train.py \
+#       configs/cam/cam_r18-tiny_1xb2-20iter_voc-mini-128x128.py
+#   python tools/test.py \
+#       configs/cam/cam_r18-tiny_1xb2-20iter_voc-mini-128x128.py \
+#       work_dirs/cam_r18-tiny_1xb2-20iter_voc-mini-128x128/iter_20.pth
+_base_ = ['./cam_r50_1xb16-3310iter_voc12aug-512x512.py']
 
 data_root = 'data/voc_mini'
 crop_size = (128, 128)
 max_iters = 20
-seed_dir = 'work_dirs/voc_mini_tiny_cam/seeds'
+cam_dir = 'work_dirs/cam_r18-tiny_1xb2-20iter_voc-mini-128x128'
+seed_dir = cam_dir + '/seeds'
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
@@ -41,7 +45,7 @@ train_dataloader = dict(
     persistent_workers=False,
     dataset=dict(pipeline=train_pipeline, **_mini))
 test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=_mini)
-test_evaluator = dict(seed_dir=seed_dir, out_dir='work_dirs/voc_mini_tiny_cam')
+test_evaluator = dict(seed_dir=seed_dir, out_dir=cam_dir)
 
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 param_scheduler = [

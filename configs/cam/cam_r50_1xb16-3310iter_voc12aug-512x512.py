@@ -9,9 +9,11 @@
 # batch 16 (3,310 iterations), SGD lr 0.1 (classifier x10), wd 1e-4, poly;
 # long side resized to 320-640, flip, 512 crop.
 #
-#   python tools/train.py configs/cam/voc_resnet50_cam.py
-#   python tools/test.py configs/cam/voc_resnet50_cam.py \
-#       work_dirs/voc_resnet50_cam/iter_3310.pth
+#   python tools/train.py \
+#       configs/cam/cam_r50_1xb16-3310iter_voc12aug-512x512.py
+#   python tools/test.py \
+#       configs/cam/cam_r50_1xb16-3310iter_voc12aug-512x512.py \
+#       work_dirs/cam_r50_1xb16-3310iter_voc12aug-512x512/iter_3310.pth
 #
 # ImageNet weights: `pretrained` below ('torchvision://resnet50' downloads
 # torchvision's file; or a local path to it). SAMS instead of the threshold
@@ -26,7 +28,7 @@ _base_ = ['../_base_/datasets/voc_wsss.py', 'mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
 pretrained = 'torchvision://resnet50'
-seed_dir = 'work_dirs/voc_resnet50_cam/seeds'
+seed_dir = 'work_dirs/cam_r50_1xb16-3310iter_voc12aug-512x512/seeds'
 crop_size = (512, 512)
 max_iters = 3310
 
@@ -74,7 +76,7 @@ test_evaluator = dict(
     _delete_=True,
     type='SeedMetric',
     seed_dir=seed_dir,
-    out_dir='work_dirs/voc_resnet50_cam',
+    out_dir='work_dirs/cam_r50_1xb16-3310iter_voc12aug-512x512',
     overwrite=False)
 val_dataloader = None
 val_cfg = None

@@ -1,13 +1,13 @@
-# CPU smoke config of ./voc_seeds.py on the 10 bundled VOC training images
-# (data/voc_mini): a shrunk random Grounding DINO (1-block Swin stages of 16
+# CPU smoke config of ./sam-text_gdino-swin-t_sam-vit-h_voc12aug.py on the
+# 10 bundled VOC training images (data/voc_mini): a shrunk random Grounding DINO (1-block Swin stages of 16
 # channels, one encoder / decoder layer, 2 heads and 2 sampling points, 50
 # queries; the width stays 256, which mmdet 3.3's text positional encoding
 # fixes), a tiny random BERT written to `tiny_bert_dir` on first use, and
 # the tiny random SAM. The seeds are random-model seeds: this checks the
 # plumbing, not the method.
 #
-#   python tools/test.py configs/sam_text/voc_mini_tiny.py none
-_base_ = ['./voc_seeds.py']
+#   python tools/test.py configs/sam_text/sam-text_tiny_voc-mini.py none
+_base_ = ['./sam-text_gdino-swin-t_sam-vit-h_voc12aug.py']
 
 data_root = 'data/voc_mini'
 tiny_bert_dir = 'work_dirs/tiny_bert'

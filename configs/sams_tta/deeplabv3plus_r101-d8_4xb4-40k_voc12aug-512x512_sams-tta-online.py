@@ -5,9 +5,9 @@
 # resumed one) reads them back. Without mask_dir nothing is written.
 #
 #   python tools/test.py \
-#       configs/sams_tta/deeplabv3plus_r101-d8_voc12aug_sams-tta-online.py \
+#       configs/sams_tta/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_sams-tta-online.py \
 #       CHECKPOINT --tta
-_base_ = ['./deeplabv3plus_r101-d8_voc12aug_sams-tta.py']
+_base_ = ['./deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_sams-tta.py']
 
 tta_model = dict(
     mask_dir='work_dirs/sam_masks/voc',  # as configs/sams/voc_*.py

@@ -4,7 +4,7 @@
 # training images (data/voc_mini) and tested on the 5 bundled val images,
 # plain and with SAMS TTA (--tta). Numbers from it only show that the
 # pipeline runs.
-_base_ = ['./deeplabv3plus_r101-d8_voc-pseudo.py']
+_base_ = ['./deeplabv3plus_r101-d8_4xb4-80k_voc12aug-pseudo-512x512.py']
 
 seed_dir = 'work_dirs/voc_mini_seeds_demo/seeds'
 sam_mask_dir = 'work_dirs/sam_masks/voc_mini_tiny'

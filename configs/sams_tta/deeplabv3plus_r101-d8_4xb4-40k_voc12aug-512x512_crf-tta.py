@@ -4,9 +4,9 @@
 # classes instead of SAM quasi-superpixels.
 #
 #   python tools/test.py \
-#       configs/sams_tta/deeplabv3plus_r101-d8_voc12aug_crf-tta.py \
+#       configs/sams_tta/deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_crf-tta.py \
 #       CHECKPOINT --tta
-_base_ = ['./deeplabv3plus_r101-d8_voc12aug_sams-tta.py']
+_base_ = ['./deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_sams-tta.py']
 
 tta_model = dict(
     _delete_=True,

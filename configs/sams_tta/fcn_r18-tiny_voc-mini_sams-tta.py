@@ -2,45 +2,33 @@
 # the 5 bundled val images of data/voc_mini, 2 scales x flip, SAMS
 # refinement from cached masks. The tests build its checkpoint and masks:
 #
-#   python tools/test.py configs/sams_tta/tiny_fcn_voc_mini_sams-tta.py \
+#   python tools/test.py configs/sams_tta/fcn_r18-tiny_voc-mini_sams-tta.py \
 #       CKPT --tta --cfg-options tta_model.mask_dir=MASK_DIR
-default_scope = 'mmseg'
+_base_ = [
+    'mmseg::_base_/models/fcn_r50-d8.py', 'mmseg::_base_/default_runtime.py'
+]
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
+# mmseg's FCN shrunk: ResNetV1c-18 with 8 base channels (last stage only),
+# one 16-channel conv in the head, no auxiliary head, BN (not SyncBN)
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255),
+    pretrained=None,
     backbone=dict(
-        type='ResNetV1c',
         depth=18,
         stem_channels=8,
         base_channels=8,
-        num_stages=4,
         out_indices=(3, ),
-        dilations=(1, 1, 2, 4),
-        strides=(1, 2, 1, 1),
-        norm_cfg=norm_cfg,
-        contract_dilation=True),
+        norm_cfg=norm_cfg),
     decode_head=dict(
-        type='FCNHead',
         in_channels=64,
         in_index=0,
         channels=16,
         num_convs=1,
         concat_input=False,
         num_classes=21,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        norm_cfg=norm_cfg),
+    auxiliary_head=None)
 
 data_root = 'data/voc_mini'
 test_pipeline = [
@@ -78,13 +66,10 @@ test_dataloader = dict(
         pipeline=test_pipeline))
 test_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_cfg = dict(type='TestLoop')
-env_cfg = dict(
-    cudnn_benchmark=False,
-    dist_cfg=dict(backend='gloo'),
-    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0))
-log_level = 'INFO'
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
 
 tta_model = dict(
+    _delete_=True,
     type='SAMSTTAModel',
     mask_dir='work_dirs/sam_masks/voc_mini_val',
     alpha=1.0)

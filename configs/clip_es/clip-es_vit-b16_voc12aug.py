@@ -6,8 +6,9 @@
 # squared), then seeds by dense CRF (CLIP-ES's pseudo masks), a threshold,
 # or SAMS.
 #
-#   python tools/test.py configs/clip_es/voc_seeds.py none     # no ckpt
-#   bash tools/dist_test.sh configs/clip_es/voc_seeds.py none 8
+#   python tools/test.py configs/clip_es/clip-es_vit-b16_voc12aug.py none
+#   bash tools/dist_test.sh configs/clip_es/clip-es_vit-b16_voc12aug.py \
+#       none 8
 # Variants:  --cfg-options model.seeder.cls.type=ThresholdSeeder \
 #                          model.seeder.cls.bg_threshold=0.5
 #            --cfg-options model.seeder.cls.type=SAMSSeeder \
