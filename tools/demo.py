@@ -8,21 +8,55 @@ val mIoU, plain and with SAMS TTA. Outputs go to ``--work-dir``
 so a rerun resumes (``--force STAGE`` redoes a stage and the later ones),
 and ``configs/`` holds the config each stage ran.
 
-Weights: without any, tiny RANDOM CLIP and SAM models run. Real models::
+Weights: without any, a tiny RANDOM CLIP runs. Real models::
 
     MMWSSS_CLIP=ViT-B-16 MMWSSS_CLIP_PRETRAINED=/path/ViT-B-16.pt \\
     MMWSSS_SAM_TYPE=vit_h MMWSSS_SAM_CHECKPOINT=/path/sam_vit_h_4b8939.pth \\
     make demo
 
+Without a SAM checkpoint the quasi-superpixels come from the weight-free
+Felzenszwalb generator (configs/sams/felzenszwalb.py), so that seeds,
+phase 2 and SAMS TTA have structure to work on. The demo fails loudly when
+one of its figures that show this is 0: ``seed_fg_fraction``,
+``coarse_seed_fg_fraction`` (share of foreground pixels in the fine /
+coarse seeds), ``phase2_cal_loss_last`` (last logged CAL loss) or
+``tta_changed_fraction`` (share of val pixels SAMS TTA relabels).
+
 Every option of tools/run_pipeline.py is accepted.
 """
 import os.path as osp
 import sys
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import run_pipeline  # noqa: E402
+
+
+#: (stage, result key) of the figures that must not be 0 (see above).
+NONZERO = (('prompts', 'coarse_seed_fg_fraction'),
+           ('prompts', 'phase2_cal_loss_last'), ('seeds', 'seed_fg_fraction'),
+           ('test_sams', 'tta_changed_fraction'))
+
+
+def check_nonzero(results: Dict[str, dict]) -> None:
+    """Fail loudly when a figure of :data:`NONZERO` is 0 or missing.
+
+    Args:
+        results (dict): The runner's results per stage.
+
+    Raises:
+        SystemExit: Naming each such figure.
+    """
+    bad = [
+        f'{stage}.{key} = {results.get(stage, {}).get(key)}'
+        for stage, key in NONZERO if not results.get(stage, {}).get(key)
+    ]
+    if bad:
+        raise SystemExit(
+            'demo FAILED: ' + '; '.join(bad) + ' (a seed map without '
+            'foreground, a phase 2 without CAL loss or a SAMS TTA that '
+            'changes nothing means a stage is broken)')
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -30,10 +64,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     if '--work-dir' not in argv:
         argv += ['--work-dir', 'work_dirs/demo']
     args = run_pipeline.parse_args(['data/voc_mini'] + argv)
-    run_pipeline.build_runner(
+    results = run_pipeline.build_runner(
         args,
         results_name='demo_results.json',
         title='FMA-WSSS demo on data/voc_mini').run()
+    check_nonzero(results)
 
 
 if __name__ == '__main__':

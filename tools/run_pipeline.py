@@ -10,8 +10,8 @@ masks exist) -> stage-2 model -> test (+ SAMS TTA); see
 :mod:`mmwsss.apis.pipeline`. Every stage writes the config it ran to
 ``<work-dir>/configs/<stage>.py`` first; rerunning resumes.
 
-Weights: without any, tiny RANDOM CLIP and SAM models run (and the output
-says so). Real models::
+Weights: without any, a tiny RANDOM CLIP and weight-free (Felzenszwalb)
+quasi-superpixels run, and the output says so loudly. Real models::
 
     MMWSSS_CLIP=ViT-B-16 MMWSSS_CLIP_PRETRAINED=/path/ViT-B-16.pt \\
     MMWSSS_SAM_TYPE=vit_h MMWSSS_SAM_CHECKPOINT=/path/sam_vit_h_4b8939.pth \\
@@ -28,7 +28,8 @@ from typing import List, Optional
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmwsss.apis.pipeline import STAGES  # noqa: E402
-from mmwsss.apis.stage_configs import BaseConfigs  # noqa: E402
+from mmwsss.apis.stage_configs import (  # noqa: E402
+    SAM_GENERATOR, WEIGHT_FREE_GENERATOR, BaseConfigs)
 
 _DEFAULTS = BaseConfigs()
 
@@ -47,9 +48,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--force', choices=STAGES, help='redo this stage and every later one')
     p.add_argument(
         '--mask-generator',
-        default=_DEFAULTS.mask_generator,
-        help='quasi-superpixel config for tools/gen_sam_masks.py '
-        f'(default {_DEFAULTS.mask_generator})')
+        help='quasi-superpixel config for tools/gen_sam_masks.py (default: '
+        f'{SAM_GENERATOR} with --sam-checkpoint, else the weight-free '
+        f'{WEIGHT_FREE_GENERATOR})')
     for stage in ('prompt', 'seed', 'stage2'):
         default = getattr(
             _DEFAULTS, 'prompts'

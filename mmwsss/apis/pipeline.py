@@ -32,8 +32,12 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
+from mmwsss.evaluation.pipeline_stats import (changed_fraction,
+                                              last_logged_loss,
+                                              seed_fg_fraction)
 from .data_spec import DataSpec
-from .stage_configs import (BaseConfigs, Weights, dump_config, prompt_config,
+from .stage_configs import (BaseConfigs, Weights, default_mask_generator,
+                            dump_config, prompt_config,
                             sam_config, seed_config, set_prompt_iters,
                             set_stage2_iters, stage2_config)
 
@@ -50,18 +54,30 @@ def _fmt(x: Optional[float]) -> str:
     return '-' if x is None else f'{x:.2f}'
 
 
+def _pct(x: Optional[float]) -> str:
+    return '-' if x is None else f'{100 * x:.1f}%'
+
+
+def _fmt_loss(x: Optional[float]) -> str:
+    return '-' if x is None else f'{x:.3g}'
+
+
 #: (stage, row label, result text from the stage's result dict).
 TABLE_ROWS: List[Tuple[str, str, Callable[[dict], str]]] = [
     ('sam_masks', 'SAM quasi-superpixels', lambda r: f'{r["images"]} images'),
     ('prompts', 'prompt learning (2 phases)',
-     lambda r: 'coarse seed mIoU ' + _fmt(r.get('coarse_seed_mIoU'))),
+     lambda r: 'coarse seed mIoU ' + _fmt(r.get('coarse_seed_mIoU')) +
+     ', fg ' + _pct(r.get('coarse_seed_fg_fraction')) + ', last CAL loss ' +
+     _fmt_loss(r.get('phase2_cal_loss_last'))),
     ('seeds', 'fine seeds (train)',
-     lambda r: f'seed mIoU {_fmt(r.get("seed_mIoU"))}'),
+     lambda r: f'seed mIoU {_fmt(r.get("seed_mIoU"))}, fg '
+     f'{_pct(r.get("seed_fg_fraction"))}'),
     ('stage2', 'stage 2: DeepLabV3+ (tiny)',
      lambda r: f'{r.get("iterations", "?")} iterations'),
     ('test', 'test (val)', lambda r: f'mIoU {_fmt(r.get("val_mIoU"))}'),
     ('test_sams', 'test + SAMS TTA (val)',
-     lambda r: f'mIoU {_fmt(r.get("val_mIoU"))}'),
+     lambda r: f'mIoU {_fmt(r.get("val_mIoU"))}, SAMS changed '
+     f'{_pct(r.get("tta_changed_fraction"))} of the pixels'),
 ]
 
 
@@ -122,6 +138,30 @@ def _run_in_process(cmd: List[str], sink: _LogSink) -> int:
         os.chdir(old_cwd)
 
 
+def _prompt_stats(runner: 'PipelineRunner', res: dict) -> dict:
+    """Foreground share of the coarse seeds D_C and the last logged CAL
+    loss of phase 2 (0 for either means phase 2 learned nothing)."""
+    wd = osp.join(runner.work, 'prompts')
+    return dict(
+        coarse_seed_fg_fraction=seed_fg_fraction(
+            osp.join(wd, 'coarse_seeds')),
+        phase2_cal_loss_last=last_logged_loss(wd))
+
+
+def _seed_stats(runner: 'PipelineRunner', res: dict) -> dict:
+    """Foreground share of the fine seeds."""
+    return dict(seed_fg_fraction=seed_fg_fraction(runner.seeds))
+
+
+def _tta_stats(runner: 'PipelineRunner', res: dict) -> dict:
+    """Share of the test pixels whose label SAMS TTA changes."""
+    plain = runner.results.get('test', {}).get('prediction_dir')
+    if plain is None or res.get('prediction_dir') is None:
+        return {}
+    return dict(
+        tta_changed_fraction=changed_fraction(plain, res['prediction_dir']))
+
+
 #: Extra results per stage: functions ``(runner, stage_result) -> dict``
 #: called after the stage ran, whose dicts are merged into its result
 #: (e.g. a seed statistic read from ``runner.seeds``). Append to add one.
@@ -129,17 +169,33 @@ STAGE_METRICS: Dict[str, List[Callable[['PipelineRunner', dict], dict]]] = {
     s: []
     for s in STAGES
 }
+STAGE_METRICS['prompts'].append(_prompt_stats)
+STAGE_METRICS['seeds'].append(_seed_stats)
+STAGE_METRICS['test_sams'].append(_tta_stats)
 
 
-def weights_banner(weights: Weights) -> str:
-    """Which weights the run uses, loudly when they are random."""
+def weights_banner(weights: Weights,
+                   mask_generator: Optional[str] = None) -> str:
+    """Which weights the run uses, loudly when they are random.
+
+    Args:
+        weights (Weights): The run's weights.
+        mask_generator (str, optional): The quasi-superpixel config (default
+            :func:`~mmwsss.apis.stage_configs.default_mask_generator`).
+    """
+    gen = mask_generator or default_mask_generator(weights)
     clip = (f'{weights.clip} ({weights.clip_pretrained})'
             if weights.real_clip else None)
     sam = (f'{weights.sam_type} ({weights.sam_checkpoint})'
            if weights.real_sam else None)
+    if 'felzenszwalb' in osp.basename(gen):
+        masks = (f'weight-free Felzenszwalb quasi-superpixels ({gen}); '
+                 'NOT the paper\'s SAM')
+    else:
+        masks = f'{sam or "tiny SAM with RANDOM weights"} ({gen})'
     lines = [
-        f'CLIP: {clip or "mmwsss-tiny-ViT-16 with RANDOM weights"}',
-        f'SAM:  {sam or "tiny SAM with RANDOM weights"}',
+        f'CLIP:  {clip or "mmwsss-tiny-ViT-16 with RANDOM weights"}',
+        f'masks: {masks}',
     ]
     if not (clip and sam):
         lines += [
@@ -223,6 +279,8 @@ class PipelineRunner:
         """A base config: absolute, else relative to the current folder
         when it exists there, else to the repository."""
         path = getattr(self.configs, name)
+        if path is None and name == 'mask_generator':
+            path = default_mask_generator(self.weights)
         if osp.isabs(path) or not osp.isfile(path):
             return osp.join(REPO, path)
         return osp.abspath(path)
@@ -313,21 +371,21 @@ class PipelineRunner:
             out['prediction_dir'] = cfg.test_evaluator.output_dir
         return out
 
-    def _test(self, log: str, *extra: str) -> dict:
+    def _test(self, log: str, pred_dir: str, *extra: str) -> dict:
+        """Test the stage-2 model; label PNGs of its predictions go to
+        ``pred_dir`` (mmseg's ``--out``)."""
         text = self.tool('test.py', log, self.results['stage2']['config'],
                          self.results['stage2']['checkpoint'], '--work-dir',
-                         osp.join(self.work, 'stage2'), *extra)
-        return dict(val_mIoU=last_miou(text))
+                         osp.join(self.work, 'stage2'), '--out', pred_dir,
+                         *extra)
+        return dict(val_mIoU=last_miou(text), prediction_dir=pred_dir)
 
     def test(self) -> dict:
-        return self._test('test.log')
+        return self._test('test.log', osp.join(self.work, 'predictions'))
 
     def test_sams(self) -> dict:
-        pred = self.results['stage2'].get('prediction_dir')
-        extra = [] if pred is None else [
-            '--cfg-options', f'test_evaluator.output_dir={pred}_sams'
-        ]
-        return self._test('test_sams.log', '--tta', *extra)
+        return self._test('test_sams.log',
+                          osp.join(self.work, 'predictions_sams'), '--tta')
 
     # --------------------------------------------------------------- run
     def run(self) -> Dict[str, dict]:
@@ -336,7 +394,7 @@ class PipelineRunner:
         Returns:
             dict[str, dict]: The results of every stage.
         """
-        print(weights_banner(self.weights), flush=True)
+        print(weights_banner(self.weights, self.configs.mask_generator), flush=True)
         print(self.spec.check(), flush=True)
         funcs = dict(
             sam_masks=self.sam_masks,
@@ -361,7 +419,7 @@ class PipelineRunner:
             self.results[stage] = res
             self.save()
         print('\n' + self.table(), flush=True)
-        print('\n' + weights_banner(self.weights).split('\n\n')[0])
+        print('\n' + weights_banner(self.weights, self.configs.mask_generator).split('\n\n')[0])
         print(f'Outputs in {self.work}: configs/ (the config of each stage),'
               ' seeds/, overlays/, stage2/, logs/')
         return self.results

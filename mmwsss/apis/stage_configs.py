@@ -19,7 +19,7 @@ from mmwsss.engine.derived_data import seed_dataloader
 from .data_spec import DataSpec
 
 __all__ = [
-    'Weights', 'BaseConfigs', 'sam_config', 'prompt_config', 'seed_config',
+    'Weights', 'BaseConfigs', 'default_mask_generator', 'sam_config', 'prompt_config', 'seed_config',
     'stage2_config', 'dump_config', 'set_prompt_iters', 'set_stage2_iters'
 ]
 
@@ -47,13 +47,34 @@ class BaseConfigs:
 
     ``mask_generator`` is THE quasi-superpixel setting: any config with a
     ``sam_generator`` dict for ``tools/gen_sam_masks.py`` (its dataset and
-    ``mask_dir`` are replaced).
+    ``mask_dir`` are replaced). None: :func:`default_mask_generator`.
     """
-    mask_generator: str = 'configs/sams/sam_tiny.py'
+    mask_generator: Optional[str] = None
     prompts: str = 'configs/fma/voc_mini_prompts_demo.py'
     seeds: str = 'configs/fma/voc_mini_seeds_demo.py'
     stage2: str = ('configs/deeplabv3plus/'
                    'deeplabv3plus_r18-tiny_1xb4-40iter_voc-mini-pseudo-128x128.py')
+
+
+#: Quasi-superpixels with a SAM checkpoint (the paper's generator) ...
+SAM_GENERATOR = 'configs/sams/sam_vit_h.py'
+#: ... and without one: the weight-free Felzenszwalb generator. The tiny
+#: random SAM (configs/sams/sam_tiny.py) yields one sub-part mask per image,
+#: so every seed would be background; it stays for tests of the SAM path.
+WEIGHT_FREE_GENERATOR = 'configs/sams/felzenszwalb.py'
+
+
+def default_mask_generator(weights: 'Weights') -> str:
+    """The mask-generator config the pipeline uses when none is given.
+
+    Args:
+        weights (Weights): The run's weights.
+
+    Returns:
+        str: :data:`SAM_GENERATOR` with a SAM checkpoint, else
+        :data:`WEIGHT_FREE_GENERATOR`.
+    """
+    return SAM_GENERATOR if weights.real_sam else WEIGHT_FREE_GENERATOR
 
 
 def dump_config(cfg: Config, path: str) -> str:
@@ -89,7 +110,8 @@ def sam_config(base: str, spec: DataSpec, mask_dir: str,
     cfg = Config.fromfile(base)
     cfg.dataset = spec.sam_dataset()
     cfg.mask_dir = mask_dir
-    if weights.real_sam:  # the paper's settings (configs/sams/sam_vit_h)
+    is_sam = cfg.sam_generator.get('type') == 'SAMQuasiSuperpixelGenerator'
+    if weights.real_sam and is_sam:  # the paper's settings (sam_vit_h.py)
         cfg.sam_generator.update(
             model_type=weights.sam_type,
             checkpoint=weights.sam_checkpoint,

@@ -157,8 +157,8 @@ def test_train_py_amp_on_cpu(repo_root, tmp_path, gt_mask_cache, monkeypatch):
         'param_scheduler.1.end=2', 'param_scheduler.1.warmup_iters=0',
         f'model.seeder.cls.mask_dir={gt_mask_cache}',
         f'model.seeder.seg.mask_dir={gt_mask_cache}',
-        'train_cfg.coarse_seeds.dataloader.dataset.indices=2',
-        'train_cfg.seg_dataloader.dataset.dataset.indices=2'
+        # the coarse-seed and phase-2 datasets derive from this one
+        'train_dataloader.dataset.indices=2'
     ])
     assert osp.isfile(work / 'iter_2.pth')
     dumped = Config.fromfile(str(work / 'voc_mini_prompts_demo.py'))

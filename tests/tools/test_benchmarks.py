@@ -2,8 +2,11 @@
 runs with the tiny models, summary lines parse; the shared bench_utils."""
 import argparse
 import importlib.util
+import json
 import os.path as osp
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -165,11 +168,22 @@ def test_stage2_step_tiny(stage2_step, voc_mini_root, capsys, monkeypatch):
 def test_bench_utils_peak_memory_and_workers(bench_utils, tmp_path):
     """PeakMemory sees a 64 MiB allocation on the CPU; spawn_worker returns
     the last JSON line and names a failing worker."""
-    import torch
-    with bench_utils.PeakMemory('cpu') as mem:
-        x = torch.ones(16 * 2**20)  # 64 MiB of float32, touched
-        x += 1
-    assert mem.kind == 'RSS' and mem.mib >= 60 and mem.total_mib is None
+    # in a fresh process: in a long one, memory freed earlier may serve the
+    # allocation without raising the resident set
+    probe = tmp_path / 'probe.py'
+    probe.write_text(
+        'import json, sys, torch\n'
+        f'sys.path.insert(0, {osp.dirname(bench_utils.__file__)!r})\n'
+        f'sys.path.insert(0, {osp.dirname(osp.dirname(osp.dirname(bench_utils.__file__)))!r})\n'
+        'import bench_utils\n'
+        'with bench_utils.PeakMemory("cpu") as mem:\n'
+        '    x = torch.ones(16 * 2**20)  # 64 MiB of float32, touched\n'
+        '    x += 1\n'
+        'print(json.dumps([mem.kind, mem.mib, mem.total_mib]))\n')
+    out = subprocess.run([sys.executable, str(probe)],
+                         capture_output=True, text=True, check=True).stdout
+    kind, mib, total = json.loads(out.strip().splitlines()[-1])
+    assert kind == 'RSS' and mib >= 60 and total is None
     script = tmp_path / 'w.py'
     script.write_text('import json, sys\nprint("progress")\n'
                       'print(json.dumps({"argv": sys.argv[1:]}))\n'
@@ -181,6 +195,7 @@ def test_bench_utils_peak_memory_and_workers(bench_utils, tmp_path):
         bench_utils.spawn_worker(str(script), [3], 'w', quiet=True)
     assert bench_utils.resolve_device('cpu') == 'cpu'
     assert bench_utils.resolve_device('auto') in ('cpu', 'cuda')
+    import torch
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match='no usable CUDA'):
             bench_utils.resolve_device('cuda')

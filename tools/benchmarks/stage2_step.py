@@ -15,7 +15,7 @@ The models are the stage-2 configs' (``--arch real``, default):
 
 with RANDOM weights (the pre-trained backbones are not loaded: they do not
 change the amount of work). ``--arch tiny`` uses the CPU smoke models: the
-demo's ResNet-18-tiny DeepLabV3+ (``..._r18-tiny_voc-mini-pseudo_demo.py``)
+demo's ResNet-18-tiny DeepLabV3+ (``..._r18-tiny_1xb4-40iter_voc-mini-pseudo-128x128.py``)
 and a Mask2Former with a 1-block-per-stage Swin of width 32 and one
 pixel-decoder / transformer-decoder layer (:data:`TINY_MASK2FORMER`), batch
 2, crop 64. One step = ``model.train_step`` with the config's optim wrapper
@@ -48,13 +48,15 @@ VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
 MODELS_ = ('deeplabv3plus', 'mask2former')
 CONFIGS = dict(
     real=dict(
-        deeplabv3plus='configs/deeplabv3plus/deeplabv3plus_r101-d8_voc-'
-        'pseudo.py',
-        mask2former='configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py'),
+        deeplabv3plus='configs/deeplabv3plus/deeplabv3plus_r101-d8_4xb4-80k_'
+        'voc12aug-pseudo-512x512.py',
+        mask2former='configs/mask2former/mask2former_swin-l-in22k-384x384-'
+        'pre_2xb2-80k_voc12aug-pseudo-512x512.py'),
     tiny=dict(
-        deeplabv3plus='configs/deeplabv3plus/deeplabv3plus_r18-tiny_voc-'
-        'mini-pseudo_demo.py',
-        mask2former='configs/mask2former/mask2former_swin-l-in22k-384x384-pre_2xb2-80k_voc12aug-pseudo-512x512.py'))
+        deeplabv3plus='configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-'
+        '40iter_voc-mini-pseudo-128x128.py',
+        mask2former='configs/mask2former/mask2former_swin-l-in22k-384x384-'
+        'pre_2xb2-80k_voc12aug-pseudo-512x512.py'))
 # the paper's batch sizes (suppl.: DeepLabV3+ 16, Mask2Former 4)
 BATCH = dict(
     real=dict(deeplabv3plus=16, mask2former=4),
