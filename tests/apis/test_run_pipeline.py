@@ -101,6 +101,15 @@ def test_one_command_on_a_custom_folder(folders, tmp_path, capsys):
                   results['seeds']['seed_mIoU'], results['test']['val_mIoU'],
                   results['test_sams']['val_mIoU']):
         assert value is not None and 0 <= value <= 100
+    # the demo figures (issue 14) are recorded for every run
+    for stage, key in (('prompts', 'coarse_seed_fg_fraction'),
+                       ('seeds', 'seed_fg_fraction'),
+                       ('test_sams', 'tta_changed_fraction')):
+        assert 0 <= results[stage][key] <= 1, (stage, key)
+    assert results['prompts']['phase2_cal_loss_last'] >= 0
+    for name in ('predictions', 'predictions_sams'):
+        assert sorted(os.listdir(osp.join(work, name))) == sorted(
+            i + '.png' for i in VAL)
     # seeds: the folder's class indices (0 bg, 1..3), one per image, with
     # an overlay each
     for i in TRAIN:
@@ -195,3 +204,25 @@ def test_example_config_names_the_data_once(voc_mini_root, tmp_path):
     assert model.class_names == [
         'person with clothes,people,human', 'car', 'plane'
     ]
+
+
+def test_default_mask_generator_and_demo_check(capsys):
+    """Without a SAM checkpoint the pipeline uses the weight-free generator;
+    the demo names each figure that is 0 (an error with --strict)."""
+    from mmwsss.apis.stage_configs import (SAM_GENERATOR,
+                                           WEIGHT_FREE_GENERATOR, Weights,
+                                           default_mask_generator)
+    assert default_mask_generator(Weights()) == WEIGHT_FREE_GENERATOR
+    assert default_mask_generator(Weights(
+        sam_type='vit_h', sam_checkpoint='sam.pth')) == SAM_GENERATOR
+    import demo
+    good = dict(
+        prompts=dict(coarse_seed_fg_fraction=0.4, phase2_cal_loss_last=1e-3),
+        seeds=dict(seed_fg_fraction=0.1),
+        test_sams=dict(tta_changed_fraction=0.02))
+    assert demo.check_nonzero(good, strict=True)
+    bad = dict(good, test_sams=dict(tta_changed_fraction=0.0))
+    assert not demo.check_nonzero(bad)
+    assert 'test_sams.tta_changed_fraction = 0.0' in capsys.readouterr().out
+    with pytest.raises(SystemExit, match='seeds.seed_fg_fraction = None'):
+        demo.check_nonzero(dict(bad, seeds={}), strict=True)
