@@ -13,7 +13,7 @@
 #
 # Weights: sam3.pt from https://huggingface.co/facebook/sam3 (gated: accept
 # the SAM License there), default checkpoints/sam3.pt. Needs the sam3
-# package (requirements/pinned-cpu.txt); it builds and runs on CPU too.
+# package (requirements/pinned.txt); it builds and runs on CPU too.
 _base_ = ['../_base_/datasets/voc_wsss.py', 'mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 

@@ -18,7 +18,8 @@ separately:
 
 - ``clip``: the reference, one CLIP image forward + backward with the graph
   of every block (what a GradCAM costs when nothing is kept out of the
-  graph) of the image resized to the nearest multiple of 16;
+  graph) of the image with each side rounded up to a multiple of 16 (PIL
+  bicubic, the authors' CAM input);
 - ``gradcam``: ``compute_cams``: blocks 1..L-1 without graph, the forward
   of the last block with the GradCAM target (its ``ln_1`` output) and the
   attention of the last 8 blocks, the Softmax-GradCAM backward of all
@@ -175,7 +176,7 @@ def run_image(model, sample: Dict, task: str, clock: Clock,
     inputs, ds = data['inputs'], data['data_samples'][0]
     labels = model._multi_hot([ds])
     fg = torch.nonzero(labels[0]).flatten()
-    img = model._prepare_image(inputs, 0, ds)  # nearest multiple of 16
+    img = model._prepare_image(inputs, 0, ds)  # sides rounded up to x16
     caa = model.caa_cfg[task]
     last_k = caa.get('last_k', 8) if caa else 0
     times = {}

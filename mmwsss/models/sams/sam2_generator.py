@@ -110,7 +110,7 @@ def _import_sam2() -> Any:
     except ImportError as err:
         raise ImportError(
             'SAM 2 needs the sam2 package: SAM2_BUILD_CUDA=0 pip install '
-            'sam2==1.1.0 (requirements/pinned-cpu.txt).') from err
+            'sam2==1.1.0 (requirements/pinned.txt).') from err
     return build_sam
 
 

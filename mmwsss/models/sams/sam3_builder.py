@@ -74,7 +74,7 @@ def _import_sam3() -> Any:
     except ImportError as err:
         raise ImportError(
             'SAM 3 needs the sam3 package: pip install sam3==0.1.4 (it '
-            'requires numpy<2.4; see requirements/pinned-cpu.txt).') from err
+            'requires numpy<2.4; see requirements/pinned.txt).') from err
     return builder
 
 

@@ -52,7 +52,7 @@ def _import_hq() -> Any:
     except ImportError as err:
         raise ImportError(
             'SAM-HQ needs the segment-anything-hq package: pip install '
-            'segment-anything-hq==0.3 (requirements/pinned-cpu.txt).') from err
+            'segment-anything-hq==0.3 (requirements/pinned.txt).') from err
     return segment_anything_hq
 
 
