@@ -18,7 +18,13 @@ _mini = dict(
 _loader = dict(num_workers=0, persistent_workers=False)
 
 model = dict(
-    clip=dict(model_name='mmwsss-tiny-ViT-16', pretrained=None),
+    # random weights; sharper random attention (x4 query/key) keeps CAM
+    # structure through CAA (FrozenCLIP.random_attn_scale; ignored with real
+    # weights)
+    clip=dict(
+        model_name='mmwsss-tiny-ViT-16',
+        pretrained=None,
+        random_attn_scale=4.0),
     seeder=dict(
         cls=dict(mask_dir=sam_mask_dir), seg=dict(mask_dir=sam_mask_dir)))
 train_dataloader = dict(batch_size=4, dataset=_mini, **_loader)

@@ -138,6 +138,23 @@ def _run_in_process(cmd: List[str], sink: _LogSink) -> int:
         os.chdir(old_cwd)
 
 
+CAL_LOG = re.compile(r'Iter\(train\).*loss_cal_fg: ([0-9.e+-]+)\s+'
+                     r'loss_cal_bg: ([0-9.e+-]+)')
+
+
+def _last_cal_loss(work_dir: str, log_file: str) -> Optional[float]:
+    """Last logged CAL loss (fg + bg) of a prompt run: from mmengine's
+    ``scalars.json`` (full precision), else from the log lines (4 decimals;
+    a tool run in-process may keep an earlier run's visualizer)."""
+    try:
+        return last_logged_loss(work_dir)
+    except FileNotFoundError:
+        pass
+    with open(log_file) as f:
+        found = CAL_LOG.findall(f.read())
+    return sum(map(float, found[-1])) if found else None
+
+
 def _prompt_stats(runner: 'PipelineRunner', res: dict) -> dict:
     """Foreground share of the coarse seeds D_C and the last logged CAL
     loss of phase 2 (0 for either means phase 2 learned nothing)."""
@@ -145,7 +162,8 @@ def _prompt_stats(runner: 'PipelineRunner', res: dict) -> dict:
     return dict(
         coarse_seed_fg_fraction=seed_fg_fraction(
             osp.join(wd, 'coarse_seeds')),
-        phase2_cal_loss_last=last_logged_loss(wd))
+        phase2_cal_loss_last=_last_cal_loss(
+            wd, osp.join(runner.work, 'logs', 'prompts.log')))
 
 
 def _seed_stats(runner: 'PipelineRunner', res: dict) -> dict:

@@ -226,3 +226,21 @@ def test_default_mask_generator_and_demo_check(capsys):
     assert 'test_sams.tta_changed_fraction = 0.0' in capsys.readouterr().out
     with pytest.raises(SystemExit, match='seeds.seed_fg_fraction = None'):
         demo.check_nonzero(dict(bad, seeds={}), strict=True)
+
+
+def test_last_cal_loss_from_scalars_else_log_lines(tmp_path):
+    from mmwsss.apis.pipeline import _last_cal_loss
+    log = tmp_path / 'prompts.log'
+    log.write_text(
+        'x - mmengine - INFO - Iter(train) [5/10]  lr: 1e-05  loss: 0.5000  '
+        'loss_mcl: 0.5000\n'
+        'x - mmengine - INFO - Iter(train) [10/10]  lr: 1e-05  loss: 0.0300'
+        '  loss_cal_fg: 0.0100  loss_cal_bg: 0.0200\n')
+    work = tmp_path / 'run'
+    work.mkdir()
+    assert _last_cal_loss(str(work), str(log)) == pytest.approx(0.03)
+    vis = work / '20261130_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text(
+        '{"loss_cal_fg": 0.00001, "loss_cal_bg": 0.00002, "step": 10}\n')
+    assert _last_cal_loss(str(work), str(log)) == pytest.approx(3e-5)

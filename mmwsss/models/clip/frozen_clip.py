@@ -59,6 +59,23 @@ class CLIPImageOutput(NamedTuple):
     grid: Tuple[int, int]
 
 
+def sharpen_random_attention(visual: torch.nn.Module, scale: float) -> None:
+    """Multiply the query and key projections (weights and biases) of
+    every block of an open_clip ViT by ``scale`` (attention logits grow by
+    ``scale ** 2``).
+
+    Args:
+        visual (nn.Module): open_clip ``VisionTransformer``.
+        scale (float): The factor.
+    """
+    with torch.no_grad():
+        for blk in visual.transformer.resblocks:
+            d = blk.attn.embed_dim
+            blk.attn.in_proj_weight[:2 * d] *= scale
+            if blk.attn.in_proj_bias is not None:
+                blk.attn.in_proj_bias[:2 * d] *= scale
+
+
 @MODELS.register_module()
 class FrozenCLIP(BaseModule):
     """Frozen open_clip ViT CLIP with GradCAM / attention / prompt hooks.
@@ -88,6 +105,14 @@ class FrozenCLIP(BaseModule):
         quick_gelu (bool, optional): Force QuickGELU (True) or GELU (False);
             None follows the weights (see
             :func:`mmwsss.models.clip.loading.build_open_clip`).
+        random_attn_scale (float, optional): Random-weight demos only
+            (``pretrained=None``): multiply the query and key projections of
+            every image block by this factor. A randomly initialised ViT
+            attends almost uniformly (max weight ~1/197 at 224), so CAA's
+            affinity averages every CAM flat; sharper random attention keeps
+            the CAMs' spatial structure through CAA (the demo uses 4).
+            Ignored, with a warning, when ``pretrained`` is given (real
+            weights are never changed). Defaults to None.
     """
 
     def __init__(self,
@@ -97,7 +122,8 @@ class FrozenCLIP(BaseModule):
                  attn_layers: int = 8,
                  cache_dir: Optional[str] = None,
                  init_cfg: Optional[dict] = None,
-                 quick_gelu: Optional[bool] = None):
+                 quick_gelu: Optional[bool] = None,
+                 random_attn_scale: Optional[float] = None):
         super().__init__(init_cfg=init_cfg)
         if pooling not in _POOLINGS:
             raise ValueError(
@@ -111,6 +137,14 @@ class FrozenCLIP(BaseModule):
         self.model = model
         self.model.requires_grad_(False)
         self.model.eval()
+        if random_attn_scale is not None and pretrained is not None:
+            print_log(
+                f'FrozenCLIP: random_attn_scale={random_attn_scale} ignored: '
+                f'it is for random weights, and pretrained={pretrained!r}',
+                logger='current',
+                level=logging.WARNING)
+        elif random_attn_scale is not None:
+            sharpen_random_attention(self.model.visual, random_attn_scale)
 
         visual = self.model.visual
         if getattr(visual, 'attn_pool', None) is not None:
