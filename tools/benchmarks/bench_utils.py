@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 REPO = os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -143,6 +143,53 @@ class PeakMemory:
     def rss(self):
         """The underlying :class:`RSSPeak` (``base``, ``peak`` bytes)."""
         return self._rss
+
+
+def time_train_steps(model,
+                     optim_wrapper,
+                     batches: Sequence,
+                     warmup: int,
+                     device,
+                     label: str,
+                     note: Optional[Callable[[object], str]] = None
+                     ) -> Tuple[List[float], List[float], List[float],
+                                'PeakMemory']:
+    """Run ``model.train_step`` on each batch, timing the steps after the
+    first ``warmup`` ones, with one progress line per step on stderr.
+
+    Args:
+        model: An mmengine model.
+        optim_wrapper: Its optimizer wrapper.
+        batches (Sequence): The batches, warm-up ones first.
+        warmup (int): Untimed first steps.
+        device: Device of the model (clock and peak memory).
+        label (str): Name in the progress lines.
+        note (callable, optional): Extra text of a batch's progress line.
+
+    Returns:
+        tuple: Wall and CPU seconds of the timed steps, the loss of every
+        step and the :class:`PeakMemory` of the whole loop.
+    """
+    clock = Clock(device)
+    walls, cpus, losses = [], [], []
+    with PeakMemory(device) as mem:
+        for i, batch in enumerate(batches):
+            extra = note(batch) if note is not None else ''
+            w0, c0 = clock()
+            log_vars = model.train_step(batch, optim_wrapper)
+            w1, c1 = clock()
+            timed = i >= warmup
+            if timed:
+                walls.append(w1 - w0)
+                cpus.append(c1 - c0)
+            losses.append(float(log_vars['loss'].detach()))
+            print(
+                f'{label} step {i + 1}/{len(batches)}'
+                f'{"" if timed else " (warm-up)"}: {w1 - w0:.2f} s wall, '
+                f'{c1 - c0:.2f} s CPU, loss {losses[-1]:.3g}{extra}',
+                file=sys.stderr,
+                flush=True)
+    return walls, cpus, losses, mem
 
 
 def spawn_worker(script: str,

@@ -71,7 +71,7 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import REPO, Clock, PeakMemory  # noqa: E402
+from bench_utils import REPO, time_train_steps  # noqa: E402
 from bench_utils import add_device_argument, emit_result, is_cuda  # noqa: E402
 from bench_utils import resolve_device, spawn_worker  # noqa: E402
 
@@ -167,30 +167,18 @@ def run_worker(args: argparse.Namespace) -> Dict:
     device = torch.device(args.device)
     model, optim_wrapper, cfg = build(args)
     batches = make_batches(args, cfg, args.warmup + args.steps)
-    clock = Clock(device)
-    walls, cpus, losses = [], [], []
-    with PeakMemory(device) as mem:
-        for i, batch in enumerate(batches):
-            pairs = ''
-            if args.worker == 'seg':  # (crop, class) pairs CAL trains
-                n = sum(
-                    len(set(ds.gt_sem_seg.data.unique().tolist()) - {0, 255})
-                    for ds in batch['data_samples'])
-                pairs = f', {n} (crop, class) pairs'
-            w0, c0 = clock()
-            log_vars = model.train_step(batch, optim_wrapper)
-            w1, c1 = clock()
-            timed = i >= args.warmup
-            if timed:
-                walls.append(w1 - w0)
-                cpus.append(c1 - c0)
-            losses.append(float(log_vars['loss'].detach()))
-            print(
-                f'{args.worker} step {i + 1}/{len(batches)}'
-                f'{"" if timed else " (warm-up)"}: {w1 - w0:.2f} s wall, '
-                f'{c1 - c0:.2f} s CPU, loss {losses[-1]:.3g}{pairs}',
-                file=sys.stderr,
-                flush=True)
+
+    def pairs(batch) -> str:  # (crop, class) pairs CAL trains
+        if args.worker != 'seg':
+            return ''
+        n = sum(
+            len(set(ds.gt_sem_seg.data.unique().tolist()) - {0, 255})
+            for ds in batch['data_samples'])
+        return f', {n} (crop, class) pairs'
+
+    walls, cpus, losses, mem = time_train_steps(model, optim_wrapper,
+                                                batches, args.warmup, device,
+                                                args.worker, pairs)
     res = dict(
         phase=args.worker,
         device=str(device),

@@ -40,7 +40,7 @@ import sys
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from bench_utils import REPO, Clock, PeakMemory  # noqa: E402
+from bench_utils import REPO, time_train_steps  # noqa: E402
 from bench_utils import add_device_argument, emit_result, is_cuda  # noqa: E402
 from bench_utils import resolve_device, spawn_worker  # noqa: E402
 
@@ -216,24 +216,9 @@ def run_worker(args: argparse.Namespace) -> Dict:
     device = torch.device(args.device)
     model, optim_wrapper = build(args)
     batches = make_batches(args, args.warmup + args.steps)
-    clock = Clock(device)
-    walls, cpus, losses = [], [], []
-    with PeakMemory(device) as mem:
-        for i, batch in enumerate(batches):
-            w0, c0 = clock()
-            log_vars = model.train_step(batch, optim_wrapper)
-            w1, c1 = clock()
-            timed = i >= args.warmup
-            if timed:
-                walls.append(w1 - w0)
-                cpus.append(c1 - c0)
-            losses.append(float(log_vars['loss'].detach()))
-            print(
-                f'{args.worker} step {i + 1}/{len(batches)}'
-                f'{"" if timed else " (warm-up)"}: {w1 - w0:.2f} s wall, '
-                f'{c1 - c0:.2f} s CPU, loss {losses[-1]:.3g}',
-                file=sys.stderr,
-                flush=True)
+    walls, cpus, losses, mem = time_train_steps(model, optim_wrapper,
+                                                batches, args.warmup, device,
+                                                args.worker)
     step_s = float(np.mean(walls if mem.cuda else cpus))
     return dict(
         model=args.worker,

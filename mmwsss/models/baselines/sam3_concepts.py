@@ -19,7 +19,6 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -28,13 +27,14 @@ from torch import Tensor
 from mmwsss.class_names import get_dataset_info
 from ..sams.sam3_concepts import SAM3ConceptSegmenter
 from .box_seeds import paint_masks_by_score
-from .sam_text import image_label_classes, resize_seed, to_rgb_uint8
+from .sam_text import (TrainingFreeSeeder, image_label_classes, resize_seed,
+                       to_rgb_uint8)
 
 __all__ = ['SAM3ConceptSeeder']
 
 
 @MODELS.register_module()
-class SAM3ConceptSeeder(BaseModel):
+class SAM3ConceptSeeder(TrainingFreeSeeder):
     """Seeds from SAM 3's text-prompted instances of the labelled classes.
 
     Training-free: SAM 3 is frozen and loaded from its own weights; nothing
@@ -125,18 +125,3 @@ class SAM3ConceptSeeder(BaseModel):
             ds.set_data(dict(pred_sem_seg=PixelData(data=seed[None])))
         return list(data_samples)
 
-    def loss(self, inputs: Tensor, data_samples: Any) -> dict:
-        raise NotImplementedError(
-            'SAM3ConceptSeeder is training-free: run it with tools/test.py '
-            'CONFIG none')
-
-    def forward(self,
-                inputs: Tensor,
-                data_samples: Optional[Sequence[SegDataSample]] = None,
-                mode: str = 'predict') -> Any:
-        """mmengine entry point; only ``mode='predict'`` is meaningful."""
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        raise ValueError(f'SAM3ConceptSeeder: unsupported mode {mode!r}')

@@ -36,7 +36,8 @@ from .frozen_parts import exclude_from_checkpoint
 from .grounding_dino import GroundingDINOBoxes
 
 __all__ = [
-    'SAMTextSeeder', 'image_label_classes', 'resize_seed', 'to_rgb_uint8'
+    'TrainingFreeSeeder', 'SAMTextSeeder', 'image_label_classes',
+    'resize_seed', 'to_rgb_uint8'
 ]
 
 
@@ -78,8 +79,30 @@ def resize_seed(seed: Tensor, size: Tuple[int, int]) -> Tensor:
                                                                     0].long()
 
 
+class TrainingFreeSeeder(BaseModel):
+    """Base of the training-free seed pipelines (run with ``tools/test.py
+    CONFIG none``): only ``mode='predict'`` is meaningful."""
+
+    def loss(self, inputs: Tensor, data_samples: Any) -> dict:
+        raise NotImplementedError(
+            f'{type(self).__name__} is training-free: run it with '
+            'tools/test.py CONFIG none')
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[Sequence[SegDataSample]] = None,
+                mode: str = 'predict') -> Any:
+        """mmengine entry point; only ``mode='predict'`` is meaningful."""
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        raise ValueError(
+            f'{type(self).__name__}: unsupported mode {mode!r}')
+
+
 @MODELS.register_module()
-class SAMTextSeeder(BaseModel):
+class SAMTextSeeder(TrainingFreeSeeder):
     """Seeds from text-prompted boxes (Grounding DINO) segmented by SAM.
 
     Training-free: every network is frozen and loaded from its own weights,
@@ -256,18 +279,3 @@ class SAMTextSeeder(BaseModel):
             ds.set_data(dict(pred_sem_seg=PixelData(data=seed[None])))
         return list(data_samples)
 
-    def loss(self, inputs: Tensor, data_samples: Any) -> dict:
-        raise NotImplementedError(
-            'SAMTextSeeder is training-free: run it with tools/test.py '
-            'CONFIG none')
-
-    def forward(self,
-                inputs: Tensor,
-                data_samples: Optional[Sequence[SegDataSample]] = None,
-                mode: str = 'predict') -> Any:
-        """mmengine entry point; only ``mode='predict'`` is meaningful."""
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        raise ValueError(f'SAMTextSeeder: unsupported mode {mode!r}')

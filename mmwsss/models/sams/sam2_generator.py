@@ -23,7 +23,6 @@ package (hydra), e.g. ``'sam2.1_hiera_l'``; weights are local checkpoints
 (``{'model': state_dict}``, SAM 2's key layout). ``'tiny'`` is a small random
 Hiera (the ``sam2.1_hiera_t`` config shrunk, 256 px input) for tests.
 """
-import os.path as osp
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -33,7 +32,8 @@ from torch import nn
 from mmseg.registry import MODELS
 from .levelled_amg import LevelledMaskGenerator
 from .mask_generator import warn_random_weights, weights_identity
-from .sam_builder import resolve_device, smooth_transposed_convs
+from .sam_builder import (check_checkpoint_args, resolve_device,
+                          smooth_transposed_convs)
 
 __all__ = [
     'SAM2_CONFIGS', 'SAM2_CHECKPOINT_URLS', 'build_sam2_model',
@@ -168,17 +168,7 @@ def build_sam2_model(model_type: str = 'sam2.1_hiera_l',
         raise KeyError(f'Unknown SAM 2 model_type {model_type!r}; expected '
                        f'one of {tuple(SAM2_CONFIGS)}.')
     url = SAM2_CHECKPOINT_URLS.get(model_type)
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'SAM 2 checkpoint {checkpoint!r} (model_type {model_type!r}) '
-            'does not exist.' +
-            (f' Download {url} and set sam_generator.checkpoint to the local'
-             ' file.' if url else ''))
-    if checkpoint is None and model_type != 'tiny' and not random_init:
-        raise ValueError(
-            f'sam_generator.checkpoint is required for SAM 2 {model_type!r}:'
-            f' download {url} and give its local path (random_init=True '
-            'builds random weights, for benchmarks and tests only).')
+    check_checkpoint_args('SAM 2', model_type, checkpoint, random_init, url)
     from hydra.utils import instantiate
     model_cfg = _model_config(model_type)
     with torch.random.fork_rng(devices=[]):

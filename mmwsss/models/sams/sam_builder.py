@@ -161,6 +161,38 @@ def _load_state_dict(path: str) -> dict:
     return state
 
 
+def check_checkpoint_args(family: str, model_type: str,
+                          checkpoint: Optional[str], random_init: bool,
+                          url: Optional[str]) -> None:
+    """Check the checkpoint arguments of a SAM-family builder.
+
+    Args:
+        family (str): Family name for the messages (``'SAM-HQ'``, ...).
+        model_type (str): The architecture (``'tiny'`` needs no weights).
+        checkpoint (str, optional): Local checkpoint path.
+        random_init (bool): Random weights allowed for an official
+            architecture.
+        url (str, optional): Where the official weights are downloaded.
+
+    Raises:
+        FileNotFoundError: ``checkpoint`` does not exist.
+        ValueError: An official architecture with neither a checkpoint nor
+            ``random_init``.
+    """
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'{family} checkpoint {checkpoint!r} (model_type {model_type!r}) '
+            'does not exist.' +
+            (f' Download {url} and set sam_generator.checkpoint to the local'
+             ' file.' if url else ''))
+    if checkpoint is None and model_type != 'tiny' and not random_init:
+        raise ValueError(
+            f'sam_generator.checkpoint is required for {family} '
+            f'{model_type!r}: download {url} and give its local path '
+            '(random_init=True builds random weights, for benchmarks and '
+            'tests only).')
+
+
 def build_sam_model(model_type: str = 'vit_h',
                     checkpoint: Optional[str] = None,
                     random_init: bool = False,

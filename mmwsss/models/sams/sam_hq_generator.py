@@ -17,7 +17,6 @@ Weights: the official checkpoints (``sam_hq_vit_{h,l,b}.pth``, full model
 state dicts in HQ-SAM's key layout) are local files; nothing is downloaded.
 ``'tiny'`` is a small random architecture for tests.
 """
-import os.path as osp
 from functools import partial
 from typing import Any, Dict, Optional, Tuple
 
@@ -28,7 +27,8 @@ from torch import nn
 from mmseg.registry import MODELS
 from .levelled_amg import LevelledMaskGenerator
 from .mask_generator import warn_random_weights, weights_identity
-from .sam_builder import resolve_device, smooth_transposed_convs
+from .sam_builder import (check_checkpoint_args, resolve_device,
+                          smooth_transposed_convs)
 
 __all__ = [
     'SAM_HQ_CHECKPOINT_URLS', 'SAM_HQ_MODEL_TYPES', 'build_sam_hq_model',
@@ -136,17 +136,7 @@ def build_sam_hq_model(model_type: str = 'vit_h',
         raise KeyError(f'Unknown SAM-HQ model_type {model_type!r}; expected '
                        f'one of {SAM_HQ_MODEL_TYPES}.')
     url = SAM_HQ_CHECKPOINT_URLS.get(model_type)
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'SAM-HQ checkpoint {checkpoint!r} (model_type {model_type!r}) '
-            'does not exist.' +
-            (f' Download {url} and set sam_generator.checkpoint to the local'
-             ' file.' if url else ''))
-    if checkpoint is None and model_type != 'tiny' and not random_init:
-        raise ValueError(
-            f'sam_generator.checkpoint is required for SAM-HQ {model_type!r}:'
-            f' download {url} and give its local path (random_init=True '
-            'builds random weights, for benchmarks and tests only).')
+    check_checkpoint_args('SAM-HQ', model_type, checkpoint, random_init, url)
     hq = _import_hq()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
