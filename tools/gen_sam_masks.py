@@ -125,6 +125,18 @@ def _init_distributed(launcher: str) -> None:
             'machine use --launcher pytorch (gloo) or none.')
 
 
+def _finish_distributed() -> None:
+    """Destroy the process group before the interpreter exits.
+
+    A gloo group left to static destruction aborts the process ("terminate
+    called without an active exception", SIGABRT) at random after all work
+    is done, which turns a finished run into a failed one.
+    """
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
 def _level_stats(counts: np.ndarray) -> str:
     lines = []
     if len(counts) == 0:
@@ -378,9 +390,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """
     args = parse_args(argv)
 
-    from mmengine.dist import all_gather_object, get_dist_info
     from mmengine.registry import init_default_scope
-    from mmengine.utils import mkdir_or_exist
 
     import mmwsss  # noqa: F401  (stack fixes + registries)
 
@@ -391,10 +401,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         or osp.join('work_dirs', 'sam_masks',
                     osp.splitext(osp.basename(args.config))[0]))
     _init_distributed(args.launcher)
+    try:
+        return _run(args, cfg, work_dir)
+    finally:
+        _finish_distributed()
+
+
+def _run(args: argparse.Namespace, cfg: Any, work_dir: str) -> int:
+    """Generate this rank's share of the masks; see :func:`main`."""
+    from mmengine.dist import all_gather_object, get_dist_info
+    from mmengine.utils import mkdir_or_exist
+
     rank, world_size = get_dist_info()
     local_rank = int(os.environ.get('LOCAL_RANK', 0))
     logger = setup_logger(args.config, cfg, work_dir, rank)
 
+    refusal = None
     try:
         img_paths = build_image_paths(args.config, cfg)
         out_paths = cache_paths(img_paths, cfg.mask_dir)
@@ -403,7 +425,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         replaced = check_mask_dir(cfg.mask_dir, [out_paths[i] for i in mine],
                                   generator.fingerprint, args.overwrite)
     except RefusedError as err:
-        logger.error(str(err))
+        refusal = str(err)
+    # every rank sees its own shard only: refuse on all ranks if any refused,
+    # so that no rank waits for the others' summary forever
+    refusals = [r for r in all_gather_object(refusal) if r is not None]
+    if refusals:
+        if refusal is not None or rank == 0:
+            logger.error(refusal or refusals[0])
         return 2
     mkdir_or_exist(cfg.mask_dir)
     logger.info(
@@ -423,7 +451,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if rank == 0:
         logger.info(summary)
     return 1 if num_failed else 0
-
 
 if __name__ == '__main__':
     sys.exit(main())
