@@ -15,7 +15,7 @@ With the offsets at 0 and ``t_r=None`` the output equals upstream's on the
 same image and weights. The stored ``predicted_iou`` is SAM's raw value.
 """
 import logging
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -102,10 +102,15 @@ class SAMQuasiSuperpixelGenerator(LevelledMaskGenerator):
             architecture (benchmarks/tests).
         seed (int): Seed of a random initialisation.
         device (str, optional): None -> cuda if available, else cpu.
-        **kwargs: AMG parameters and the three changes (``points_per_side``,
-            ``pred_iou_thresh``, ``score_thresh_offset``, ``t_r``, ...), see
+        points_per_side, points_per_batch, pred_iou_thresh,
+        stability_score_thresh, stability_score_offset, box_nms_thresh,
+        crop_n_layers, crop_nms_thresh, crop_overlap_ratio,
+        crop_n_points_downscale_factor, point_grids, min_mask_region_area,
+        score_thresh_offset, score_nms_offset, stability_score_bias, t_r,
+        filter_chunk_size: AMG parameters and the three changes, see
             :class:`~.levelled_amg.LevelledMaskGenerator` (the paper's
-            values by default).
+            values by default; the signature states them, so configs and
+            tools read them from here).
     """
 
     def __init__(self,
@@ -114,7 +119,23 @@ class SAMQuasiSuperpixelGenerator(LevelledMaskGenerator):
                  random_init: bool = False,
                  seed: int = 0,
                  device: Optional[str] = None,
-                 **kwargs: Any) -> None:
+                 points_per_side: Optional[int] = 32,
+                 points_per_batch: int = 256,
+                 pred_iou_thresh: float = 0.86,
+                 stability_score_thresh: float = 0.92,
+                 stability_score_offset: float = 1.0,
+                 box_nms_thresh: float = 0.7,
+                 crop_n_layers: int = 1,
+                 crop_nms_thresh: float = 0.7,
+                 crop_overlap_ratio: float = 512 / 1500,
+                 crop_n_points_downscale_factor: int = 2,
+                 point_grids: Optional[List[Any]] = None,
+                 min_mask_region_area: int = 100,
+                 score_thresh_offset: Sequence[float] = (0.0, 0.0, 0.1),
+                 score_nms_offset: Sequence[float] = (0.0, 0.0, 1.0),
+                 stability_score_bias: Sequence[float] = (0.0, 0.0, 0.0),
+                 t_r: Optional[float] = 0.3,
+                 filter_chunk_size: int = 50) -> None:
         model, weights = build_generator_model(build_sam_model, 'SAM',
                                                model_type, checkpoint,
                                                random_init, seed, device)
@@ -122,7 +143,23 @@ class SAMQuasiSuperpixelGenerator(LevelledMaskGenerator):
             SamPredictor(model),
             model_type=model_type,
             weights=weights,
-            **kwargs)
+            points_per_side=points_per_side,
+            points_per_batch=points_per_batch,
+            pred_iou_thresh=pred_iou_thresh,
+            stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset,
+            box_nms_thresh=box_nms_thresh,
+            crop_n_layers=crop_n_layers,
+            crop_nms_thresh=crop_nms_thresh,
+            crop_overlap_ratio=crop_overlap_ratio,
+            crop_n_points_downscale_factor=crop_n_points_downscale_factor,
+            point_grids=point_grids,
+            min_mask_region_area=min_mask_region_area,
+            score_thresh_offset=score_thresh_offset,
+            score_nms_offset=score_nms_offset,
+            stability_score_bias=stability_score_bias,
+            t_r=t_r,
+            filter_chunk_size=filter_chunk_size)
         self.checkpoint = checkpoint
 
     def _predict_levels(self, points: np.ndarray,
