@@ -15,7 +15,7 @@ The combination with FMA-WSSS (SAM 3's masks as quasi-superpixels for SAMS
 over the CAMs) is :class:`~mmwsss.models.sams.SAM3QuasiSuperpixelGenerator`
 (``configs/sam3/``).
 """
-from typing import Any, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
