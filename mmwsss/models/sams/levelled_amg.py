@@ -58,6 +58,8 @@ ALGORITHM_VERSION = 'fma-amg-v1'
 NUM_LEVELS = 3
 
 HW = Tuple[int, ...]
+#: Per-level offsets by name (``score_thresh_offset``, ...), as configured.
+LevelOffsets = Dict[str, Sequence[float]]
 
 
 def _level_table(values: Sequence[float], name: str,
@@ -208,8 +210,7 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
             stability_score_bias=stability_score_bias)
         self._set_fingerprint(weights, offsets, extra_fingerprint)
 
-    def _set_fingerprint(self, weights: str, offsets: Dict[str,
-                                                           Sequence[float]],
+    def _set_fingerprint(self, weights: str, offsets: LevelOffsets,
                          extra: Optional[Dict[str, Any]]) -> None:
         """Hash everything that changes the masks into :attr:`fingerprint`.
 
