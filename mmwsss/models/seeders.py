@@ -16,7 +16,7 @@ The numeric work lives in :mod:`mmwsss.models.sams.seeding` (SAMS) and
 :mod:`mmwsss.models.crf`; these classes only fetch what each needs (SAM masks
 by the image path, the RGB image for the CRF) and register in MODELS.
 """
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -29,7 +29,9 @@ from .gradcam import normalized_at_size
 from .sams.mask_source import SAMMaskSource, read_rgb_image
 from .sams.seeding import sams_seed, sams_seed_from_record
 
-__all__ = ['BaseSeeder', 'SAMSSeeder', 'ThresholdSeeder', 'CRFSeeder']
+__all__ = [
+    'BaseSeeder', 'SeedInputs', 'SAMSSeeder', 'ThresholdSeeder', 'CRFSeeder'
+]
 
 
 def _check(cams: Tensor, fg_cls: Tensor) -> Tuple[Tensor, Tensor]:
@@ -51,9 +53,29 @@ def _img_path(data_sample: Any) -> str:
     return path
 
 
+class SeedInputs(NamedTuple):
+    """The checked arguments of a seeder call.
+
+    Attributes:
+        cams (Tensor): (P, h, w) float class maps.
+        fg_cls (Tensor): (P,) int64 0-based foreground class ids.
+        size (tuple[int, int]): (H, W) of the seed.
+        data_sample (SegDataSample, optional): The image's data sample.
+        image (np.ndarray, optional): (H, W, 3) uint8 RGB image.
+    """
+    cams: Tensor
+    fg_cls: Tensor
+    size: Tuple[int, int]
+    data_sample: Any
+    image: Optional[np.ndarray]
+
+
 class BaseSeeder:
     """Common interface: ``seeder(cams, fg_cls, size, data_sample=None,
-    image=None) -> (H, W) int64 seed``.
+    image=None, **overrides) -> (H, W) int64 seed``.
+
+    ``__call__`` checks the class maps and hands them to :meth:`_seed`,
+    which each seeder implements.
 
     Args of ``__call__``:
         cams (Tensor): (P, h, w) class maps (raw or refined CAMs) of the
@@ -64,6 +86,8 @@ class BaseSeeder:
             (``img_path`` for masks / image).
         image (np.ndarray, optional): (H, W, 3) uint8 RGB image, when the
             caller has it already.
+        **overrides: Per-call values of the seeder's parameters (e.g.
+            ``alpha``).
     """
 
     def __call__(self,
@@ -72,7 +96,14 @@ class BaseSeeder:
                  size: Tuple[int, int],
                  data_sample: Any = None,
                  image: Optional[np.ndarray] = None,
-                 **overrides) -> Tensor:
+                 **overrides: Any) -> Tensor:
+        cams, fg_cls = _check(cams, fg_cls)
+        size = (int(size[0]), int(size[1]))
+        return self._seed(
+            SeedInputs(cams, fg_cls, size, data_sample, image), **overrides)
+
+    def _seed(self, inputs: SeedInputs, **overrides: Any) -> Tensor:
+        """The (H, W) int64 seed of checked inputs (each seeder)."""
         raise NotImplementedError
 
 
@@ -112,16 +143,11 @@ class SAMSSeeder(BaseSeeder):
                                          owner)
         self.owner = owner
 
-    def __call__(self,
-                 cams: Tensor,
-                 fg_cls: Tensor,
-                 size: Tuple[int, int],
-                 data_sample: Any = None,
-                 image: Optional[np.ndarray] = None,
-                 alpha: Optional[float] = None) -> Tensor:
-        cams, fg_cls = _check(cams, fg_cls)
+    def _seed(self,
+              inputs: SeedInputs,
+              alpha: Optional[float] = None) -> Tensor:
+        cams, fg_cls, size, data_sample, image = inputs
         alpha = self.alpha if alpha is None else float(alpha)
-        size = (int(size[0]), int(size[1]))
         if data_sample is not None and 'sam_masks' in data_sample:
             masks = data_sample.sam_masks.data.to(cams.device).bool()
             levels = torch.as_tensor(
@@ -157,16 +183,12 @@ class ThresholdSeeder(BaseSeeder):
     def __init__(self, bg_threshold: float = 0.5) -> None:
         self.bg_threshold = float(bg_threshold)
 
-    def __call__(self,
-                 cams: Tensor,
-                 fg_cls: Tensor,
-                 size: Tuple[int, int],
-                 data_sample: Any = None,
-                 image: Optional[np.ndarray] = None,
-                 bg_threshold: Optional[float] = None) -> Tensor:
-        cams, fg_cls = _check(cams, fg_cls)
+    def _seed(self,
+              inputs: SeedInputs,
+              bg_threshold: Optional[float] = None) -> Tensor:
+        cams, fg_cls, size, data_sample, image = inputs
         thr = self.bg_threshold if bg_threshold is None else bg_threshold
-        h, w = int(size[0]), int(size[1])
+        h, w = size
         if fg_cls.numel() == 0:
             return torch.zeros((h, w), dtype=torch.long, device=cams.device)
         maps = normalized_at_size(cams, (h, w))
@@ -195,19 +217,15 @@ class CRFSeeder(BaseSeeder):
         self.conf_thresh = conf_thresh
         self.crf = dict(CLIP_ES_CRF if crf is None else crf)
 
-    def __call__(self,
-                 cams: Tensor,
-                 fg_cls: Tensor,
-                 size: Tuple[int, int],
-                 data_sample: Any = None,
-                 image: Optional[np.ndarray] = None,
-                 alpha: Optional[float] = None) -> Tensor:
-        cams, fg_cls = _check(cams, fg_cls)
+    def _seed(self,
+              inputs: SeedInputs,
+              alpha: Optional[float] = None) -> Tensor:
+        cams, fg_cls, size, data_sample, image = inputs
         if image is None:
             image = read_rgb_image(_img_path(data_sample))
-        if tuple(image.shape[:2]) != (int(size[0]), int(size[1])):
+        if tuple(image.shape[:2]) != size:
             raise ValueError(f'CRFSeeder: image is {image.shape[:2]}, seed '
-                             f'size {tuple(size)}')
+                             f'size {size}')
         maps = normalized_at_size(cams, tuple(image.shape[:2]))
         res = crf_seed(
             image,

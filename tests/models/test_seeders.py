@@ -85,3 +85,30 @@ def test_crf_seeder_runs_on_image():
     assert (seed[:, 5:] == 1).all() and (seed[:, :3] == 0).all()
     with pytest.raises(ValueError, match='img_path'):
         seeder(cams, torch.tensor([0]), (8, 8))
+
+
+def test_base_seeder_checks_once_and_passes_overrides():
+    from mmwsss.models.seeders import BaseSeeder, SeedInputs
+    seen = []
+
+    class Recorder(BaseSeeder):
+
+        def _seed(self, inputs, bg_threshold=None):
+            seen.append((inputs, bg_threshold))
+            return torch.zeros(inputs.size, dtype=torch.long)
+
+    seeder = Recorder()
+    cams = torch.ones(1, 2, 2, dtype=torch.float64)
+    out = seeder(cams, [4], (np.int64(3), 5), image='img', bg_threshold=0.2)
+    assert out.shape == (3, 5)
+    inputs, thr = seen[0]
+    assert isinstance(inputs, SeedInputs) and thr == 0.2
+    assert inputs.cams.dtype == torch.float32
+    assert inputs.fg_cls.tolist() == [4] and inputs.fg_cls.dtype == torch.long
+    assert inputs.size == (3, 5) and type(inputs.size[0]) is int
+    assert inputs.data_sample is None and inputs.image == 'img'
+    with pytest.raises(TypeError):
+        seeder(cams, [4], (3, 5), alpha=0.5)  # not a Recorder parameter
+    threshold = MODELS.build(dict(type='ThresholdSeeder'))
+    with pytest.raises(TypeError):
+        threshold(cams, [4], (3, 5), alpha=0.5)

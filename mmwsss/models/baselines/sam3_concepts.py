@@ -15,7 +15,7 @@ The combination with FMA-WSSS (SAM 3's masks as quasi-superpixels for SAMS
 over the CAMs) is :class:`~mmwsss.models.sams.SAM3QuasiSuperpixelGenerator`
 (``configs/sam3/``).
 """
-from typing import Any, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -60,24 +60,13 @@ class SAM3ConceptSeeder(TrainingFreeSeeder):
                  device: Optional[str] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='SegDataPreProcessor')
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor, init_cfg)
         info = get_dataset_info(dataset)
         self.classes = info['classes']
         self.text_names = info['text_names']
         # not a submodule: built on its device (sam3's precomputed caches
         # do not follow .to()), never in a checkpoint
         self.segmenter = SAM3ConceptSegmenter(**dict(sam3, device=device))
-
-    def train(self, mode: bool = True) -> 'SAM3ConceptSeeder':
-        """Stays in eval mode: nothing is trained."""
-        return super().train(False)
-
-    @property
-    def num_fg(self) -> int:
-        return len(self.classes) - 1
 
     def seed_image(self, rgb: np.ndarray, classes: Sequence[int]) -> Tensor:
         """Seed of one image for the given classes.

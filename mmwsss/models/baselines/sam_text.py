@@ -81,7 +81,34 @@ def resize_seed(seed: Tensor, size: Tuple[int, int]) -> Tensor:
 
 class TrainingFreeSeeder(BaseModel):
     """Base of the training-free seed pipelines (run with ``tools/test.py
-    CONFIG none``): only ``mode='predict'`` is meaningful."""
+    CONFIG none``): only ``mode='predict'`` is meaningful, and the model
+    stays in eval mode.
+
+    Subclasses set ``self.classes`` (background first).
+
+    Args:
+        data_preprocessor (dict, optional): Defaults to mmseg's
+            ``SegDataPreProcessor`` without normalisation (raw BGR 0..255;
+            the frozen networks normalise themselves).
+        init_cfg (dict, optional): Unused (weights come from the parts).
+    """
+
+    def __init__(self,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='SegDataPreProcessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+
+    def train(self, mode: bool = True) -> 'TrainingFreeSeeder':
+        """Stays in eval mode: nothing is trained."""
+        return super().train(False)
+
+    @property
+    def num_fg(self) -> int:
+        """Number of foreground classes."""
+        return len(self.classes) - 1
 
     def loss(self, inputs: Tensor, data_samples: Any) -> dict:
         raise NotImplementedError(
@@ -158,10 +185,7 @@ class SAMTextSeeder(TrainingFreeSeeder):
                  tagger: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='SegDataPreProcessor')
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor, init_cfg)
         info = resolve_class_info(dataset, classes, text_names)
         self.classes = info['classes']
         self.text_names = info['text_names']
@@ -189,14 +213,6 @@ class SAMTextSeeder(TrainingFreeSeeder):
         if self.tagger is not None:
             self.tagger.requires_grad_(False)
         exclude_from_checkpoint(self, ('grounding', 'sam', 'tagger'))
-
-    def train(self, mode: bool = True) -> 'SAMTextSeeder':
-        """Stays in eval mode: every part is frozen."""
-        return super().train(False)
-
-    @property
-    def num_fg(self) -> int:
-        return len(self.classes) - 1
 
     def image_classes(self, data_sample: SegDataSample,
                       rgb: np.ndarray) -> List[int]:

@@ -33,8 +33,6 @@ The record has no model confidences: ``predicted_iou`` and
 ``stability_score`` are 1 for every mask (SAMS does not use them), and
 ``bbox`` is the XYWH box of the mask as SAM reports it (inclusive max).
 """
-import hashlib
-import json
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
@@ -42,7 +40,7 @@ import numpy as np
 import torch
 
 from mmseg.registry import MODELS
-from .mask_cache import SAMMaskRecord
+from .mask_cache import SAMMaskRecord, config_fingerprint
 from .mask_filter import filter_quasi_superpixels
 from .levelled_amg import check_rgb_image
 
@@ -251,9 +249,8 @@ class FelzenszwalbQuasiSuperpixelGenerator:
             max_side=self.max_side,
             max_area=list(self.max_area),
             t_r=self.t_r)
-        blob = json.dumps(self._fingerprint_fields, sort_keys=True)
-        self._fingerprint = ('felzenszwalb-' +
-                             hashlib.sha256(blob.encode()).hexdigest()[:20])
+        self._fingerprint = config_fingerprint('felzenszwalb',
+                                               self._fingerprint_fields)
 
     @property
     def fingerprint(self) -> str:

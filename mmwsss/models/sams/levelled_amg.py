@@ -30,7 +30,6 @@ automatic mask generator on the same image and weights (tested for SAM and
 SAM 2). The stored ``predicted_iou`` is the model's raw value.
 """
 import hashlib
-import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -43,10 +42,13 @@ from segment_anything.utils.amg import (
     uncrop_masks, uncrop_points)
 from torchvision.ops.boxes import batched_nms
 
-from .mask_cache import SAMMaskRecord, rle_to_dense
+from .mask_cache import SAMMaskRecord, config_fingerprint, rle_to_dense
 from .mask_filter import filter_quasi_superpixels
 
-__all__ = ['LevelledMaskGenerator', 'ALGORITHM_VERSION', 'check_rgb_image']
+__all__ = [
+    'LevelledMaskGenerator', 'ALGORITHM_VERSION', 'check_rgb_image',
+    'make_point_grids'
+]
 
 #: Bumped whenever the generation changes the masks it makes for the same
 #: config and weights; part of :attr:`LevelledMaskGenerator.fingerprint`.
@@ -56,6 +58,8 @@ ALGORITHM_VERSION = 'fma-amg-v1'
 NUM_LEVELS = 3
 
 HW = Tuple[int, ...]
+#: Per-level offsets by name (``score_thresh_offset``, ...), as configured.
+LevelOffsets = Dict[str, Sequence[float]]
 
 
 def _level_table(values: Sequence[float], name: str,
@@ -65,6 +69,40 @@ def _level_table(values: Sequence[float], name: str,
         raise ValueError(f'sam_generator.{name} must hold 3 values (sub-part,'
                          f' part, whole), got {list(values)!r}.')
     return table
+
+
+def make_point_grids(point_grids: Optional[List[Any]],
+                     points_per_side: Optional[int], crop_n_layers: int,
+                     crop_n_points_downscale_factor: int) -> List[np.ndarray]:
+    """The normalised (x, y) prompt grid of every crop layer.
+
+    Args:
+        point_grids (list, optional): Explicit grids, one per crop layer
+            (float64 copies are returned).
+        points_per_side (int, optional): Side of the layer-0 grid, used
+            when ``point_grids`` is None (upstream's layer grids).
+        crop_n_layers (int): Crop layers; one grid each plus the image's.
+        crop_n_points_downscale_factor (int): Grid downscale per layer.
+
+    Returns:
+        list[np.ndarray]: (N_i, 2) grids.
+
+    Raises:
+        ValueError: Neither argument, or fewer grids than layers.
+    """
+    if point_grids is not None:
+        grids = [np.asarray(g, dtype=np.float64) for g in point_grids]
+    elif points_per_side is not None:
+        grids = build_all_layer_point_grids(points_per_side, crop_n_layers,
+                                            crop_n_points_downscale_factor)
+    else:
+        raise ValueError('sam_generator needs points_per_side or '
+                         'point_grids.')
+    if len(grids) < crop_n_layers + 1:
+        raise ValueError(f'sam_generator.point_grids has {len(grids)} '
+                         f'grid(s); crop_n_layers={crop_n_layers} needs '
+                         f'{crop_n_layers + 1}.')
+    return grids
 
 
 class LevelledMaskGenerator(SamAutomaticMaskGenerator):
@@ -81,12 +119,21 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
         model_type (str): Architecture name (fingerprint, logs).
         weights (str): Identity of the weights (checkpoint identity or
             ``random-init-seed-N``).
-        points_per_side, points_per_batch, pred_iou_thresh,
-        stability_score_thresh, stability_score_offset, box_nms_thresh,
-        crop_n_layers, crop_nms_thresh, crop_overlap_ratio,
-        crop_n_points_downscale_factor, point_grids, min_mask_region_area:
-            Upstream AMG parameters (see
-            :class:`~.mask_generator.SAMQuasiSuperpixelGenerator`).
+        points_per_side (int, optional): Prompt grid of crop layer 0.
+        points_per_batch (int): Prompts decoded per model call (memory /
+            speed only).
+        pred_iou_thresh (float): Predicted-IoU threshold (strict ``>``).
+        stability_score_thresh (float): Stability threshold (``>=``).
+        stability_score_offset (float): Logit offset of the stability score.
+        box_nms_thresh (float): IoU of the within-crop box NMS.
+        crop_n_layers (int): Crop layers (1: the image + 2x2 crops).
+        crop_nms_thresh (float): IoU of the cross-crop box NMS.
+        crop_overlap_ratio (float): Overlap of the crops.
+        crop_n_points_downscale_factor (int): Grid downscale per layer.
+        point_grids (list, optional): Explicit normalised (x, y) grids,
+            one per crop layer; when given, ``points_per_side`` is ignored.
+        min_mask_region_area (int): Holes / islands below this area are
+            filled / removed (0: no post-processing).
         score_thresh_offset (Sequence[float]): Per-level offset added to
             the predicted IoU before the threshold (change 1).
         score_nms_offset (Sequence[float]): Per-level offset added to the
@@ -100,6 +147,8 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
         extra_fingerprint (dict, optional): Family-specific fields that
             change the masks; when given they enter the fingerprint, whose
             prefix then names the family.
+
+    Defaults are the authors' config ``l2_nmsf_s1_rsw3``.
     """
 
     #: Family name: fingerprint prefix (except for plain SAM, whose
@@ -128,21 +177,9 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
                  t_r: Optional[float] = 0.3,
                  filter_chunk_size: int = 50,
                  extra_fingerprint: Optional[Dict[str, Any]] = None) -> None:
-        if point_grids is not None:
-            self.point_grids = [
-                np.asarray(g, dtype=np.float64) for g in point_grids
-            ]
-        elif points_per_side is not None:
-            self.point_grids = build_all_layer_point_grids(
-                points_per_side, crop_n_layers, crop_n_points_downscale_factor)
-        else:
-            raise ValueError('sam_generator needs points_per_side or '
-                             'point_grids.')
-        if len(self.point_grids) < crop_n_layers + 1:
-            raise ValueError(
-                f'sam_generator.point_grids has {len(self.point_grids)} '
-                f'grid(s); crop_n_layers={crop_n_layers} needs '
-                f'{crop_n_layers + 1}.')
+        self.point_grids = make_point_grids(point_grids, points_per_side,
+                                            crop_n_layers,
+                                            crop_n_points_downscale_factor)
         self.predictor = predictor
         self.points_per_batch = int(points_per_batch)
         self.pred_iou_thresh = float(pred_iou_thresh)
@@ -167,9 +204,26 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
         self.t_r = None if t_r is None else float(t_r)
         self.filter_chunk_size = int(filter_chunk_size)
         self.model_type = model_type
+        offsets = dict(
+            score_thresh_offset=score_thresh_offset,
+            score_nms_offset=score_nms_offset,
+            stability_score_bias=stability_score_bias)
+        self._set_fingerprint(weights, offsets, extra_fingerprint)
+
+    def _set_fingerprint(self, weights: str, offsets: LevelOffsets,
+                         extra: Optional[Dict[str, Any]]) -> None:
+        """Hash everything that changes the masks into :attr:`fingerprint`.
+
+        Args:
+            weights (str): Identity of the weights.
+            offsets (dict): The per-level offsets as given (their float
+                values enter the hash, not the float32 tables).
+            extra (dict, optional): Family-specific fields; when given, the
+                family enters the fields and the prefix.
+        """
         fields = dict(
             algorithm=ALGORITHM_VERSION,
-            model_type=model_type,
+            model_type=self.model_type,
             weights=weights,
             point_grids=hashlib.sha256(
                 np.concatenate([g.ravel() for g in self.point_grids
@@ -182,18 +236,17 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
             crop_nms_thresh=self.crop_nms_thresh,
             crop_overlap_ratio=self.crop_overlap_ratio,
             min_mask_region_area=self.min_mask_region_area,
-            score_thresh_offset=[float(v) for v in score_thresh_offset],
-            score_nms_offset=[float(v) for v in score_nms_offset],
-            stability_score_bias=[float(v) for v in stability_score_bias],
+            **{
+                name: [float(v) for v in values]
+                for name, values in offsets.items()
+            },
             t_r=self.t_r)
-        prefix = model_type
-        if extra_fingerprint:
-            fields.update(family=self.family, **extra_fingerprint)
-            prefix = f'{self.family}-{model_type}'
+        prefix = self.model_type
+        if extra:
+            fields.update(family=self.family, **extra)
+            prefix = f'{self.family}-{self.model_type}'
         self._fingerprint_fields = fields
-        blob = json.dumps(fields, sort_keys=True)
-        self._fingerprint = (
-            f'{prefix}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}')
+        self._fingerprint = config_fingerprint(prefix, fields)
 
     @property
     def fingerprint(self) -> str:

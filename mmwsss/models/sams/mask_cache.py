@@ -26,7 +26,9 @@ later run would take as finished. :func:`load_masks` checks the format, the
 image size and the fingerprint and raises :class:`MaskCacheError` naming the
 file and what differs.
 """
+import hashlib
 import io
+import json
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -38,7 +40,7 @@ from mmwsss.evaluation.seed_io import atomic_write_bytes
 __all__ = [
     'CACHE_FORMAT', 'CACHE_SUFFIX', 'MaskCacheError', 'SAMMaskRecord',
     'mask_cache_path', 'save_masks', 'load_masks', 'is_valid_cache',
-    'read_fingerprint',
+    'read_fingerprint', 'config_fingerprint',
     'rle_to_dense', 'dense_to_rle'
 ]
 
@@ -48,6 +50,21 @@ CACHE_SUFFIX = '.npz'
 
 class MaskCacheError(RuntimeError):
     """A mask cache file is missing, unreadable or made for other inputs."""
+
+
+def config_fingerprint(prefix: str, fields: Dict[str, Any]) -> str:
+    """The fingerprint a mask generator stores in its cache files.
+
+    Args:
+        prefix (str): Readable head (model type, family).
+        fields (dict): JSON-serialisable values of everything that changes
+            the masks.
+
+    Returns:
+        str: ``'<prefix>-<sha256 of the sorted JSON of fields, 20 hex>'``.
+    """
+    blob = json.dumps(fields, sort_keys=True)
+    return f'{prefix}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}'
 
 
 def dense_to_rle(masks: np.ndarray) -> List[Dict[str, Any]]:

@@ -15,12 +15,13 @@ With the offsets at 0 and ``t_r=None`` the output equals upstream's on the
 same image and weights. The stored ``predicted_iou`` is SAM's raw value.
 """
 import logging
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.logging import print_log
 from segment_anything import SamPredictor
+from torch import nn
 
 from mmseg.registry import MODELS
 from .levelled_amg import (ALGORITHM_VERSION, LevelledMaskGenerator,
@@ -29,7 +30,7 @@ from .sam_builder import build_sam_model, checkpoint_identity
 
 __all__ = [
     'SAMQuasiSuperpixelGenerator', 'ALGORITHM_VERSION', 'check_rgb_image',
-    'weights_identity', 'warn_random_weights'
+    'weights_identity', 'warn_random_weights', 'build_generator_model'
 ]
 
 HW = Tuple[int, ...]
@@ -53,6 +54,41 @@ def warn_random_weights(name: str, checkpoint: Optional[str],
             level=logging.WARNING)
 
 
+def build_generator_model(builder: Callable[..., nn.Module], name: str,
+                          model_type: str, checkpoint: Optional[str],
+                          random_init: bool, seed: int, device: Optional[str],
+                          **extra: Any) -> Tuple[nn.Module, str]:
+    """Build a mask generator's model and name its weights.
+
+    The first step of every SAM-family generator: build the model, warn
+    when its weights are random (:func:`warn_random_weights`) and identify
+    them for the fingerprint (:func:`weights_identity`).
+
+    Args:
+        builder (Callable): The family's model builder (e.g.
+            :func:`~.sam_builder.build_sam_model`).
+        name (str): Family name for the warning (``'SAM'``, ``'SAM 2'``...).
+        model_type (str): The architecture.
+        checkpoint (str, optional): Local checkpoint path.
+        random_init (bool): Random weights for an official architecture.
+        seed (int): Seed of a random initialisation.
+        device (str, optional): None -> cuda if available, else cpu.
+        **extra: Further arguments of ``builder``.
+
+    Returns:
+        tuple[nn.Module, str]: The model and the identity of its weights.
+    """
+    model = builder(
+        model_type,
+        checkpoint=checkpoint,
+        random_init=random_init,
+        seed=seed,
+        device=device,
+        **extra)
+    warn_random_weights(f'{name} {model_type}', checkpoint, seed)
+    return model, weights_identity(checkpoint, seed)
+
+
 @MODELS.register_module()
 class SAMQuasiSuperpixelGenerator(LevelledMaskGenerator):
     """FMA-WSSS quasi-superpixel generator (SAM AMG + three changes).
@@ -66,31 +102,15 @@ class SAMQuasiSuperpixelGenerator(LevelledMaskGenerator):
             architecture (benchmarks/tests).
         seed (int): Seed of a random initialisation.
         device (str, optional): None -> cuda if available, else cpu.
-        points_per_side (int, optional): Prompt grid of crop layer 0.
-        points_per_batch (int): Prompts decoded per model call (memory /
-            speed only).
-        pred_iou_thresh (float): Predicted-IoU threshold (strict ``>``).
-        stability_score_thresh (float): Stability threshold (``>=``).
-        stability_score_offset (float): Logit offset of the stability score.
-        box_nms_thresh (float): IoU of the within-crop box NMS.
-        crop_n_layers (int): Crop layers (1: the image + 2x2 crops).
-        crop_nms_thresh (float): IoU of the cross-crop box NMS.
-        crop_overlap_ratio (float): Overlap of the crops.
-        crop_n_points_downscale_factor (int): Grid downscale per layer.
-        point_grids (list, optional): Explicit normalised (x, y) grids,
-            one per crop layer; when given, ``points_per_side`` is ignored.
-        min_mask_region_area (int): Holes / islands below this area are
-            filled / removed (0: no post-processing).
-        score_thresh_offset (Sequence[float]): Per-level offset added to
-            the predicted IoU before the threshold (change 1).
-        score_nms_offset (Sequence[float]): Per-level offset added to the
-            predicted IoU for the within-crop NMS (change 2).
-        stability_score_bias (Sequence[float]): Per-level offset added to
-            the stability score before its threshold.
-        t_r (float, optional): Occupation threshold of the level filter
-            (change 3); None switches the filter off.
-        filter_chunk_size (int): Masks per intersection product of the
-            filter (memory only).
+        points_per_side, points_per_batch, pred_iou_thresh,
+        stability_score_thresh, stability_score_offset, box_nms_thresh,
+        crop_n_layers, crop_nms_thresh, crop_overlap_ratio,
+        crop_n_points_downscale_factor, point_grids, min_mask_region_area,
+        score_thresh_offset, score_nms_offset, stability_score_bias, t_r,
+        filter_chunk_size: AMG parameters and the three changes, see
+            :class:`~.levelled_amg.LevelledMaskGenerator` (the paper's
+            values by default; the signature states them, so configs and
+            tools read them from here).
     """
 
     def __init__(self,
@@ -116,17 +136,13 @@ class SAMQuasiSuperpixelGenerator(LevelledMaskGenerator):
                  stability_score_bias: Sequence[float] = (0.0, 0.0, 0.0),
                  t_r: Optional[float] = 0.3,
                  filter_chunk_size: int = 50) -> None:
-        model = build_sam_model(
-            model_type,
-            checkpoint=checkpoint,
-            random_init=random_init,
-            seed=seed,
-            device=device)
-        warn_random_weights(f'SAM {model_type}', checkpoint, seed)
+        model, weights = build_generator_model(build_sam_model, 'SAM',
+                                               model_type, checkpoint,
+                                               random_init, seed, device)
         super().__init__(
             SamPredictor(model),
             model_type=model_type,
-            weights=weights_identity(checkpoint, seed),
+            weights=weights,
             points_per_side=points_per_side,
             points_per_batch=points_per_batch,
             pred_iou_thresh=pred_iou_thresh,
@@ -148,15 +164,8 @@ class SAMQuasiSuperpixelGenerator(LevelledMaskGenerator):
 
     def _predict_levels(self, points: np.ndarray,
                         im_size: HW) -> Tuple[torch.Tensor, torch.Tensor]:
-        """SAM's three multimask outputs for each point prompt.
-
-        Args:
-            points (np.ndarray): (B, 2) prompts in crop pixels (x, y).
-            im_size (tuple): Crop (H, W).
-
-        Returns:
-            tuple[Tensor, Tensor]: (B, 3, H, W) logits, (B, 3) IoUs.
-        """
+        """SAM's three multimask outputs for each point prompt (arguments
+        and outputs: :meth:`LevelledMaskGenerator._predict_levels`)."""
         transformed = self.predictor.transform.apply_coords(points, im_size)
         in_points = torch.as_tensor(transformed, device=self.predictor.device)
         in_labels = torch.ones(

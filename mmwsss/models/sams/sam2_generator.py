@@ -31,9 +31,9 @@ from torch import nn
 
 from mmseg.registry import MODELS
 from .levelled_amg import LevelledMaskGenerator
-from .mask_generator import warn_random_weights, weights_identity
-from .sam_builder import (check_checkpoint_args, resolve_device,
-                          smooth_transposed_convs)
+from .mask_generator import build_generator_model
+from .sam_builder import (build_seeded_model, check_checkpoint_args,
+                          check_model_type, smooth_transposed_convs)
 
 __all__ = [
     'SAM2_CONFIGS', 'SAM2_CHECKPOINT_URLS', 'build_sam2_model',
@@ -164,30 +164,36 @@ def build_sam2_model(model_type: str = 'sam2.1_hiera_l',
             ``random_init``.
         RuntimeError: The checkpoint does not fit the architecture.
     """
-    if model_type not in SAM2_CONFIGS:
-        raise KeyError(f'Unknown SAM 2 model_type {model_type!r}; expected '
-                       f'one of {tuple(SAM2_CONFIGS)}.')
+    check_model_type('SAM 2', model_type, tuple(SAM2_CONFIGS))
     url = SAM2_CHECKPOINT_URLS.get(model_type)
     check_checkpoint_args('SAM 2', model_type, checkpoint, random_init, url)
     from hydra.utils import instantiate
     model_cfg = _model_config(model_type)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+
+    def construct() -> nn.Module:
         model = instantiate(model_cfg, _recursive_=True)
         if model_type == 'tiny':
             smooth_transposed_convs(model.sam_mask_decoder)
-    if checkpoint is not None:
-        from mmwsss.compat import load_local_checkpoint
-        state = load_local_checkpoint(checkpoint, map_location='cpu')
-        if isinstance(state, dict) and isinstance(state.get('model'), dict):
-            state = state['model']
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f'SAM 2 checkpoint {checkpoint} does not fit model_type '
-                f'{model_type!r}: {err}') from err
-    return model.eval().to(resolve_device(device))
+        return model
+
+    return build_seeded_model(
+        'SAM 2',
+        model_type,
+        construct,
+        checkpoint,
+        seed,
+        device,
+        read_state=_read_sam2_state)
+
+
+def _read_sam2_state(checkpoint: str) -> dict:
+    """A SAM 2 checkpoint's state dict (``{'model': state_dict}`` or a bare
+    state dict), on the CPU."""
+    from mmwsss.compat import load_local_checkpoint
+    state = load_local_checkpoint(checkpoint, map_location='cpu')
+    if isinstance(state, dict) and isinstance(state.get('model'), dict):
+        state = state['model']
+    return state
 
 
 def sam2_image_predictor(model: nn.Module, mask_threshold: float,
@@ -221,9 +227,9 @@ class SAM2QuasiSuperpixelGenerator(LevelledMaskGenerator):
         device (str, optional): None -> cuda if available, else cpu.
         mask_threshold (float): Logit threshold of the masks (SAM 2's AMG
             option, 0.0).
-        **kwargs: AMG parameters and the three changes, as
-            :class:`~.mask_generator.SAMQuasiSuperpixelGenerator` (the
-            paper's values by default).
+        **kwargs: AMG parameters and the three changes, see
+            :class:`~.levelled_amg.LevelledMaskGenerator` (the paper's
+            values by default).
     """
 
     family = 'sam2'
@@ -236,13 +242,9 @@ class SAM2QuasiSuperpixelGenerator(LevelledMaskGenerator):
                  device: Optional[str] = None,
                  mask_threshold: float = 0.0,
                  **kwargs: Any) -> None:
-        model = build_sam2_model(
-            model_type,
-            checkpoint=checkpoint,
-            random_init=random_init,
-            seed=seed,
-            device=device)
-        warn_random_weights(f'SAM 2 {model_type}', checkpoint, seed)
+        model, weights = build_generator_model(build_sam2_model, 'SAM 2',
+                                               model_type, checkpoint,
+                                               random_init, seed, device)
         self._mask_threshold = float(mask_threshold)
         predictor = sam2_image_predictor(
             model, self._mask_threshold,
@@ -250,7 +252,7 @@ class SAM2QuasiSuperpixelGenerator(LevelledMaskGenerator):
         super().__init__(
             predictor,
             model_type=model_type,
-            weights=weights_identity(checkpoint, seed),
+            weights=weights,
             extra_fingerprint=dict(mask_threshold=self._mask_threshold),
             **kwargs)
         self.checkpoint = checkpoint
@@ -265,16 +267,8 @@ class SAM2QuasiSuperpixelGenerator(LevelledMaskGenerator):
 
     def _predict_levels(self, points: np.ndarray,
                         im_size: HW) -> Tuple[torch.Tensor, torch.Tensor]:
-        """SAM 2's three multimask outputs for each point prompt.
-
-        Args:
-            points (np.ndarray): (B, 2) prompts in crop pixels (x, y).
-            im_size (tuple): Crop (H, W).
-
-        Returns:
-            tuple[Tensor, Tensor]: (B, 3, H, W) logits at crop size, (B, 3)
-            IoU predictions.
-        """
+        """SAM 2's three multimask outputs for each point prompt (arguments
+        and outputs: :meth:`LevelledMaskGenerator._predict_levels`)."""
         pred = self.predictor
         pts = torch.as_tensor(points, dtype=torch.float32, device=pred.device)
         in_points = pred._transforms.transform_coords(

@@ -34,7 +34,7 @@ from typing import Any, Dict, Iterator, Optional
 import torch
 from torch import nn
 
-from .sam_builder import resolve_device
+from .sam_builder import build_seeded_model, check_model_type, resolve_device
 
 __all__ = [
     'SAM3_MODEL_TYPES', 'SAM3_CHECKPOINT_URL', 'build_sam3_model',
@@ -203,7 +203,9 @@ def build_tiny_sam3(bpe_path: str) -> nn.Module:
     """A tiny randomly initialised SAM 3 image model (``Sam3Image``) with
     the released structure (see the module docstring for the sizes).
 
-    Call inside :func:`sam3_construction_device` (and a seeded RNG).
+    Call inside :func:`sam3_construction_device` (and a seeded RNG). The
+    parts are constructed in a fixed order (backbone, transformer, scoring,
+    segmentation head, geometry encoder), which fixes the random weights.
 
     Args:
         bpe_path (str): CLIP BPE vocabulary of the text tokenizer.
@@ -211,35 +213,67 @@ def build_tiny_sam3(bpe_path: str) -> nn.Module:
     Returns:
         nn.Module: The model (train mode, as built).
     """
-    from sam3.model.decoder import TransformerDecoder, TransformerDecoderLayer
-    from sam3.model.encoder import (TransformerEncoderFusion,
-                                    TransformerEncoderLayer)
-    from sam3.model.geometry_encoders import SequenceGeometryEncoder
-    from sam3.model.maskformer_segmentation import (PixelDecoder,
-                                                    UniversalSegmentationHead)
-    from sam3.model.model_misc import MLP, DotProductScoring
-    from sam3.model.model_misc import MultiheadAttentionWrapper as MHA
-    from sam3.model.model_misc import TransformerWrapper
-    from sam3.model.necks import Sam3DualViTDetNeck
-    from sam3.model.position_encoding import PositionEmbeddingSine
     from sam3.model.sam3_image import Sam3Image
-    from sam3.model.text_encoder_ve import VETextEncoder
-    from sam3.model.tokenizer_ve import SimpleTokenizer
+    backbone = _tiny_backbone(bpe_path)
+    transformer = _tiny_transformer()
+    scoring = _tiny_scoring()
+    seg_head = _tiny_segmentation_head()
+    geometry = _tiny_geometry_encoder()
+    return Sam3Image(
+        backbone=backbone,
+        transformer=transformer,
+        input_geometry_encoder=geometry,
+        segmentation_head=seg_head,
+        num_feature_levels=1,
+        o2m_mask_predict=True,
+        dot_prod_scoring=scoring,
+        use_instance_query=False,
+        multimask_output=True,
+        inst_interactive_predictor=None,
+        matcher=None)
+
+
+def _tiny_pos_enc(res: Optional[int] = None) -> nn.Module:
+    """Sine position encoding of the tiny SAM 3 (cache for ``res`` px)."""
+    from sam3.model.position_encoding import PositionEmbeddingSine
+    return PositionEmbeddingSine(
+        num_pos_feats=_TINY['d_model'],
+        normalize=True,
+        scale=None,
+        temperature=10000,
+        precompute_resolution=res)
+
+
+def _tiny_attention(batch_first: bool = False) -> nn.Module:
+    """Multi-head attention of the tiny SAM 3's transformers."""
+    from sam3.model.model_misc import MultiheadAttentionWrapper
+    return MultiheadAttentionWrapper(
+        num_heads=_TINY['heads'],
+        dropout=0.0,
+        embed_dim=_TINY['d_model'],
+        batch_first=batch_first)
+
+
+def _tiny_encoder_layer(batch_first: bool, **kwargs: Any) -> nn.Module:
+    """A pre-norm transformer encoder layer (fusion / geometry encoder);
+    ``kwargs`` say where the position encoding enters."""
+    from sam3.model.encoder import TransformerEncoderLayer
+    return TransformerEncoderLayer(
+        activation='relu',
+        d_model=_TINY['d_model'],
+        dim_feedforward=_TINY['ffn'],
+        dropout=0.0,
+        pre_norm=True,
+        self_attention=_tiny_attention(batch_first),
+        cross_attention=_tiny_attention(batch_first),
+        **kwargs)
+
+
+def _tiny_vit() -> nn.Module:
+    """The image trunk: a ViT with windowed blocks, the last one global."""
     from sam3.model.vitdet import ViT
-    from sam3.model.vl_combiner import SAM3VLBackbone
-
     t = _TINY
-    d, h, ffn = t['d_model'], t['heads'], t['ffn']
-
-    def pos_enc(res: Optional[int] = None) -> nn.Module:
-        return PositionEmbeddingSine(
-            num_pos_feats=d,
-            normalize=True,
-            scale=None,
-            temperature=10000,
-            precompute_resolution=res)
-
-    vit = ViT(
+    return ViT(
         img_size=t['img_size'],
         pretrain_img_size=t['img_size'],
         patch_size=t['patch_size'],
@@ -264,38 +298,41 @@ def build_tiny_sam3(bpe_path: str) -> nn.Module:
         return_interm_layers=False,
         bias_patch_embed=False,
         use_act_checkpoint=False)
+
+
+def _tiny_backbone(bpe_path: str) -> nn.Module:
+    """Vision (ViT + neck) and text encoders of the tiny SAM 3."""
+    from sam3.model.necks import Sam3DualViTDetNeck
+    from sam3.model.text_encoder_ve import VETextEncoder
+    from sam3.model.tokenizer_ve import SimpleTokenizer
+    from sam3.model.vl_combiner import SAM3VLBackbone
+    t = _TINY
+    vit = _tiny_vit()
     neck = Sam3DualViTDetNeck(
-        position_encoding=pos_enc(t['img_size']),
-        d_model=d,
+        position_encoding=_tiny_pos_enc(t['img_size']),
+        d_model=t['d_model'],
         scale_factors=[4.0, 2.0, 1.0, 0.5],
         trunk=vit,
         add_sam2_neck=False)
     text = VETextEncoder(
         tokenizer=SimpleTokenizer(bpe_path=bpe_path),
-        d_model=d,
+        d_model=t['d_model'],
         width=t['text_width'],
         heads=t['text_heads'],
         layers=t['text_layers'],
         use_act_checkpoint=False)
-    backbone = SAM3VLBackbone(visual=neck, text=text, scalp=1)
+    return SAM3VLBackbone(visual=neck, text=text, scalp=1)
 
-    def enc_layer(batch_first: bool, **kw: Any) -> nn.Module:
-        return TransformerEncoderLayer(
-            activation='relu',
-            d_model=d,
-            dim_feedforward=ffn,
-            dropout=0.0,
-            pre_norm=True,
-            self_attention=MHA(
-                num_heads=h, dropout=0.0, embed_dim=d,
-                batch_first=batch_first),
-            cross_attention=MHA(
-                num_heads=h, dropout=0.0, embed_dim=d,
-                batch_first=batch_first),
-            **kw)
 
+def _tiny_transformer() -> nn.Module:
+    """Fusion encoder and DETR-style decoder (with presence token)."""
+    from sam3.model.decoder import TransformerDecoder, TransformerDecoderLayer
+    from sam3.model.encoder import TransformerEncoderFusion
+    from sam3.model.model_misc import TransformerWrapper
+    t = _TINY
+    d = t['d_model']
     encoder = TransformerEncoderFusion(
-        layer=enc_layer(
+        layer=_tiny_encoder_layer(
             True,
             pos_enc_at_attn=True,
             pos_enc_at_cross_attn_keys=False,
@@ -311,10 +348,10 @@ def build_tiny_sam3(bpe_path: str) -> nn.Module:
         layer=TransformerDecoderLayer(
             activation='relu',
             d_model=d,
-            dim_feedforward=ffn,
+            dim_feedforward=t['ffn'],
             dropout=0.0,
-            cross_attention=MHA(num_heads=h, dropout=0.0, embed_dim=d),
-            n_heads=h,
+            cross_attention=_tiny_attention(),
+            n_heads=t['heads'],
             use_text_cross_attention=True),
         num_layers=t['layers'],
         num_queries=t['num_queries'],
@@ -331,33 +368,52 @@ def build_tiny_sam3(bpe_path: str) -> nn.Module:
         stride=t['patch_size'],
         use_act_checkpoint=False,
         presence_token=True)
-    transformer = TransformerWrapper(
-        encoder=encoder, decoder=decoder, d_model=d)
-    scoring = DotProductScoring(
+    return TransformerWrapper(encoder=encoder, decoder=decoder, d_model=d)
+
+
+def _tiny_scoring() -> nn.Module:
+    """Dot-product scoring of queries against the prompt."""
+    from sam3.model.model_misc import MLP, DotProductScoring
+    d = _TINY['d_model']
+    return DotProductScoring(
         d_model=d,
         d_proj=d,
         prompt_mlp=MLP(
             input_dim=d,
-            hidden_dim=ffn,
+            hidden_dim=_TINY['ffn'],
             output_dim=d,
             num_layers=2,
             dropout=0.0,
             residual=True,
             out_norm=nn.LayerNorm(d)))
-    seg_head = UniversalSegmentationHead(
+
+
+def _tiny_segmentation_head() -> nn.Module:
+    """Pixel decoder and mask head."""
+    from sam3.model.maskformer_segmentation import (PixelDecoder,
+                                                    UniversalSegmentationHead)
+    from sam3.model.model_misc import MultiheadAttentionWrapper
+    d = _TINY['d_model']
+    return UniversalSegmentationHead(
         hidden_dim=d,
         upsampling_stages=3,
         aux_masks=False,
         presence_head=False,
         dot_product_scorer=None,
         act_ckpt=False,
-        cross_attend_prompt=MHA(num_heads=h, dropout=0, embed_dim=d),
+        cross_attend_prompt=MultiheadAttentionWrapper(
+            num_heads=_TINY['heads'], dropout=0, embed_dim=d),
         pixel_decoder=PixelDecoder(
             num_upsampling_stages=3,
             interpolation_mode='nearest',
             hidden_dim=d))
-    geometry = SequenceGeometryEncoder(
-        pos_enc=pos_enc(),
+
+
+def _tiny_geometry_encoder() -> nn.Module:
+    """Encoder of point / box prompts."""
+    from sam3.model.geometry_encoders import SequenceGeometryEncoder
+    return SequenceGeometryEncoder(
+        pos_enc=_tiny_pos_enc(),
         encode_boxes_as_points=False,
         points_direct_project=True,
         points_pool=True,
@@ -365,9 +421,9 @@ def build_tiny_sam3(bpe_path: str) -> nn.Module:
         boxes_direct_project=True,
         boxes_pool=True,
         boxes_pos_enc=True,
-        d_model=d,
-        num_layers=t['layers'],
-        layer=enc_layer(
+        d_model=_TINY['d_model'],
+        num_layers=_TINY['layers'],
+        layer=_tiny_encoder_layer(
             False,
             pos_enc_at_attn=False,
             pos_enc_at_cross_attn_queries=False,
@@ -375,18 +431,6 @@ def build_tiny_sam3(bpe_path: str) -> nn.Module:
         use_act_ckpt=False,
         add_cls=True,
         add_post_encode_proj=True)
-    return Sam3Image(
-        backbone=backbone,
-        transformer=transformer,
-        input_geometry_encoder=geometry,
-        segmentation_head=seg_head,
-        num_feature_levels=1,
-        o2m_mask_predict=True,
-        dot_prod_scoring=scoring,
-        use_instance_query=False,
-        multimask_output=True,
-        inst_interactive_predictor=None,
-        matcher=None)
 
 
 def sam3_image_state_dict(ckpt: Dict[str, Any]) -> Dict[str, Any]:
@@ -433,9 +477,7 @@ def build_sam3_model(model_type: str = 'sam3',
         ValueError: ``'sam3'`` with neither a checkpoint nor ``random_init``.
         RuntimeError: The checkpoint does not fit the architecture.
     """
-    if model_type not in SAM3_MODEL_TYPES:
-        raise KeyError(f'Unknown SAM 3 model_type {model_type!r}; expected '
-                       f'one of {SAM3_MODEL_TYPES}.')
+    check_model_type('SAM 3', model_type, SAM3_MODEL_TYPES)
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise FileNotFoundError(
             f'SAM 3 checkpoint {checkpoint!r} does not exist. Download '
@@ -449,29 +491,36 @@ def build_sam3_model(model_type: str = 'sam3',
     builder = _import_sam3()
     bpe_path = bpe_path or default_bpe_path()
     dev = resolve_device(device)
-    with torch.random.fork_rng(devices=[]), sam3_construction_device(dev):
-        torch.manual_seed(seed)
-        if model_type == 'tiny':
-            model = build_tiny_sam3(bpe_path)
-        else:
-            model = builder.build_sam3_image_model(
-                bpe_path=bpe_path,
-                device='cpu',
-                eval_mode=True,
-                checkpoint_path=None,
-                load_from_HF=False,
-                enable_segmentation=True,
-                enable_inst_interactivity=False)
-        if checkpoint is None:
-            init_uninitialised_text_params(model)
-    if checkpoint is not None:
-        from mmwsss.compat import load_local_checkpoint
-        state = sam3_image_state_dict(
-            load_local_checkpoint(checkpoint, map_location='cpu'))
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f'SAM 3 checkpoint {checkpoint} does not fit model_type '
-                f'{model_type!r}: {err}') from err
-    return make_any_device(model).eval().to(dev)
+
+    def construct() -> nn.Module:
+        with sam3_construction_device(dev):
+            if model_type == 'tiny':
+                model = build_tiny_sam3(bpe_path)
+            else:
+                model = builder.build_sam3_image_model(
+                    bpe_path=bpe_path,
+                    device='cpu',
+                    eval_mode=True,
+                    checkpoint_path=None,
+                    load_from_HF=False,
+                    enable_segmentation=True,
+                    enable_inst_interactivity=False)
+            if checkpoint is None:
+                init_uninitialised_text_params(model)
+        return make_any_device(model)
+
+    return build_seeded_model(
+        'SAM 3',
+        model_type,
+        construct,
+        checkpoint,
+        seed,
+        device,
+        read_state=_read_sam3_state)
+
+
+def _read_sam3_state(checkpoint: str) -> Dict[str, Any]:
+    """The image model's weights of a local SAM 3 checkpoint, on the CPU."""
+    from mmwsss.compat import load_local_checkpoint
+    return sam3_image_state_dict(
+        load_local_checkpoint(checkpoint, map_location='cpu'))

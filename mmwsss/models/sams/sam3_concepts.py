@@ -18,8 +18,6 @@ filter keeps them all and SAMS paints overlaps by score. The stored
 ``predicted_iou`` is the instance score; ``stability_score`` is SAM's
 stability of the mask logits (offset 1.0).
 """
-import hashlib
-import json
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -29,8 +27,8 @@ from segment_anything.utils.amg import (calculate_stability_score,
 
 from mmseg.registry import MODELS
 from .levelled_amg import check_rgb_image, xyxy_to_xywh
-from .mask_cache import SAMMaskRecord
-from .mask_generator import warn_random_weights, weights_identity
+from .mask_cache import SAMMaskRecord, config_fingerprint
+from .mask_generator import build_generator_model
 from .sam3_builder import SAM3_RESOLUTION, build_sam3_model
 
 __all__ = [
@@ -76,15 +74,16 @@ class SAM3ConceptSegmenter:
                  device: Optional[str] = None,
                  bpe_path: Optional[str] = None,
                  confidence_threshold: float = 0.5) -> None:
-        self.model = build_sam3_model(
+        self.model, self.weights = build_generator_model(
+            build_sam3_model,
+            'SAM 3',
             model_type,
-            checkpoint=checkpoint,
-            random_init=random_init,
-            seed=seed,
-            device=device,
+            checkpoint,
+            random_init,
+            seed,
+            device,
             bpe_path=bpe_path)
         self.model.requires_grad_(False)
-        warn_random_weights(f'SAM 3 {model_type}', checkpoint, seed)
         from sam3.model.sam3_image_processor import Sam3Processor
         self.device = next(self.model.parameters()).device
         self.processor = Sam3Processor(
@@ -93,7 +92,6 @@ class SAM3ConceptSegmenter:
             device=str(self.device),
             confidence_threshold=float(confidence_threshold))
         self.model_type = model_type
-        self.weights = weights_identity(checkpoint, seed)
         self.confidence_threshold = float(confidence_threshold)
         self._text_cache: Dict[str, Dict[str, torch.Tensor]] = {}
 
@@ -138,11 +136,6 @@ class SAM3QuasiSuperpixelGenerator:
 
     Args:
         model_type (str): ``'sam3'`` or ``'tiny'``.
-        checkpoint (str, optional): Local ``sam3.pt``.
-        random_init (bool): Random weights for ``'sam3'``.
-        seed (int): Seed of a random initialisation.
-        device (str, optional): None -> cuda if available, else cpu.
-        bpe_path (str, optional): CLIP BPE vocabulary.
         dataset (str): Class tables of
             :func:`mmwsss.class_names.get_dataset_info`.
         prompts (Sequence[str], optional): The vocabulary; default: the
@@ -150,44 +143,28 @@ class SAM3QuasiSuperpixelGenerator:
             ``background_prompts``).
         background_prompts (bool): Also prompt CLIP-ES's background names
             (sky, road, ...), so background regions get masks too.
-        confidence_threshold (float): Instance score threshold.
         min_mask_region_area (int): Masks smaller than this are dropped.
         stability_score_offset (float): Logit offset of the stored
             stability score.
+        **segmenter_kwargs: The other :class:`SAM3ConceptSegmenter`
+            arguments (keywords only): ``checkpoint``, ``random_init``,
+            ``seed``, ``device``, ``bpe_path``, ``confidence_threshold``
+            (the instance score threshold).
     """
 
     family = 'sam3'
 
     def __init__(self,
                  model_type: str = 'sam3',
-                 checkpoint: Optional[str] = None,
-                 random_init: bool = False,
-                 seed: int = 0,
-                 device: Optional[str] = None,
-                 bpe_path: Optional[str] = None,
+                 *,
                  dataset: str = 'voc',
                  prompts: Optional[Sequence[str]] = None,
                  background_prompts: bool = True,
-                 confidence_threshold: float = 0.5,
                  min_mask_region_area: int = 100,
-                 stability_score_offset: float = 1.0) -> None:
-        from mmwsss.class_names import get_dataset_info
-        if prompts is None:
-            info = get_dataset_info(dataset)
-            prompts = list(info['text_names'])
-            if background_prompts:
-                prompts += list(info['bg_classes'])
-        self.prompts = [str(p) for p in prompts]
-        if not self.prompts:
-            raise ValueError('sam_generator.prompts is empty.')
-        self.segmenter = SAM3ConceptSegmenter(
-            model_type,
-            checkpoint=checkpoint,
-            random_init=random_init,
-            seed=seed,
-            device=device,
-            bpe_path=bpe_path,
-            confidence_threshold=confidence_threshold)
+                 stability_score_offset: float = 1.0,
+                 **segmenter_kwargs: Any) -> None:
+        self.prompts = vocabulary_prompts(prompts, dataset, background_prompts)
+        self.segmenter = SAM3ConceptSegmenter(model_type, **segmenter_kwargs)
         self.model_type = model_type
         self.min_mask_region_area = int(min_mask_region_area)
         self.stability_score_offset = float(stability_score_offset)
@@ -196,12 +173,10 @@ class SAM3QuasiSuperpixelGenerator:
             model_type=model_type,
             weights=self.segmenter.weights,
             prompts=self.prompts,
-            confidence_threshold=float(confidence_threshold),
+            confidence_threshold=self.segmenter.confidence_threshold,
             min_mask_region_area=self.min_mask_region_area,
             stability_score_offset=self.stability_score_offset)
-        blob = json.dumps(fields, sort_keys=True)
-        digest = hashlib.sha256(blob.encode()).hexdigest()[:20]
-        self._fingerprint = f'sam3-{model_type}-{digest}'
+        self._fingerprint = config_fingerprint(f'sam3-{model_type}', fields)
 
     @property
     def fingerprint(self) -> str:
@@ -253,6 +228,35 @@ class SAM3QuasiSuperpixelGenerator:
             image_size=image.shape[:2],
             fingerprint=self.fingerprint,
             bbox=xyxy_to_xywh(cat(boxes, (0, 4)).astype(np.float32)))
+
+
+def vocabulary_prompts(prompts: Optional[Sequence[str]], dataset: str,
+                       background_prompts: bool) -> List[str]:
+    """The text prompts of :class:`SAM3QuasiSuperpixelGenerator`.
+
+    Args:
+        prompts (Sequence[str], optional): Explicit vocabulary.
+        dataset (str): Class tables used when ``prompts`` is None: the
+            foreground ``text_names`` (+ ``bg_classes`` when
+            ``background_prompts``).
+        background_prompts (bool): Add the background names.
+
+    Returns:
+        list[str]: The prompts.
+
+    Raises:
+        ValueError: An empty vocabulary.
+    """
+    from mmwsss.class_names import get_dataset_info
+    if prompts is None:
+        info = get_dataset_info(dataset)
+        prompts = list(info['text_names'])
+        if background_prompts:
+            prompts += list(info['bg_classes'])
+    prompts = [str(p) for p in prompts]
+    if not prompts:
+        raise ValueError('sam_generator.prompts is empty.')
+    return prompts
 
 
 def _mask_boxes_xyxy(masks: torch.Tensor) -> torch.Tensor:

@@ -17,17 +17,19 @@ import hashlib
 import os
 import os.path as osp
 from functools import partial
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
+import segment_anything.modeling
 import torch
 from segment_anything import sam_model_registry
-from segment_anything.modeling import (ImageEncoderViT, MaskDecoder,
-                                       PromptEncoder, Sam, TwoWayTransformer)
+from segment_anything.modeling import MaskDecoder, Sam
+from torch import nn
 
 __all__ = [
     'SAM_CHECKPOINT_URLS', 'SAM_MODEL_TYPES', 'build_sam_model',
-    'build_tiny_sam', 'checkpoint_identity', 'resolve_device',
-    'smooth_transposed_convs'
+    'build_tiny_sam', 'build_tiny_sam_like', 'build_seeded_model',
+    'check_checkpoint_args', 'check_model_type', 'checkpoint_identity',
+    'resolve_device', 'smooth_transposed_convs'
 ]
 
 #: Official SAM checkpoints (Meta's segment-anything README).
@@ -74,12 +76,36 @@ def build_tiny_sam() -> Sam:
     Returns:
         Sam: The model in eval mode, on the CPU.
     """
-    prompt_embed_dim = 32
+    return build_tiny_sam_like(segment_anything.modeling, MaskDecoder)
+
+
+def build_tiny_sam_like(modeling: Any, mask_decoder: Callable[..., nn.Module],
+                        **decoder_kwargs: Any) -> nn.Module:
+    """The tiny SAM of :func:`build_tiny_sam`, built from the modules of a
+    SAM-1 style package (``segment_anything.modeling`` or
+    ``segment_anything_hq.modeling``) with its own mask decoder class.
+
+    Modules are constructed in the same order for every package (image
+    encoder, prompt encoder, two-way transformer, mask decoder), so a seeded
+    RNG gives the same weights as before; the transposed convolutions of
+    the mask decoder are smoothed (:func:`smooth_transposed_convs`).
+
+    Args:
+        modeling (module): Provides ``Sam``, ``ImageEncoderViT``,
+            ``PromptEncoder`` and ``TwoWayTransformer``.
+        mask_decoder (type): The mask decoder class.
+        **decoder_kwargs: Extra mask decoder arguments (e.g. HQ-SAM's
+            ``vit_dim``).
+
+    Returns:
+        nn.Module: ``modeling.Sam`` in eval mode, on the CPU.
+    """
+    dim = 32
     image_size = 256
     patch_size = 16
     embed_size = image_size // patch_size
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
+    sam = modeling.Sam(
+        image_encoder=modeling.ImageEncoderViT(
             depth=2,
             embed_dim=32,
             img_size=image_size,
@@ -91,22 +117,20 @@ def build_tiny_sam() -> Sam:
             use_rel_pos=True,
             global_attn_indexes=(1, ),
             window_size=4,
-            out_chans=prompt_embed_dim),
-        prompt_encoder=PromptEncoder(
-            embed_dim=prompt_embed_dim,
+            out_chans=dim),
+        prompt_encoder=modeling.PromptEncoder(
+            embed_dim=dim,
             image_embedding_size=(embed_size, embed_size),
             input_image_size=(image_size, image_size),
             mask_in_chans=8),
-        mask_decoder=MaskDecoder(
+        mask_decoder=mask_decoder(
             num_multimask_outputs=3,
-            transformer=TwoWayTransformer(
-                depth=1,
-                embedding_dim=prompt_embed_dim,
-                mlp_dim=64,
-                num_heads=2),
-            transformer_dim=prompt_embed_dim,
+            transformer=modeling.TwoWayTransformer(
+                depth=1, embedding_dim=dim, mlp_dim=64, num_heads=2),
+            transformer_dim=dim,
             iou_head_depth=3,
-            iou_head_hidden_dim=32),
+            iou_head_hidden_dim=32,
+            **decoder_kwargs),
         pixel_mean=[123.675, 116.28, 103.53],
         pixel_std=[58.395, 57.12, 57.375])
     smooth_transposed_convs(sam.mask_decoder)
@@ -193,6 +217,66 @@ def check_checkpoint_args(family: str, model_type: str,
             'tests only).')
 
 
+def check_model_type(family: str, model_type: str,
+                     model_types: Sequence[str]) -> None:
+    """Raise KeyError unless ``model_type`` is one of ``model_types``.
+
+    Args:
+        family (str): Family name for the message (``'SAM'``, ...).
+        model_type (str): The requested architecture.
+        model_types (Sequence[str]): The family's architectures.
+    """
+    if model_type not in model_types:
+        raise KeyError(f'Unknown {family} model_type {model_type!r}; '
+                       f'expected one of {tuple(model_types)}.')
+
+
+def build_seeded_model(
+        family: str,
+        model_type: str,
+        construct: Callable[[], nn.Module],
+        checkpoint: Optional[str],
+        seed: int,
+        device: Optional[str],
+        read_state: Callable[[str], dict] = _load_state_dict) -> nn.Module:
+    """Construct a model under a seed, load its checkpoint, move it.
+
+    The common steps of every SAM-family builder, after its argument
+    checks: ``construct()`` runs with the global RNG seeded by ``seed``
+    (and restored afterwards, so building a model never changes the
+    caller's random stream); the weights of ``checkpoint``, when given, are
+    loaded strictly.
+
+    Args:
+        family (str): Family name for the messages (``'SAM'``, ...).
+        model_type (str): The architecture (for the messages).
+        construct (Callable): Builds the (random) model.
+        checkpoint (str, optional): Local checkpoint path.
+        seed (int): Seed of the random initialisation.
+        device (str, optional): None -> cuda if available, else cpu.
+        read_state (Callable): Reads the model's state dict from the
+            checkpoint file (the family's key layout).
+
+    Returns:
+        nn.Module: The model in eval mode on ``device``.
+
+    Raises:
+        RuntimeError: The checkpoint does not fit the architecture.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = construct()
+    if checkpoint is not None:
+        state = read_state(checkpoint)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise RuntimeError(
+                f'{family} checkpoint {checkpoint} does not fit model_type '
+                f'{model_type!r}: {err}') from err
+    return model.eval().to(resolve_device(device))
+
+
 def build_sam_model(model_type: str = 'vit_h',
                     checkpoint: Optional[str] = None,
                     random_init: bool = False,
@@ -223,9 +307,7 @@ def build_sam_model(model_type: str = 'vit_h',
         ValueError: An official architecture with neither a checkpoint nor
             ``random_init``.
     """
-    if model_type not in SAM_MODEL_TYPES:
-        raise KeyError(f'Unknown SAM model_type {model_type!r}; expected one '
-                       f'of {SAM_MODEL_TYPES}.')
+    check_model_type('SAM', model_type, SAM_MODEL_TYPES)
     if checkpoint is not None and not osp.isfile(checkpoint):
         url = SAM_CHECKPOINT_URLS.get(model_type)
         hint = (f' Download the official {model_type} weights from {url} '
@@ -241,18 +323,11 @@ def build_sam_model(model_type: str = 'vit_h',
             f'{model_type!r}: download {SAM_CHECKPOINT_URLS[model_type]} '
             'and give its local path (random_init=True builds random '
             'weights, for benchmarks and tests only).')
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+
+    def construct() -> nn.Module:
         if model_type == 'tiny':
-            sam = build_tiny_sam()
-        else:
-            sam = sam_model_registry[model_type](checkpoint=None)
-    if checkpoint is not None:
-        state = _load_state_dict(checkpoint)
-        try:
-            sam.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f'SAM checkpoint {checkpoint} does not fit model_type '
-                f'{model_type!r}: {err}') from err
-    return sam.eval().to(resolve_device(device))
+            return build_tiny_sam()
+        return sam_model_registry[model_type](checkpoint=None)
+
+    return build_seeded_model('SAM', model_type, construct, checkpoint, seed,
+                              device)

@@ -17,7 +17,6 @@ Weights: the official checkpoints (``sam_hq_vit_{h,l,b}.pth``, full model
 state dicts in HQ-SAM's key layout) are local files; nothing is downloaded.
 ``'tiny'`` is a small random architecture for tests.
 """
-from functools import partial
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -26,9 +25,9 @@ from torch import nn
 
 from mmseg.registry import MODELS
 from .levelled_amg import LevelledMaskGenerator
-from .mask_generator import warn_random_weights, weights_identity
-from .sam_builder import (check_checkpoint_args, resolve_device,
-                          smooth_transposed_convs)
+from .mask_generator import build_generator_model
+from .sam_builder import (build_seeded_model, build_tiny_sam_like,
+                          check_checkpoint_args, check_model_type)
 
 __all__ = [
     'SAM_HQ_CHECKPOINT_URLS', 'SAM_HQ_MODEL_TYPES', 'build_sam_hq_model',
@@ -69,41 +68,8 @@ def build_tiny_sam_hq() -> nn.Module:
         nn.Module: ``segment_anything_hq.modeling.Sam`` in eval mode, CPU.
     """
     _import_hq()
-    from segment_anything_hq.modeling import (ImageEncoderViT, MaskDecoderHQ,
-                                              PromptEncoder, Sam,
-                                              TwoWayTransformer)
-    dim, image_size, patch = 32, 256, 16
-    sam = Sam(
-        image_encoder=ImageEncoderViT(
-            depth=2,
-            embed_dim=32,
-            img_size=image_size,
-            mlp_ratio=2,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=2,
-            patch_size=patch,
-            qkv_bias=True,
-            use_rel_pos=True,
-            global_attn_indexes=(1, ),
-            window_size=4,
-            out_chans=dim),
-        prompt_encoder=PromptEncoder(
-            embed_dim=dim,
-            image_embedding_size=(image_size // patch, image_size // patch),
-            input_image_size=(image_size, image_size),
-            mask_in_chans=8),
-        mask_decoder=MaskDecoderHQ(
-            num_multimask_outputs=3,
-            transformer=TwoWayTransformer(
-                depth=1, embedding_dim=dim, mlp_dim=64, num_heads=2),
-            transformer_dim=dim,
-            iou_head_depth=3,
-            iou_head_hidden_dim=32,
-            vit_dim=32),
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375])
-    smooth_transposed_convs(sam.mask_decoder)
-    return sam.eval()
+    from segment_anything_hq import modeling
+    return build_tiny_sam_like(modeling, modeling.MaskDecoderHQ, vit_dim=32)
 
 
 def build_sam_hq_model(model_type: str = 'vit_h',
@@ -132,27 +98,18 @@ def build_sam_hq_model(model_type: str = 'vit_h',
             ``random_init``.
         RuntimeError: The checkpoint does not fit the architecture.
     """
-    if model_type not in SAM_HQ_MODEL_TYPES:
-        raise KeyError(f'Unknown SAM-HQ model_type {model_type!r}; expected '
-                       f'one of {SAM_HQ_MODEL_TYPES}.')
+    check_model_type('SAM-HQ', model_type, SAM_HQ_MODEL_TYPES)
     url = SAM_HQ_CHECKPOINT_URLS.get(model_type)
     check_checkpoint_args('SAM-HQ', model_type, checkpoint, random_init, url)
     hq = _import_hq()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+
+    def construct() -> nn.Module:
         if model_type == 'tiny':
-            sam = build_tiny_sam_hq()
-        else:
-            sam = hq.sam_model_registry[model_type](checkpoint=None)
-    if checkpoint is not None:
-        from .sam_builder import _load_state_dict
-        try:
-            sam.load_state_dict(_load_state_dict(checkpoint), strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(
-                f'SAM-HQ checkpoint {checkpoint} does not fit model_type '
-                f'{model_type!r}: {err}') from err
-    return sam.eval().to(resolve_device(device))
+            return build_tiny_sam_hq()
+        return hq.sam_model_registry[model_type](checkpoint=None)
+
+    return build_seeded_model('SAM-HQ', model_type, construct, checkpoint,
+                              seed, device)
 
 
 @MODELS.register_module()
@@ -165,9 +122,9 @@ class SAMHQQuasiSuperpixelGenerator(LevelledMaskGenerator):
         random_init (bool): Random weights for an official architecture.
         seed (int): Seed of a random initialisation.
         device (str, optional): None -> cuda if available, else cpu.
-        **kwargs: AMG parameters and the three changes, as
-            :class:`~.mask_generator.SAMQuasiSuperpixelGenerator` (the
-            paper's values by default).
+        **kwargs: AMG parameters and the three changes, see
+            :class:`~.levelled_amg.LevelledMaskGenerator` (the paper's
+            values by default).
     """
 
     family = 'sam_hq'
@@ -179,34 +136,23 @@ class SAMHQQuasiSuperpixelGenerator(LevelledMaskGenerator):
                  seed: int = 0,
                  device: Optional[str] = None,
                  **kwargs: Any) -> None:
-        model = build_sam_hq_model(
-            model_type,
-            checkpoint=checkpoint,
-            random_init=random_init,
-            seed=seed,
-            device=device)
-        warn_random_weights(f'SAM-HQ {model_type}', checkpoint, seed)
+        model, weights = build_generator_model(build_sam_hq_model, 'SAM-HQ',
+                                               model_type, checkpoint,
+                                               random_init, seed, device)
         from segment_anything_hq import SamPredictor
         super().__init__(
             SamPredictor(model),
             model_type=model_type,
-            weights=weights_identity(checkpoint, seed),
+            weights=weights,
             extra_fingerprint=dict(levels='sam_k+hq'),
             **kwargs)
         self.checkpoint = checkpoint
 
     def _predict_levels(self, points: np.ndarray,
                         im_size: HW) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Each of SAM's three levels fused with the HQ mask.
-
-        Args:
-            points (np.ndarray): (B, 2) prompts in crop pixels (x, y).
-            im_size (tuple): Crop (H, W).
-
-        Returns:
-            tuple[Tensor, Tensor]: (B, 3, H, W) logits ``sam_k + hq`` at
-            crop size, (B, 3) IoU predictions of the levels.
-        """
+        """Each of SAM's three levels fused with the HQ mask: logits
+        ``sam_k + hq`` and the IoU predictions of the levels (arguments and
+        outputs: :meth:`LevelledMaskGenerator._predict_levels`)."""
         pred = self.predictor
         sam = pred.model
         coords = torch.as_tensor(

@@ -35,9 +35,8 @@ What SAMS does to the merged class probabilities ``prob`` (C, H, W):
 ``seg_logits`` of the output holds the merged probabilities (not logits), so
 metrics and visualisers keep working; ``pred_sem_seg`` the refined labels.
 """
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-import numpy as np
 import torch
 from mmengine.structures import PixelData
 from mmseg.models.segmentors import SegTTAModel
@@ -48,7 +47,7 @@ from torch import Tensor, nn
 from ..crf import CLIP_ES_CRF, dense_crf
 from .mask_cache import SAMMaskRecord
 from .mask_source import SAMMaskSource, read_rgb_image
-from .seeding import mask_runs_from_rle, sams_seed
+from .seeding import SAMSResult, sams_seed_from_record
 
 __all__ = ['SAMSTTAModel', 'CRFTTAModel', 'read_rgb_image']
 
@@ -230,24 +229,52 @@ class SAMSTTAModel(_RefiningTTAModel):
             Tensor: (H, W) int64 class indices.
         """
         record = self.load_record(data_sample)
-        runs = mask_runs_from_rle(record.counts, record.offsets,
-                                  record.image_size, device=probs.device)
-        levels = torch.as_tensor(np.asarray(record.levels, np.int64))
         present = self.present(pred, probs.shape[0])
+        maps, options = self.sams_inputs(probs, present)
+        res = sams_seed_from_record(maps, record, present, **options)
+        return self.labels_from_seed(res, pred)
+
+    def sams_inputs(self, probs: Tensor,
+                    present: Tensor) -> Tuple[Tensor, Dict[str, Any]]:
+        """The maps SAMS scores and its options, by ``scoring``.
+
+        Args:
+            probs (Tensor): (C, H, W) merged probabilities.
+            present (Tensor): (P,) foreground channels to refine.
+
+        Returns:
+            tuple[Tensor, dict]: The maps (``'eq8'`` and no background:
+            the present channels; ``'prob'``: the background channel
+            first) and the :func:`~.seeding.sams_seed` options.
+        """
         bg = self.background_index
         if self.scoring == 'eq8':
-            res = sams_seed(probs[present], runs, levels, present,
-                            alpha=self.alpha)
-        elif bg is None:
-            res = sams_seed(probs[present], runs, levels, present,
-                            norm_first='no_norm',
-                            bg_method={'method': 'no_bg'})
-        else:
-            channels = torch.cat([present.new_tensor([bg]), present])
-            res = sams_seed(probs[channels], runs, levels, present,
-                            norm_first='no_norm',
-                            bg_method={'method': 'alpha_bg',
-                                       'alpha': self.alpha})
+            return probs[present], dict(alpha=self.alpha)
+        if bg is None:
+            return probs[present], dict(
+                norm_first='no_norm', bg_method={'method': 'no_bg'})
+        channels = torch.cat([present.new_tensor([bg]), present])
+        return probs[channels], dict(
+            norm_first='no_norm',
+            bg_method={
+                'method': 'alpha_bg',
+                'alpha': self.alpha
+            })
+
+    def labels_from_seed(self, res: SAMSResult, pred: Tensor) -> Tensor:
+        """Class indices from a SAMS result over the present channels.
+
+        Args:
+            res (SAMSResult): ``seed`` = channel + 1 (0: background or
+                uncovered) and ``mask_map`` (-1 where no mask covers).
+            pred (Tensor): (H, W) merged argmax.
+
+        Returns:
+            Tensor: (H, W) int64 class indices: background where the seed
+            is 0, the merged argmax where no mask covers a pixel
+            (``uncovered='pred'``).
+        """
+        bg = self.background_index
         seed = res.seed.long()
         refined = seed - 1  # seed = channel + 1, 0 = background / uncovered
         if bg is not None:

@@ -19,6 +19,8 @@ from torch import nn
 from mmwsss.models.sams import (CRFTTAModel, MaskCacheError, SAMMaskRecord,
                                 SAMSTTAModel, load_masks, mask_cache_path,
                                 sams_seed, save_masks)
+from mmwsss.models.sams.seeding import (mask_runs_from_rle,
+                                        sams_seed_from_record)
 
 H, W = 20, 30
 
@@ -166,6 +168,54 @@ def test_present_classes_and_no_background(tmp_path):
     lg[2, :, 17:] = 1.5
     pred = nobg.merge_preds([_samples(img, [lg])])[0].pred_sem_seg.data[0]
     assert torch.all(pred[:, 17:] == 2)
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(),
+    dict(alpha=2.0, uncovered='background'),
+    dict(alpha=0.7, scoring='eq8'),
+    dict(background_index=None, present_classes='all'),
+])
+def test_refine_equals_sams_seed_from_record(tmp_path, cfg):
+    """refine is sams_seed_from_record on the cached record (and the same
+    as SAMS over the record's mask runs built by hand)."""
+    img = _image(tmp_path)
+    mask_dir = str(tmp_path / 'masks')
+    _write_cache(mask_dir, img)
+    tta = SAMSTTAModel(FakeSegmentor(), mask_dir=mask_dir, **cfg)
+    probs = _logits(3).softmax(0)
+    pred = probs.argmax(0)
+    ds = _samples(img, [_logits(3)])[0]
+    refined = tta.refine(probs, pred, ds)
+    record = load_masks(mask_cache_path(mask_dir, img))
+    present = tta.present(pred, probs.shape[0])
+    bg = cfg.get('background_index', 0)
+    if cfg.get('scoring') == 'eq8':
+        maps, opts = probs[present], dict(alpha=0.7)
+    elif bg is None:
+        maps, opts = probs[present], dict(
+            norm_first='no_norm', bg_method={'method': 'no_bg'})
+    else:
+        maps = probs[torch.cat([present.new_tensor([bg]), present])]
+        opts = dict(norm_first='no_norm',
+                    bg_method={'method': 'alpha_bg',
+                               'alpha': cfg.get('alpha', 1.0)})
+    res = sams_seed_from_record(maps, record, present, **opts)
+    runs = mask_runs_from_rle(record.counts, record.offsets,
+                              record.image_size)
+    by_hand = sams_seed(maps, runs,
+                        torch.as_tensor(np.asarray(record.levels, np.int64)),
+                        present, **opts)
+    assert torch.equal(res.seed, by_hand.seed)
+    assert torch.equal(res.mask_map, by_hand.mask_map)
+    seed = res.seed.long()
+    want = seed - 1
+    if bg is not None:
+        want = torch.where(seed == 0, torch.full_like(seed, bg), want)
+    if cfg.get('uncovered', 'pred') == 'pred':
+        want = torch.where(res.mask_map >= 0, want, pred)
+    assert refined.dtype == torch.int64
+    assert torch.equal(refined, want)
 
 
 def test_mask_cache_errors(tmp_path):
