@@ -52,8 +52,8 @@ class BaseConfigs:
     mask_generator: Optional[str] = None
     prompts: str = 'configs/fma/voc_mini_prompts_demo.py'
     seeds: str = 'configs/fma/voc_mini_seeds_demo.py'
-    stage2: str = ('configs/deeplabv3plus/'
-                   'deeplabv3plus_r18-tiny_1xb4-40iter_voc-mini-pseudo-128x128.py')
+    stage2: str = ('configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-800iter_'
+                   'voc-mini-pseudo-64x64.py')
 
 
 #: Quasi-superpixels with a SAM checkpoint (the paper's generator) ...

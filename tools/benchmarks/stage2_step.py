@@ -15,7 +15,8 @@ The models are the stage-2 configs' (``--arch real``, default):
 
 with RANDOM weights (the pre-trained backbones are not loaded: they do not
 change the amount of work). ``--arch tiny`` uses the CPU smoke models: the
-demo's ResNet-18-tiny DeepLabV3+ (``..._r18-tiny_1xb4-40iter_voc-mini-pseudo-128x128.py``)
+demo's ResNet-18-tiny DeepLabV3+
+(``..._r18-tiny_1xb4-800iter_voc-mini-pseudo-64x64.py``)
 and a Mask2Former with a 1-block-per-stage Swin of width 32 and one
 pixel-decoder / transformer-decoder layer (:data:`TINY_MASK2FORMER`), batch
 2, crop 64. One step = ``model.train_step`` with the config's optim wrapper
@@ -54,7 +55,7 @@ CONFIGS = dict(
         'pre_2xb2-80k_voc12aug-pseudo-512x512.py'),
     tiny=dict(
         deeplabv3plus='configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-'
-        '40iter_voc-mini-pseudo-128x128.py',
+        '800iter_voc-mini-pseudo-64x64.py',
         mask2former='configs/mask2former/mask2former_swin-l-in22k-384x384-'
         'pre_2xb2-80k_voc12aug-pseudo-512x512.py'))
 # the paper's batch sizes (suppl.: DeepLabV3+ 16, Mask2Former 4)
