@@ -192,6 +192,37 @@ def grad_cam(target: Tensor,
         Tensor: (P, h, w) CAMs in ``promote(target.dtype, float32)``; they
         carry a graph only with ``create_graph=True``.
     """
+    pairs, (h, w) = _check_inputs(target, scores, pairs, grid)
+    out_dtype = torch.promote_types(target.dtype, torch.float32)
+    P = pairs.shape[0]
+    if P == 0:
+        return target.new_zeros((0, h, w), dtype=out_dtype)
+    if samples_independent:
+        sel, slot = _slot_selectors(pairs, scores)
+    else:
+        sel = scores.new_zeros((P, ) + tuple(scores.shape))
+        slot = torch.arange(P, device=pairs.device)
+        sel[slot, pairs[:, 0], pairs[:, 1]] = 1
+    grads = _batched_grads(scores, target, sel, create_graph,
+                           retain_graph or create_graph)  # (J, B, 1+L, C)
+    b = pairs[:, 0]
+    g = grads[slot.to(grads.device), b.to(grads.device), 1:]  # (P, L, C)
+    weights = g.to(out_dtype).mean(dim=1)  # (P, C)
+    act = target.detach()[b.to(target.device), 1:].to(out_dtype)  # (P, L, C)
+    cams = torch.einsum('plc,pc->pl', act, weights).reshape(P, h, w)
+    if relu:
+        cams = cams.clamp(min=0)
+    return cams
+
+
+def _check_inputs(target: Tensor, scores: Tensor, pairs: Tensor,
+                  grid: Sequence[int]) -> Tuple[Tensor, Tuple[int, int]]:
+    """Validate :func:`grad_cam`'s inputs.
+
+    Returns:
+        tuple: ``pairs`` as a long tensor on the scores' device, and the
+        grid ``(h, w)`` as ints.
+    """
     if target.dim() != 3:
         raise ValueError('grad_cam: target must be (B, 1+L, C), got '
                          f'{tuple(target.shape)}')
@@ -211,36 +242,39 @@ def grad_cam(target: Tensor,
     if pairs.dim() != 2 or pairs.shape[1] != 2:
         raise ValueError('grad_cam: pairs must be (P, 2) of (image, class), '
                          f'got {tuple(pairs.shape)}')
-    out_dtype = torch.promote_types(target.dtype, torch.float32)
-    P = pairs.shape[0]
-    if P == 0:
-        return target.new_zeros((0, h, w), dtype=out_dtype)
-    if (pairs[:, 0] < 0).any() or (pairs[:, 0] >= B).any() or \
-            (pairs[:, 1] < 0).any() or (pairs[:, 1] >= scores.shape[1]).any():
+    if pairs.shape[0] and (
+            (pairs[:, 0] < 0).any() or (pairs[:, 0] >= B).any() or
+            (pairs[:, 1] < 0).any() or (pairs[:, 1] >= scores.shape[1]).any()):
         raise ValueError('grad_cam: pairs index outside scores '
                          f'{tuple(scores.shape)}')
+    return pairs, (h, w)
 
-    if samples_independent:
-        sel, slot = _slot_selectors(pairs, scores)
-    else:
-        sel = scores.new_zeros((P, ) + tuple(scores.shape))
-        slot = torch.arange(P, device=pairs.device)
-        sel[slot, pairs[:, 0], pairs[:, 1]] = 1
-    retain = retain_graph or create_graph
+
+def _batched_grads(scores: Tensor, target: Tensor, sel: Tensor,
+                   create_graph: bool, retain: bool) -> Tensor:
+    """``d (scores * sel[j]).sum() / d target`` for every selector ``j``.
+
+    One ``is_grads_batched`` backward; if vmap cannot batch a double
+    backward (``create_graph``), a loop over the selectors (same values, a
+    warning).
+
+    Returns:
+        Tensor: (J, B, 1+L, C) gradients.
+    """
     try:
-        grads = torch.autograd.grad(
+        return torch.autograd.grad(
             scores,
             target,
             grad_outputs=sel,
             is_grads_batched=True,
             retain_graph=retain,
-            create_graph=create_graph)[0]  # (J, B, 1+L, C)
+            create_graph=create_graph)[0]
     except RuntimeError as err:
         if not create_graph:
             raise
         warnings.warn('grad_cam: batched double backward failed '
                       f'({err}); computing the selectors in a loop')
-        grads = torch.stack([
+        return torch.stack([
             torch.autograd.grad(
                 scores,
                 target,
@@ -248,14 +282,6 @@ def grad_cam(target: Tensor,
                 retain_graph=True,
                 create_graph=True)[0] for s in sel
         ])
-    b = pairs[:, 0]
-    g = grads[slot.to(grads.device), b.to(grads.device), 1:]  # (P, L, C)
-    weights = g.to(out_dtype).mean(dim=1)  # (P, C)
-    act = target.detach()[b.to(target.device), 1:].to(out_dtype)  # (P, L, C)
-    cams = torch.einsum('plc,pc->pl', act, weights).reshape(P, h, w)
-    if relu:
-        cams = cams.clamp(min=0)
-    return cams
 
 
 def min_max_normalize(cams: Tensor,
