@@ -10,8 +10,11 @@
 # Training images never load their GT: `train_pipeline` has no
 # LoadAnnotations (weak supervision = image labels only). The GT paths stay
 # in the data infos so that seeds can be scored (`train_eval_dataloader`).
+# Dataloaders and evaluators: wsss_loaders.py.
 # Children override `train_pipeline` / `test_pipeline` and then re-set the
 # dataloaders' `pipeline` (mm configs do not re-evaluate base variables).
+_base_ = ['./wsss_loaders.py']
+
 dataset_type = 'VOCImageLabelDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 train_split = 'ImageSets/Segmentation/trainaug.txt'
@@ -57,15 +60,7 @@ train_dataset = dict(
 # The training images with their GT, one at a time at full size: coarse /
 # final seed generation and seed scoring.
 train_eval_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    ann_file=train_split,
-    data_prefix=dict(img_path='JPEGImages', seg_map_path=train_seg_map_path),
-    seg_map_fallback=train_seg_map_fallback,
-    label_file=label_file,
-    label_cache=label_cache,
-    pipeline=test_pipeline,
-    test_mode=True)
+    train_dataset, pipeline=test_pipeline, test_mode=True)
 val_dataset = dict(
     type=dataset_type,
     data_root=data_root,
@@ -75,25 +70,7 @@ val_dataset = dict(
     pipeline=test_pipeline,
     test_mode=True)
 
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=train_dataset)
-train_eval_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=train_eval_dataset)
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=val_dataset)
+train_dataloader = dict(dataset=train_dataset)
+train_eval_dataloader = dict(dataset=train_eval_dataset)
+val_dataloader = dict(dataset=val_dataset)
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
