@@ -108,3 +108,19 @@ def voc_mini_crops(voc_mini_root: str, num: int, size: int = 64) -> dict:
         dict(type='PackWSSSInputs'),
     ])
     return pseudo_collate([ds[i] for i in range(num)])
+
+
+#: Automatic-mask-generator settings of the "changes off == the stock AMG"
+#: tests on the tiny SAMs (64-pixel image; any IoU, low stability cut, one
+#: crop layer).
+STOCK_AMG_PARAMS = dict(
+    points_per_side=8,
+    points_per_batch=50,
+    pred_iou_thresh=0.0,
+    stability_score_thresh=0.3,
+    stability_score_offset=0.002,
+    box_nms_thresh=0.7,
+    crop_n_layers=1,
+    crop_nms_thresh=0.7,
+    crop_n_points_downscale_factor=2,
+    min_mask_region_area=20)
