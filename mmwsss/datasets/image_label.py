@@ -323,6 +323,34 @@ def labels_from_mask(path: str, num_fg: int,
     return present.tolist()
 
 
+def label_components(label_map: np.ndarray,
+                     min_area: int,
+                     ignore_index: int = IGNORE_INDEX) -> List[np.ndarray]:
+    """Connected regions of each label of a class-index map.
+
+    Args:
+        label_map (np.ndarray): (H, W) class indices, e.g. a GT mask.
+        min_area (int): Smallest region kept, in pixels.
+        ignore_index (int): Label that has no regions. Defaults to 255.
+
+    Returns:
+        list[np.ndarray]: (H, W) bool masks by increasing label, each
+        label's regions in ``cv2.connectedComponents`` order
+        (8-connectivity).
+    """
+    import cv2
+    regions = []
+    for k in np.unique(label_map):
+        if k == ignore_index:
+            continue
+        n, comp = cv2.connectedComponents((label_map == k).astype(np.uint8))
+        for c in range(1, n):
+            m = comp == c
+            if m.sum() >= min_area:
+                regions.append(m)
+    return regions
+
+
 def _mask_labels_cached(path: str, num_fg: int,
                         ignore_index: int) -> List[int]:
     key = (osp.abspath(path), *file_signature(path), num_fg, ignore_index)
