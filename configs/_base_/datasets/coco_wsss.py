@@ -8,7 +8,7 @@
 #   (and the same for val2014)
 # Images without annotations are skipped (skip_unlabeled=True): 82,081 train
 # and 40,137 val images, as in WSSS papers. See mmwsss/datasets/coco.py.
-_base_ = ['./wsss_loaders.py']
+_base_ = ['./wsss_common.py']
 
 dataset_type = 'COCOImageLabelDataset'
 data_root = 'data/coco2014'
@@ -18,24 +18,9 @@ val_ann_file = 'annotations/instances_val2014.json'
 # label cache (e.g. 'work_dirs/coco_labels_train2014.json') to skip it.
 train_label_cache = None
 val_label_cache = None
-crop_size = (512, 512)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResize',
-        scale=(2048, 512),
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackWSSSInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackWSSSInputs'),
-]
+# crop_size, train_pipeline, test_pipeline, dataloaders, evaluators:
+# ./wsss_common.py.
 
 train_dataset = dict(
     type=dataset_type,
@@ -44,9 +29,9 @@ train_dataset = dict(
     data_prefix=dict(
         img_path='train2014', seg_map_path='SegmentationClass/train2014'),
     label_cache=train_label_cache,
-    pipeline=train_pipeline)
+    pipeline=_base_.train_pipeline)
 train_eval_dataset = dict(
-    train_dataset, pipeline=test_pipeline, test_mode=True)
+    train_dataset, pipeline=_base_.test_pipeline, test_mode=True)
 val_dataset = dict(
     train_eval_dataset,
     ann_file=val_ann_file,
@@ -54,7 +39,6 @@ val_dataset = dict(
         img_path='val2014', seg_map_path='SegmentationClass/val2014'),
     label_cache=val_label_cache)
 
-# Dataloaders and evaluators: wsss_loaders.py.
 train_dataloader = dict(dataset=train_dataset)
 train_eval_dataloader = dict(dataset=train_eval_dataset)
 val_dataloader = dict(dataset=val_dataset)
