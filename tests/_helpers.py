@@ -1,13 +1,18 @@
-"""Builders shared by the tests: the tiny random FMAPromptModel and the
-bundled VOC images (``data/voc_mini``) as a dataset or a batch of crops.
+"""What several tests share: the tiny random FMAPromptModel, the bundled
+VOC images (``data/voc_mini``) as a dataset or a batch of crops, the
+settings of the "changes off == stock AMG" tests and a hand-scored toy
+seed.
 
 Imported as ``_helpers``: ``tests/conftest.py`` appends this folder to
 ``sys.path`` (a ``tests`` package in site-packages hides ``tests.*``).
 """
 import copy
+import os.path as osp
 from typing import List
 
+import numpy as np
 import torch
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
@@ -15,16 +20,13 @@ from mmseg.registry import DATASETS, MODELS
 #: The tiny random CLIP of the model tests (no weights to download).
 TINY_CLIP = dict(
     type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16', pretrained=None)
-#: CLIP's mean / std on 0..255 BGR input, padded to the 16-pixel patch grid
-#: (``clip_data_preprocessor`` of configs/_base_/models/clip_vit_b16.py).
-CLIP_PREPROCESSOR = dict(
-    type='SegDataPreProcessor',
-    mean=[122.7709383, 116.7460125, 104.09373615],
-    std=[68.5005327, 66.6321579, 70.32316305],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size_divisor=16)
+#: CLIP's data preprocessor: ``clip_data_preprocessor`` of
+#: configs/_base_/models/clip_vit_b16.py (CLIP's mean / std on 0..255 input,
+#: padded to the 16-pixel patch grid).
+CLIP_PREPROCESSOR = Config.fromfile(
+    osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', '_base_',
+        'models', 'clip_vit_b16.py')).clip_data_preprocessor.to_dict()
 VOC_MINI_TRAIN = 'ImageSets/Segmentation/train.txt'
 
 
@@ -124,3 +126,14 @@ STOCK_AMG_PARAMS = dict(
     crop_nms_thresh=0.7,
     crop_n_points_downscale_factor=2,
     min_mask_region_area=20)
+
+
+#: A 3 x 4 GT and seed of 4 classes, scored by hand in
+#: tests/evaluation/test_seed_scores.py: class 3 is absent from both maps;
+#: 255 in the GT = ignore, 255 in the seed = "no class".
+TOY_GT = np.array([[0, 0, 1, 1],
+                   [0, 255, 1, 1],
+                   [2, 2, 1, 255]], np.uint8)
+TOY_SEED = np.array([[0, 1, 1, 1],
+                     [0, 0, 1, 0],
+                     [2, 255, 2, 2]], np.uint8)
