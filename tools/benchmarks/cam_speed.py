@@ -245,8 +245,8 @@ def row_line(i: int, num: int, sample: Dict, row: Dict, pick: int,
             f'(wall {wall:.0f} ms in all)')
 
 
-def summarize(rows: List[Dict], args: argparse.Namespace, device,
-              peak: float, pick: int, with_sams: bool) -> Dict[str, float]:
+def summarize(rows: List[Dict], args: argparse.Namespace, device, peak: float,
+              pick: int, with_sams: bool) -> Dict[str, float]:
     """Print the means over the images and the summary lines; return the
     summary numbers."""
     import numpy as np

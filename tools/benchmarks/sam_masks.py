@@ -376,8 +376,7 @@ def result_line(name: str, r: Dict, unit: str) -> str:
     """One worker's numbers as an output line."""
     mem = (f'cuda peak +{r["cuda_peak_mib"]:.0f} MiB, '
            if 'cuda_peak_mib' in r else '')
-    levels = (f' (sub-part/part/whole {r["levels"]})'
-              if 'levels' in r else '')
+    levels = (f' (sub-part/part/whole {r["levels"]})' if 'levels' in r else '')
     rest_s = r['time_s'] - r['encoder_s']
     return (f'{name:>5}: {r["time_s"]:.2f} {unit}/image (wall '
             f'{r["wall_s"]:.2f} s; image encoder {r["encoder_s"]:.2f}, '
