@@ -1,6 +1,7 @@
 """Shared fixtures: the bundled VOC images, mmseg default scope, threads."""
 import glob
 import os.path as osp
+import sys
 
 import numpy as np
 
@@ -11,6 +12,11 @@ import mmwsss  # noqa: F401  (stack fixes + registries)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VOC_MINI = osp.join(REPO_ROOT, 'data', 'voc_mini')
+
+# The shared builders of tests/_helpers.py, imported as `_helpers` (appended:
+# never shadows an installed module).
+if osp.dirname(osp.abspath(__file__)) not in sys.path:
+    sys.path.append(osp.dirname(osp.abspath(__file__)))
 
 # One intra-op thread: the tiny test models run ~3x faster than with two
 # spinning OpenMP threads on the shared 2-core CI machine.

@@ -48,15 +48,8 @@ test_dataloader = dict(num_workers=0, persistent_workers=False, dataset=_mini)
 test_evaluator = dict(seed_dir=seed_dir, out_dir=cam_dir)
 
 optim_wrapper = dict(optimizer=dict(lr=0.01))
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        eta_min=0.,
-        power=0.9,
-        begin=0,
-        end=max_iters,
-        by_epoch=False)
-]
+# The parent's poly schedule, over max_iters.
+param_scheduler = [dict(_base_.param_scheduler[0], end=max_iters)]
 train_cfg = dict(max_iters=max_iters)
 default_hooks = dict(
     logger=dict(interval=5), checkpoint=dict(interval=max_iters))

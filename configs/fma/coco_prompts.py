@@ -63,19 +63,10 @@ train_cfg = dict(
                 ],
                 test_mode=True)),
         alphas=[0.3, 0.4, 0.5]))
+# The two scheduler windows of fma_two_phase.py over the COCO phases.
 param_scheduler = [
-    dict(
-        type='WarmupCosineLR',
-        warmup_iters=500,
-        warmup_lr=1e-5,
-        begin=0,
-        end=cls_iters),
-    dict(
-        type='WarmupCosineLR',
-        warmup_iters=500,
-        warmup_lr=1e-5,
-        begin=cls_iters,
-        end=cls_iters + seg_iters),
+    dict(_base_.param_scheduler[0], end=cls_iters),
+    dict(_base_.param_scheduler[1], begin=cls_iters, end=cls_iters + seg_iters)
 ]
 test_dataloader = dict(
     dataset=dict(

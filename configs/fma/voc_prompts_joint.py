@@ -28,11 +28,5 @@ train_cfg = dict(
     type='IterBasedTrainLoop',
     max_iters=max_iters,
     val_interval=max_iters + 1)
-param_scheduler = [
-    dict(
-        type='WarmupCosineLR',
-        warmup_iters=500,
-        warmup_lr=1e-5,
-        begin=0,
-        end=max_iters)
-]
+# One window of fma_two_phase.py's schedule over the whole run.
+param_scheduler = [dict(_base_.param_scheduler[0], end=max_iters)]

@@ -38,14 +38,7 @@ val_dataloader = dict(
         _delete_=True, **_base_.coco2014_val, pipeline=_base_.test_pipeline))
 test_dataloader = val_dataloader
 
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        eta_min=0,
-        power=0.9,
-        begin=0,
-        end=max_iters,
-        by_epoch=False)
-]
+# The parent's poly schedule, over max_iters.
+param_scheduler = [dict(_base_.param_scheduler[0], end=max_iters)]
 train_cfg = dict(max_iters=max_iters, val_interval=10000)
 default_hooks = dict(checkpoint=dict(interval=10000))

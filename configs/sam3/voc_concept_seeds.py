@@ -14,8 +14,7 @@
 # Weights: sam3.pt from https://huggingface.co/facebook/sam3 (gated: accept
 # the SAM License there), default checkpoints/sam3.pt. Needs the sam3
 # package (requirements/pinned.txt); it builds and runs on CPU too.
-_base_ = ['../_base_/datasets/voc_wsss.py', 'mmseg::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+_base_ = ['../_base_/schedules/training_free_voc_seeds.py']
 
 seed_dir = 'work_dirs/sam3_voc_concept_seeds/seeds'
 model = dict(
@@ -27,20 +26,6 @@ model = dict(
     dataset='voc',
     device=None)
 
-# Seeds of the training images, one at a time at the original size.
-test_dataloader = {{_base_.train_eval_dataloader}}
 test_evaluator = dict(
-    _delete_=True,
-    type='SeedMetric',
-    seed_dir=seed_dir,
-    out_dir='work_dirs/sam3_voc_concept_seeds',
-    overwrite=False)
-test_cfg = dict(type='TestLoop')
-train_dataloader = None
-train_cfg = None
-optim_wrapper = None
-val_cfg = dict(type='ValLoop')
+    seed_dir=seed_dir, out_dir='work_dirs/sam3_voc_concept_seeds')
 val_evaluator = test_evaluator
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False))

@@ -32,11 +32,9 @@
 # Published (survey Table 1): pseudo masks 86.4 mIoU (VOC train), DeepLabV2
 # R101 on them 72.7 val / 72.8 test; COCO 50.8.
 _base_ = [
-    '../_base_/datasets/voc_wsss.py',
-    '../_base_/models/grounding_dino_swin-t.py',
-    'mmseg::_base_/default_runtime.py'
+    '../_base_/schedules/training_free_voc_seeds.py',
+    '../_base_/models/grounding_dino_swin-t.py'
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
 
 seed_dir = 'work_dirs/sam_text_voc_seeds/seeds'
 model = dict(
@@ -52,22 +50,6 @@ model = dict(
     text_threshold=0.25,
     max_boxes=100)
 
-# Seeds of the training images, one at a time at the original size.
-test_dataloader = {{_base_.train_eval_dataloader}}
 test_evaluator = dict(
-    _delete_=True,
-    type='SeedMetric',
-    seed_dir=seed_dir,
-    out_dir='work_dirs/sam_text_voc_seeds',
-    overwrite=False)
-test_cfg = dict(type='TestLoop')
-# Nothing to train (val_dataloader stays: the zero-shot config,
-# sam-zero-shot_gdino-swin-t_sam-vit-h_voc12val.py, tests on it).
-train_dataloader = None
-train_cfg = None
-optim_wrapper = None
-val_cfg = dict(type='ValLoop')
+    seed_dir=seed_dir, out_dir='work_dirs/sam_text_voc_seeds')
 val_evaluator = test_evaluator
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False))

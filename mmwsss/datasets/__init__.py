@@ -13,7 +13,8 @@ from .coco_masks import (COCO_CAT_TO_LABEL, coco_image_labels,
 from .folder import (ImageLabelFolderDataset, read_class_names,
                      read_label_entries)
 from .image_label import (BaseImageLabelDataset, derive_mask_labels,
-                          labels_from_mask, load_label_file, read_id_list)
+                          label_components, labels_from_mask,
+                          load_label_file, read_id_list)
 from .pseudo_label import PseudoLabelDataset
 from .transforms import PackWSSSInputs
 from .voc import VOCImageLabelDataset
@@ -24,5 +25,5 @@ __all__ = [
     'load_label_file', 'labels_from_mask', 'derive_mask_labels',
     'read_id_list', 'load_coco_image_labels', 'coco_semantic_mask',
     'coco_image_labels', 'COCO_CAT_TO_LABEL', 'read_class_names',
-    'read_label_entries'
+    'read_label_entries', 'label_components'
 ]

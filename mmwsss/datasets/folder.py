@@ -28,7 +28,6 @@ lists (images in the folder without a label entry are ignored, and counted
 in the log); every listed image must exist.
 """
 import csv
-import json
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -38,7 +37,8 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from mmwsss.class_names import read_classes_txt, voc_colormap
-from .image_label import BaseImageLabelDataset, _listing, list_stems
+from .image_label import (BaseImageLabelDataset, _listing, label_file_format,
+                          list_stems, read_json_labels)
 
 __all__ = [
     'ImageLabelFolderDataset', 'read_class_names', 'read_label_entries',
@@ -97,19 +97,10 @@ def read_label_entries(path: str) -> List[Tuple[str, List[Union[str, int]]]]:
         FileNotFoundError: If the file does not exist.
         ValueError: If it is malformed (the message names the file/row).
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'label file not found: {path}')
-    ext = osp.splitext(path)[1].lower()
+    ext = label_file_format(path)
     entries: List[Tuple[str, List[Union[str, int]]]] = []
     if ext == '.json':
-        try:
-            with open(path, encoding='utf-8') as f:
-                raw = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'label file {path} is not valid JSON: {e}')
-        if not isinstance(raw, dict):
-            raise ValueError(f'label file {path} must hold a JSON object '
-                             '{image: [class names or indices]}')
+        raw = read_json_labels(path, '{image: [class names or indices]}')
         for key, labels in raw.items():
             if isinstance(labels, (str, int)):
                 labels = [labels]
@@ -257,18 +248,12 @@ class ImageLabelFolderDataset(BaseImageLabelDataset):
             f'{self._owner()}: sample {key}: class {label!r} is not in the '
             f'class list {list(names)}')
 
-    def load_data_list(self) -> List[dict]:
-        """Match label entries with image files; resolve classes and masks.
+    def _image_files(self, img_dir: str) -> Dict[str, str]:
+        """Image file name per stem in ``img_dir`` (image extensions only).
 
-        Returns:
-            list[dict]: One info per labelled image.
+        Raises:
+            ValueError: If the folder holds no image.
         """
-        img_dir = self.data_prefix['img_path']
-        seg_dir = self.data_prefix.get('seg_map_path')
-        entries = read_label_entries(self.label_file)
-        if not entries:
-            raise ValueError(f'{self._owner()}: the label file lists no '
-                             'images')
         files = {
             stem: name
             for stem, name in list_stems(img_dir).items()
@@ -277,13 +262,31 @@ class ImageLabelFolderDataset(BaseImageLabelDataset):
         if not files:
             raise ValueError(f'{self._owner()}: no images in the image '
                              f'folder {img_dir} (extensions {IMG_EXTENSIONS})')
-        masks: Dict[str, str] = {}
-        if seg_dir:
-            masks = {
-                stem: name
-                for stem, name in list_stems(seg_dir).items()
-                if name.endswith(self.seg_map_suffix)
-            }
+        return files
+
+    def _mask_files(self, seg_dir: Optional[str]) -> Dict[str, str]:
+        """Mask file name per stem in ``seg_dir`` (``{}`` without one)."""
+        if not seg_dir:
+            return {}
+        return {
+            stem: name
+            for stem, name in list_stems(seg_dir).items()
+            if name.endswith(self.seg_map_suffix)
+        }
+
+    def _match_entries(self, entries: Sequence[Tuple[str, list]],
+                       img_dir: str, seg_dir: Optional[str],
+                       files: Dict[str, str],
+                       masks: Dict[str, str]) -> Tuple[List[dict], set]:
+        """One data info per label entry, matched with its image and mask.
+
+        Returns:
+            tuple[list[dict], set]: The infos and the stems seen.
+
+        Raises:
+            ValueError: If an image is listed twice.
+            FileNotFoundError: If labelled images are not in ``img_dir``.
+        """
         data_list, missing, seen = [], [], set()
         for key, labels in entries:
             stem = key
@@ -306,6 +309,24 @@ class ImageLabelFolderDataset(BaseImageLabelDataset):
             raise FileNotFoundError(
                 f'{self._owner()}: {len(missing)} labelled images are not in '
                 f'{img_dir}:{_listing(missing)}')
+        return data_list, seen
+
+    def load_data_list(self) -> List[dict]:
+        """Match label entries with image files; resolve classes and masks.
+
+        Returns:
+            list[dict]: One info per labelled image.
+        """
+        img_dir = self.data_prefix['img_path']
+        seg_dir = self.data_prefix.get('seg_map_path')
+        entries = read_label_entries(self.label_file)
+        if not entries:
+            raise ValueError(f'{self._owner()}: the label file lists no '
+                             'images')
+        files = self._image_files(img_dir)
+        masks = self._mask_files(seg_dir)
+        data_list, seen = self._match_entries(entries, img_dir, seg_dir,
+                                              files, masks)
         check_mask_sizes(data_list, self._owner())
         unlabelled = len(set(files) - seen)
         if unlabelled:

@@ -175,6 +175,47 @@ def _check_fg_ids(ids: Iterable[int], num_fg: int, sample: str,
     return sorted(out)
 
 
+def label_file_format(path: str) -> str:
+    """The lower-case extension of a label file that must exist.
+
+    Args:
+        path (str): The label file.
+
+    Returns:
+        str: Its extension with the dot, e.g. ``'.json'``.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'label file not found: {path}')
+    return osp.splitext(path)[1].lower()
+
+
+def read_json_labels(path: str, layout: str) -> dict:
+    """The JSON object of a label file.
+
+    Args:
+        path (str): A ``.json`` label file.
+        layout (str): What the object should look like, for the message,
+            e.g. ``'{image id: [class indices]}'``.
+
+    Returns:
+        dict: The parsed object.
+
+    Raises:
+        ValueError: If the file is not valid JSON or not a JSON object.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            raw = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f'label file {path} is not valid JSON: {e}')
+    if not isinstance(raw, dict):
+        raise ValueError(f'label file {path} must hold a JSON object {layout}')
+    return raw
+
+
 def load_label_file(path: str, num_fg: int) -> Dict[str, List[int]]:
     """Read image-level labels of a VOC-style dataset from a file.
 
@@ -201,19 +242,10 @@ def load_label_file(path: str, num_fg: int) -> Dict[str, List[int]]:
         ValueError: Unknown format, malformed entries, or an id outside
             ``1..C`` (the message names the file, sample and id).
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'label file not found: {path}')
-    ext = osp.splitext(path)[1].lower()
+    ext = label_file_format(path)
     out: Dict[str, List[int]] = {}
     if ext == '.json':
-        try:
-            with open(path, encoding='utf-8') as f:
-                raw = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'label file {path} is not valid JSON: {e}')
-        if not isinstance(raw, dict):
-            raise ValueError(f'label file {path} must hold a JSON object '
-                             '{image id: [class indices]}')
+        raw = read_json_labels(path, '{image id: [class indices]}')
         for key, ids in raw.items():
             if not isinstance(ids, list):
                 raise ValueError(f'label file {path}: sample {key}: expected '
@@ -291,6 +323,34 @@ def labels_from_mask(path: str, num_fg: int,
     return present.tolist()
 
 
+def label_components(label_map: np.ndarray,
+                     min_area: int,
+                     ignore_index: int = IGNORE_INDEX) -> List[np.ndarray]:
+    """Connected regions of each label of a class-index map.
+
+    Args:
+        label_map (np.ndarray): (H, W) class indices, e.g. a GT mask.
+        min_area (int): Smallest region kept, in pixels.
+        ignore_index (int): Label that has no regions. Defaults to 255.
+
+    Returns:
+        list[np.ndarray]: (H, W) bool masks by increasing label, each
+        label's regions in ``cv2.connectedComponents`` order
+        (8-connectivity).
+    """
+    import cv2
+    regions = []
+    for k in np.unique(label_map):
+        if k == ignore_index:
+            continue
+        n, comp = cv2.connectedComponents((label_map == k).astype(np.uint8))
+        for c in range(1, n):
+            m = comp == c
+            if m.sum() >= min_area:
+                regions.append(m)
+    return regions
+
+
 def _mask_labels_cached(path: str, num_fg: int,
                         ignore_index: int) -> List[int]:
     key = (osp.abspath(path), *file_signature(path), num_fg, ignore_index)
@@ -299,6 +359,96 @@ def _mask_labels_cached(path: str, num_fg: int,
         hit = tuple(labels_from_mask(path, num_fg, ignore_index))
         _MASK_LABEL_CACHE[key] = hit
     return list(hit)
+
+
+def _read_label_cache(cache_file: Optional[str],
+                      ignore_index: int) -> Dict[str, list]:
+    """The ``masks`` entries of a JSON label cache; ``{}`` when absent,
+    unreadable (with a warning) or made for another ``ignore_index``."""
+    disk: Dict[str, list] = {}
+    if cache_file and osp.isfile(cache_file):
+        try:
+            with open(cache_file, encoding='utf-8') as f:
+                stored = json.load(f)
+            if stored.get('ignore_index') == ignore_index:
+                disk = dict(stored['masks'])
+        except (json.JSONDecodeError, AttributeError, KeyError, TypeError,
+                ValueError):
+            print_log(f'label cache {cache_file} is unreadable; rebuilding',
+                      logger='current', level=logging.WARNING)
+            disk = {}
+    return disk
+
+
+def _cached_mask_labels(
+        paths: Sequence[str], num_fg: int, ignore_index: int,
+        disk: Dict[str, list],
+        cache_name: str) -> Tuple[List[Optional[List[int]]], List[int]]:
+    """Labels found in memory or in the disk cache (for unchanged masks).
+
+    Returns:
+        tuple: Labels per mask (``None`` where not cached) and the indices
+        of the masks still to decode.
+    """
+    results: List[Optional[List[int]]] = [None] * len(paths)
+    todo: List[int] = []
+    for i, p in enumerate(paths):
+        ap = osp.abspath(p)
+        sig = file_signature(p)
+        key = (ap, *sig, num_fg, ignore_index)
+        mem = _MASK_LABEL_CACHE.get(key)
+        if mem is not None:
+            results[i] = list(mem)
+            continue
+        ent = disk.get(ap)
+        if (isinstance(ent, list) and len(ent) == 3
+                and list(ent[:2]) == list(sig)):
+            labels = _check_fg_ids(ent[2], num_fg, osp.basename(p),
+                                   cache_name)
+            _MASK_LABEL_CACHE[key] = tuple(labels)
+            results[i] = labels
+            continue
+        todo.append(i)
+    return results, todo
+
+
+def _decode_mask_labels(paths: Sequence[str], todo: Sequence[int],
+                        results: List[Optional[List[int]]], num_fg: int,
+                        ignore_index: int, nproc: int) -> None:
+    """Fill ``results[i]`` for each ``i`` in ``todo`` from its PNG, in
+    ``nproc`` threads, with a progress bar from 100 masks on."""
+    bar = Progress(len(todo), 'image labels from masks') \
+        if len(todo) >= 100 else None
+
+    def work(i: int) -> List[int]:
+        return _mask_labels_cached(paths[i], num_fg, ignore_index)
+
+    if nproc > 1 and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=nproc) as ex:
+            done = zip(todo, ex.map(work, todo))
+            for i, labels in done:
+                results[i] = labels
+                if bar is not None:
+                    bar.update()
+    else:
+        for i in todo:
+            results[i] = work(i)
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+
+
+def _write_label_cache(cache_file: str, paths: Sequence[str],
+                       results: Sequence[Optional[List[int]]],
+                       disk: Dict[str, list], ignore_index: int) -> None:
+    """Enter every mask's labels in ``disk`` and write the cache atomically."""
+    for i in range(len(paths)):
+        disk[osp.abspath(paths[i])] = [*file_signature(paths[i]), results[i]]
+    dump_json_atomic(
+        dict(version=1, ignore_index=ignore_index, masks=disk),
+        cache_file,
+        indent=0)
 
 
 def derive_mask_labels(paths: Sequence[str],
@@ -326,67 +476,14 @@ def derive_mask_labels(paths: Sequence[str],
     Returns:
         list[list[int]]: Labels per mask, in input order.
     """
-    disk: Dict[str, list] = {}
-    if cache_file and osp.isfile(cache_file):
-        try:
-            with open(cache_file, encoding='utf-8') as f:
-                stored = json.load(f)
-            if stored.get('ignore_index') == ignore_index:
-                disk = dict(stored['masks'])
-        except (json.JSONDecodeError, AttributeError, KeyError, TypeError,
-                ValueError):
-            print_log(f'label cache {cache_file} is unreadable; rebuilding',
-                      logger='current', level=logging.WARNING)
-            disk = {}
-    results: List[Optional[List[int]]] = [None] * len(paths)
-    todo: List[int] = []
-    for i, p in enumerate(paths):
-        ap = osp.abspath(p)
-        sig = file_signature(p)
-        key = (ap, *sig, num_fg, ignore_index)
-        mem = _MASK_LABEL_CACHE.get(key)
-        if mem is not None:
-            results[i] = list(mem)
-            continue
-        ent = disk.get(ap)
-        if (isinstance(ent, list) and len(ent) == 3
-                and list(ent[:2]) == list(sig)):
-            labels = _check_fg_ids(ent[2], num_fg, osp.basename(p),
-                                   str(cache_file))
-            _MASK_LABEL_CACHE[key] = tuple(labels)
-            results[i] = labels
-            continue
-        todo.append(i)
+    disk = _read_label_cache(cache_file, ignore_index)
+    results, todo = _cached_mask_labels(paths, num_fg, ignore_index, disk,
+                                        str(cache_file))
     if todo:
-        bar = Progress(len(todo), 'image labels from masks') \
-            if len(todo) >= 100 else None
-
-        def work(i: int) -> List[int]:
-            return _mask_labels_cached(paths[i], num_fg, ignore_index)
-
-        if nproc > 1 and len(todo) > 1:
-            with ThreadPoolExecutor(max_workers=nproc) as ex:
-                done = zip(todo, ex.map(work, todo))
-                for i, labels in done:
-                    results[i] = labels
-                    if bar is not None:
-                        bar.update()
-        else:
-            for i in todo:
-                results[i] = work(i)
-                if bar is not None:
-                    bar.update()
-        if bar is not None:
-            bar.close()
+        _decode_mask_labels(paths, todo, results, num_fg, ignore_index,
+                            nproc)
         if cache_file:
-            for i in range(len(paths)):
-                disk[osp.abspath(paths[i])] = [
-                    *file_signature(paths[i]), results[i]
-                ]
-            dump_json_atomic(
-                dict(version=1, ignore_index=ignore_index, masks=disk),
-                cache_file,
-                indent=0)
+            _write_label_cache(cache_file, paths, results, disk, ignore_index)
     return results  # type: ignore[return-value]
 
 

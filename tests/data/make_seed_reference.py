@@ -35,6 +35,12 @@ HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
 REFERENCE = osp.join(HERE, 'seed_reference.npz')
 
+# tests/ holds the shared builders (_helpers.py; tests/conftest.py adds it
+# under pytest, this adds it when run as a script).
+if osp.dirname(HERE) not in sys.path:
+    sys.path.append(osp.dirname(HERE))
+from _helpers import tiny_prompt_model_cfg  # noqa: E402
+
 IMAGE = '2007_000032'  # data/voc_mini, 500 x 281, aeroplane + person
 CROP = (120, 147, 180, 215)  # rows 120:147, cols 180:215 -> 27 x 35
 LABELS = (1, 15)  # 1-based VOC ids of the crop's image-level labels
@@ -43,18 +49,7 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 #: The model whose seed-ready maps the reference describes (test_task seg).
-MODEL_CFG = dict(
-    type='FMAPromptModel',
-    clip=dict(
-        type='FrozenCLIP', model_name='mmwsss-tiny-ViT-16', pretrained=None),
-    data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[122.7709383, 116.7460125, 104.09373615],
-        std=[68.5005327, 66.6321579, 70.32316305],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size_divisor=16),
+MODEL_CFG = tiny_prompt_model_cfg(
     caa=dict(cls=None, seg=None),
     seeder=dict(seg=dict(type='ThresholdSeeder', bg_threshold=0.5)))
 

@@ -10,8 +10,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmseg.registry import DATASETS, TRANSFORMS
+from mmseg.registry import TRANSFORMS
 from PIL import Image
+
+from _helpers import tiny_prompt_model_cfg, voc_mini_dataset
 
 from mmwsss.datasets.transforms.clip_augment import (
     RandColorJitter, RandRangeScale, jitter_brightness, jitter_contrast,
@@ -75,18 +77,10 @@ def test_model_cam_input_is_pil_bicubic(voc_mini_root):
     pipeline and data preprocessor (one resize: 500x281 -> 512x288)."""
     from mmengine.dataset import pseudo_collate
     from mmseg.registry import MODELS
-    init_default_scope('mmseg')
-    ds = DATASETS.build(
-        dict(
-            type='VOCImageLabelDataset',
-            data_root=voc_mini_root,
-            ann_file='ImageSets/Segmentation/train.txt',
-            seg_map_fallback=[],
-            label_cache=None,
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='PackWSSSInputs')
-            ]))
+    ds = voc_mini_dataset(
+        voc_mini_root,
+        [dict(type='LoadImageFromFile'),
+         dict(type='PackWSSSInputs')])
     idx = [osp.basename(d['img_path'])[:-4]
            for d in ds.load_data_list()].index(IMG)
     cfg = Config.fromfile(
@@ -94,12 +88,7 @@ def test_model_cam_input_is_pil_bicubic(voc_mini_root):
             osp.dirname(__file__), '..', '..', 'configs', '_base_', 'models',
             'clip_vit_b16.py'))
     model = MODELS.build(
-        dict(
-            type='FMAPromptModel',
-            clip=dict(
-                type='FrozenCLIP',
-                model_name='mmwsss-tiny-ViT-16',
-                pretrained=None),
+        tiny_prompt_model_cfg(
             data_preprocessor=cfg.clip_data_preprocessor,
             seeder=dict(seg=dict(type='ThresholdSeeder'))))
     data = model.data_preprocessor(pseudo_collate([ds[idx]]), False)
@@ -293,14 +282,7 @@ def test_joint_pipeline_masks_follow_the_authors_augmentation(
     pipeline = copy.deepcopy(joint.train_pipeline)
     pipeline[1]['mask_dir'] = gt_mask_cache
     pipeline.insert(1, dict(type='LoadAnnotations'))
-    ds = DATASETS.build(
-        dict(
-            type='VOCImageLabelDataset',
-            data_root=voc_mini_root,
-            ann_file='ImageSets/Segmentation/train.txt',
-            seg_map_fallback=[],
-            label_cache=None,
-            pipeline=pipeline))
+    ds = voc_mini_dataset(voc_mini_root, pipeline)
     np.random.seed(0)
     for i in range(4):
         sample = ds[i]

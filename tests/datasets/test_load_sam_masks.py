@@ -1,18 +1,16 @@
 """LoadSAMMasks: SAM masks follow the crop / resize / flip of the image."""
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
-from mmseg.registry import DATASETS, MODELS
 from PIL import Image
+
+from _helpers import build_tiny_prompt_model, voc_mini_dataset
 
 from mmwsss.models.sams import MaskCacheError
 
 
 def _dataset(voc_mini_root, mask_dir, with_gt=True):
-    init_default_scope('mmseg')
     pipeline = [dict(type='LoadImageFromFile')]
     if with_gt:
         pipeline.append(dict(type='LoadAnnotations'))
@@ -27,14 +25,7 @@ def _dataset(voc_mini_root, mask_dir, with_gt=True):
         dict(type='RandomFlip', prob=0.5),
         dict(type='PackWSSSInputs'),
     ]
-    return DATASETS.build(
-        dict(
-            type='VOCImageLabelDataset',
-            data_root=voc_mini_root,
-            ann_file='ImageSets/Segmentation/train.txt',
-            seg_map_fallback=[],
-            label_cache=None,
-            pipeline=pipeline))
+    return voc_mini_dataset(voc_mini_root, pipeline)
 
 
 def test_masks_follow_the_augmentations(voc_mini_root, gt_mask_cache):
@@ -58,23 +49,10 @@ def test_joint_phase_uses_crop_masks(voc_mini_root, gt_mask_cache):
     """The paper's joint form: D_C from the crop's own SAM masks."""
     ds = _dataset(voc_mini_root, gt_mask_cache, with_gt=False)
     batch = pseudo_collate([ds[i] for i in range(3)])
-    torch.manual_seed(0)
-    model = MODELS.build(
-        dict(
-            type='FMAPromptModel',
-            clip=dict(
-                type='FrozenCLIP',
-                model_name='mmwsss-tiny-ViT-16',
-                pretrained=None),
-            data_preprocessor=dict(
-                type='SegDataPreProcessor',
-                mean=[122.7709383, 116.7460125, 104.09373615],
-                std=[68.5005327, 66.6321579, 70.32316305],
-                bgr_to_rgb=True,
-                size_divisor=16),
-            phase='joint',
-            seeder=dict(seg=dict(type='ThresholdSeeder')),
-            joint_seeder=dict(type='SAMSSeeder', alpha=0.6)))
+    model = build_tiny_prompt_model(
+        phase='joint',
+        seeder=dict(seg=dict(type='ThresholdSeeder')),
+        joint_seeder=dict(type='SAMSSeeder', alpha=0.6))
     model.train()
     data = model.data_preprocessor(batch, True)
     assert 'gt_sem_seg' in data['data_samples'][0]  # zeros: no GT loaded

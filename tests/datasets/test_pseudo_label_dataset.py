@@ -33,6 +33,16 @@ def _inner(root, split='train.txt', **kw):
     return cfg
 
 
+def _pascal_voc(root):
+    """mmseg's own PascalVOCDataset on the bundled train images."""
+    return dict(
+        type='PascalVOCDataset',
+        data_root=root,
+        data_prefix=dict(
+            img_path='JPEGImages', seg_map_path='SegmentationClass'),
+        ann_file='ImageSets/Segmentation/train.txt')
+
+
 def _ids(root, split='train.txt'):
     with open(osp.join(root, 'ImageSets', 'Segmentation', split)) as f:
         return [ln.strip() for ln in f if ln.strip()]
@@ -106,12 +116,7 @@ def test_pairs_images_with_seeds(voc_mini_root, seed_dir):
 def test_mmseg_dataloader_and_inner_pascal_voc(voc_mini_root, seed_dir):
     """Built the way mmengine builds a train dataloader from a config;
     the inner dataset is mmseg's own PascalVOCDataset."""
-    inner = dict(
-        type='PascalVOCDataset',
-        data_root=voc_mini_root,
-        data_prefix=dict(
-            img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/train.txt')
+    inner = _pascal_voc(voc_mini_root)
     loader = Runner.build_dataloader(
         dict(
             batch_size=2,
@@ -137,12 +142,7 @@ def test_mmseg_dataloader_and_inner_pascal_voc(voc_mini_root, seed_dir):
 
 def test_inner_concat_dataset(voc_mini_root, seed_dir):
     """mmseg's VOC aug config trains on a ConcatDataset (train + aug)."""
-    voc = dict(
-        type='PascalVOCDataset',
-        data_root=voc_mini_root,
-        data_prefix=dict(
-            img_path='JPEGImages', seg_map_path='SegmentationClass'),
-        ann_file='ImageSets/Segmentation/train.txt')
+    voc = _pascal_voc(voc_mini_root)
     ds = DATASETS.build(
         dict(
             type='PseudoLabelDataset',

@@ -8,10 +8,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
-from mmseg.registry import DATASETS, MODELS
+
+from _helpers import build_tiny_prompt_model, voc_mini_crops
 
 from mmwsss.engine import DeviceAmpOptimWrapper
 from mmwsss.utils.mm_tools import amp_arguments, run_mmseg_tool
@@ -19,47 +18,10 @@ from mmwsss.utils.mm_tools import amp_arguments, run_mmseg_tool
 PROMPT_CFG = 'configs/fma/voc_mini_prompts_demo.py'
 
 
-def _tiny_model(**kwargs):
-    torch.manual_seed(0)
-    cfg = dict(
-        type='FMAPromptModel',
-        clip=dict(
-            type='FrozenCLIP',
-            model_name='mmwsss-tiny-ViT-16',
-            pretrained=None),
-        data_preprocessor=dict(
-            type='SegDataPreProcessor',
-            mean=[122.7709383, 116.7460125, 104.09373615],
-            std=[68.5005327, 66.6321579, 70.32316305],
-            bgr_to_rgb=True,
-            pad_val=0,
-            seg_pad_val=255,
-            size_divisor=16),
-        seeder=dict(
-            cls=dict(type='ThresholdSeeder', bg_threshold=0.4),
-            seg=dict(type='ThresholdSeeder', bg_threshold=0.5)))
-    cfg.update(kwargs)
-    return MODELS.build(cfg)
-
-
 @pytest.fixture(scope='module')
 def batch(voc_mini_root):
     """2 bundled training images as 64x64 crops with their GT as D_C."""
-    init_default_scope('mmseg')
-    ds = DATASETS.build(
-        dict(
-            type='VOCImageLabelDataset',
-            data_root=voc_mini_root,
-            ann_file='ImageSets/Segmentation/train.txt',
-            seg_map_fallback=[],
-            label_cache=None,
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations'),
-                dict(type='Resize', scale=(64, 64), keep_ratio=False),
-                dict(type='PackWSSSInputs'),
-            ]))
-    return pseudo_collate([ds[i] for i in range(2)])
+    return voc_mini_crops(voc_mini_root, 2)
 
 
 def test_cpu_wrapper_is_bf16_without_scaler():
@@ -129,7 +91,7 @@ def test_amp_arguments_rejects_other_wrappers(tmp_path):
 def test_prompt_step_under_cpu_amp(batch, phase):
     """One train_step of each phase with the wrapper --amp selects: the
     losses are finite, the phase's prompts move and stay float32."""
-    model = _tiny_model(phase=phase)
+    model = build_tiny_prompt_model(phase=phase)
     model.train()
     wrapper = build_optim_wrapper(
         model,
@@ -168,7 +130,7 @@ def test_train_py_amp_on_cpu(repo_root, tmp_path, gt_mask_cache, monkeypatch):
 
 
 def test_cam_dtype_default_float32_under_outer_autocast(batch):
-    model = _tiny_model()
+    model = build_tiny_prompt_model()
     model.eval()
     data = model.data_preprocessor(copy.deepcopy(batch), False)
     inputs, samples = data['inputs'], data['data_samples']
@@ -179,7 +141,7 @@ def test_cam_dtype_default_float32_under_outer_autocast(batch):
     assert cams.dtype is torch.float32
     torch.testing.assert_close(cams, ref, rtol=0, atol=0)
 
-    bf16 = _tiny_model(cam_dtype='bfloat16').eval()
+    bf16 = build_tiny_prompt_model(cam_dtype='bfloat16').eval()
     low, fg16 = bf16.image_cams(inputs, 0, samples[0], labels, 'seg')
     assert torch.equal(fg16, fg) and low.dtype is torch.float32  # CAA f32
     assert not torch.equal(low, ref)  # the GradCAM did run in bfloat16
@@ -188,7 +150,7 @@ def test_cam_dtype_default_float32_under_outer_autocast(batch):
 
 def test_cam_dtype_checked():
     with pytest.raises(ValueError, match='cam_dtype'):
-        _tiny_model(cam_dtype='fp8')
+        build_tiny_prompt_model(cam_dtype='fp8')
 
 
 @pytest.mark.parametrize('phase', ['cls', 'seg'])
@@ -202,7 +164,7 @@ def test_prompt_gradients_under_autocast_match_float32(batch, phase, dtype,
     casts) and bfloat16 unscaled."""
     grads = {}
     for dt in (torch.float32, dtype):
-        model = _tiny_model(phase=phase)
+        model = build_tiny_prompt_model(phase=phase)
         model.train()
         data = model.data_preprocessor(copy.deepcopy(batch), True)
         with torch.autocast('cpu', dtype=dt, enabled=dt != torch.float32):

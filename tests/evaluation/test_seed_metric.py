@@ -8,17 +8,14 @@ import torch
 from mmengine.evaluator import Evaluator
 from mmengine.structures import PixelData
 
+from _helpers import TOY_GT, TOY_SEED
+
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
 from mmwsss.evaluation import SeedMetric, read_seed_png
 
 CLASSES = ('background', 'a', 'b', 'c')
-GT = np.array([[0, 0, 1, 1],
-               [0, 255, 1, 1],
-               [2, 2, 1, 255]], np.uint8)
-PRED = np.array([[0, 1, 1, 1],
-                 [0, 0, 1, 0],
-                 [2, 255, 2, 2]], np.uint8)
+GT, PRED = TOY_GT, TOY_SEED
 # hand computed (see test_seed_scores): IoU 1/2, 1/2, 1/3, NaN
 MIOU = 100 * (0.5 + 0.5 + 1 / 3) / 3
 MPREC = 100 * (2 / 3 + 3 / 4 + 1 / 2) / 3

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from _helpers import TOY_GT, TOY_SEED
+
 from mmwsss.evaluation.seed_scores import (format_comparison_markdown,
                                            format_seed_table,
                                            scores_from_confusion,
@@ -13,12 +15,7 @@ from mmwsss.evaluation.seed_scores import (format_comparison_markdown,
 
 # 4 classes; class 3 is absent from both maps. 255 in GT = ignore; 255 in the
 # prediction = "no class".
-GT = np.array([[0, 0, 1, 1],
-               [0, 255, 1, 1],
-               [2, 2, 1, 255]], np.uint8)
-PRED = np.array([[0, 1, 1, 1],
-                 [0, 0, 1, 0],
-                 [2, 255, 2, 2]], np.uint8)
+GT, PRED = TOY_GT, TOY_SEED
 
 
 def test_confusion_hand_computed():

@@ -7,56 +7,18 @@ from os.path import join as osp_join
 import numpy as np
 import pytest
 import torch
-from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
-from mmseg.registry import DATASETS, MODELS
+from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-PREPROC = dict(
-    type='SegDataPreProcessor',
-    mean=[122.7709383, 116.7460125, 104.09373615],
-    std=[68.5005327, 66.6321579, 70.32316305],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size_divisor=16)
-
-
-def build_model(**kwargs):
-    torch.manual_seed(0)
-    cfg = dict(
-        type='FMAPromptModel',
-        clip=dict(
-            type='FrozenCLIP',
-            model_name='mmwsss-tiny-ViT-16',
-            pretrained=None),
-        data_preprocessor=PREPROC,
-        seeder=dict(
-            cls=dict(type='ThresholdSeeder', bg_threshold=0.4),
-            seg=dict(type='ThresholdSeeder', bg_threshold=0.5)))
-    cfg.update(kwargs)
-    return MODELS.build(cfg)
+from _helpers import build_tiny_prompt_model as build_model
+from _helpers import voc_mini_crops
 
 
 @pytest.fixture(scope='module')
 def crops(voc_mini_root):
     """4 bundled training images as 64x64 crops with their GT as D_C."""
-    init_default_scope('mmseg')
-    ds = DATASETS.build(
-        dict(
-            type='VOCImageLabelDataset',
-            data_root=voc_mini_root,
-            ann_file='ImageSets/Segmentation/train.txt',
-            seg_map_fallback=[],
-            label_cache=None,
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='LoadAnnotations'),
-                dict(type='Resize', scale=(64, 64), keep_ratio=False),
-                dict(type='PackWSSSInputs'),
-            ]))
-    return pseudo_collate([ds[i] for i in range(4)])
+    return voc_mini_crops(voc_mini_root, 4)
 
 
 def _prep(model, batch):

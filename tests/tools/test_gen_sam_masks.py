@@ -32,15 +32,37 @@ def tool(repo_root):
     return load_tool(repo_root)
 
 
-def write_config(tmp_path, repo_root, voc_mini_root, ids):
+TINY_SAM = "sam_generator = dict(points_per_side=4, crop_n_layers=0, device='cpu')\n"
+
+
+def write_config(tmp_path,
+                 repo_root,
+                 voc_mini_root,
+                 ids,
+                 base='voc_mini_tiny.py',
+                 generator=TINY_SAM,
+                 name='gen_cfg.py'):
+    """A gen_sam_masks config on the bundled images ``ids``.
+
+    Args:
+        tmp_path (Path): Folder of the split, config and masks.
+        repo_root (str): The repository.
+        voc_mini_root (str): ``data/voc_mini``.
+        ids (list[str]): The image ids of the split.
+        base (str): The parent in configs/sams/.
+        generator (str): Config lines that change the generator.
+        name (str): File name of the config.
+
+    Returns:
+        str: The config path.
+    """
     split = tmp_path / 'split.txt'
     split.write_text('\n'.join(ids) + '\n')
-    base = osp.join(repo_root, 'configs', 'sams', 'voc_mini_tiny.py')
-    cfg = tmp_path / 'gen_cfg.py'
+    base = osp.join(repo_root, 'configs', 'sams', base)
+    cfg = tmp_path / name
     cfg.write_text(f"""
 _base_ = [{base!r}]
-sam_generator = dict(points_per_side=4, crop_n_layers=0, device='cpu')
-dataset = dict(
+{generator}dataset = dict(
     _delete_=True,
     type='PascalVOCDataset',
     data_root={voc_mini_root!r},
@@ -257,21 +279,14 @@ def test_felzenszwalb_generator_through_the_tool(tool, tmp_path, repo_root,
                                                  voc_mini_root, capsys):
     """The weight-free generator in place of SAM, on 2 bundled images."""
     ids = IDS[:2]
-    split = tmp_path / 'split.txt'
-    split.write_text('\n'.join(ids) + '\n')
-    base = osp.join(repo_root, 'configs', 'sams', 'voc_mini_felzenszwalb.py')
-    cfg_path = tmp_path / 'fz_cfg.py'
-    cfg_path.write_text(f"""
-_base_ = [{base!r}]
-dataset = dict(
-    _delete_=True,
-    type='PascalVOCDataset',
-    data_root={voc_mini_root!r},
-    data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
-    ann_file={str(split)!r},
-    pipeline=[])
-mask_dir = {str(tmp_path / 'masks')!r}
-""")
+    cfg_path = write_config(
+        tmp_path,
+        repo_root,
+        voc_mini_root,
+        ids,
+        base='voc_mini_felzenszwalb.py',
+        generator='',
+        name='fz_cfg.py')
     argv = [str(cfg_path), '--work-dir', str(tmp_path / 'wd')]
     assert tool.main(argv) == 0
     out = capsys.readouterr().out

@@ -31,8 +31,8 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 __all__ = [
-    'add_device_argument', 'resolve_device', 'is_cuda', 'Clock', 'PeakMemory',
-    'spawn_worker', 'emit_result'
+    'add_device_argument', 'add_train_step_arguments', 'resolve_device',
+    'is_cuda', 'Clock', 'PeakMemory', 'spawn_worker', 'emit_result'
 ]
 
 
@@ -44,6 +44,22 @@ def add_device_argument(parser: argparse.ArgumentParser,
         default=default,
         help="'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when available); "
         f'default {default}')
+
+
+def add_train_step_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of the train-step benchmarks: ``--steps`` (timed
+    steps, default 3), ``--warmup`` (untimed first steps, default 1),
+    ``--device``, ``--amp`` and ``--threads`` (torch intra-op threads,
+    default 1)."""
+    parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--warmup', type=int, default=1)
+    add_device_argument(parser)
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='autocast as tools/train.py --amp (float16 + loss scaling on '
+        'CUDA, bfloat16 on the CPU)')
+    parser.add_argument('--threads', type=int, default=1)
 
 
 def resolve_device(name: Optional[str]) -> str:

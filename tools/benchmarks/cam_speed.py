@@ -206,66 +206,54 @@ def run_image(model, sample: Dict, task: str, clock: Clock,
     return times
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
-    """Time the steps on the images, print progress and the summary line.
-
-    Returns:
-        dict: The summary numbers (``clip_ms``, ``cam_ms``, ``caa_ms``,
-        ``ratio``, ``peak_mib`` and ``sams_ms`` with ``--mask-dir``).
-    """
-    args = parse_args(argv)
-    import numpy as np
+def time_text_features(model, task: str, clock: Clock) -> None:
+    """Compute (and cache) the ``task`` text features; print their time."""
     import torch
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    cuda = device.type == 'cuda'
-    with_sams = args.mask_dir is not None
-
-    model, cfg = build_model(args)
-    if args.pretrained is None:
-        print(f'CLIP {args.model_name} with RANDOM weights (no --pretrained)'
-              ': the timings do not depend on the weights')
-    samples = load_samples(args, cfg)
-    clock = Clock(device)
     w0, c0 = clock()
     with torch.no_grad():
-        model.text_features(args.task)  # cached from here on (eval mode)
+        model.text_features(task)  # cached from here on (eval mode)
     w1, c1 = clock()
-    print(f'{args.task} text features (once per run, cached): '
+    print(f'{task} text features (once per run, cached): '
           f'{(w1 - w0) * 1e3:.0f} ms wall, {(c1 - c0) * 1e3:.0f} ms CPU')
 
-    unit = 'ms' if cuda else 'CPU-ms'
-    pick = 0 if cuda else 1  # wall on CUDA, CPU time on CPU
-    rows = []
-    with PeakMemory(device) as mem:
-        for _ in range(args.warmup):
-            run_image(model, samples[0], args.task, clock, with_sams)
-        for i, sample in enumerate(samples):
-            runs = [
-                run_image(model, sample, args.task, clock, with_sams)
-                for _ in range(args.repeats)
-            ]
-            row = dict(meta=runs[0]['meta'])
-            for step in STEPS:
-                if step in runs[0]:
-                    row[step] = np.mean([r[step] for r in runs], axis=0) * 1e3
-            rows.append(row)
-            (h, w), (ah, aw), p = row['meta']
-            steps = ', '.join(f'{s} {row[s][pick]:.0f}' for s in STEPS
-                              if s in row)
-            wall = sum(row[s][0] for s in STEPS if s in row and s != 'cam')
-            print(
-                f'[{i + 1}/{len(samples)}] '
-                f'{osp.basename(sample["data_samples"].img_path)} '
-                f'{h}x{w} -> {ah}x{aw}, {p} class(es): {steps} {unit} '
-                f'(wall {wall:.0f} ms in all)',
-                flush=True)
-    peak = mem.mib
-    if cuda:
+
+def image_row(model, sample: Dict, args: argparse.Namespace, clock: Clock,
+              with_sams: bool) -> Dict:
+    """``args.repeats`` passes of :func:`run_image` on one image: the image
+    sizes and class count (``meta``) and each step's mean (wall, CPU) ms."""
+    import numpy as np
+    runs = [
+        run_image(model, sample, args.task, clock, with_sams)
+        for _ in range(args.repeats)
+    ]
+    row = dict(meta=runs[0]['meta'])
+    for step in STEPS:
+        if step in runs[0]:
+            row[step] = np.mean([r[step] for r in runs], axis=0) * 1e3
+    return row
+
+
+def row_line(i: int, num: int, sample: Dict, row: Dict, pick: int,
+             unit: str) -> str:
+    """The progress line of image ``i`` (0-based) of ``num``."""
+    (h, w), (ah, aw), p = row['meta']
+    steps = ', '.join(f'{s} {row[s][pick]:.0f}' for s in STEPS if s in row)
+    wall = sum(row[s][0] for s in STEPS if s in row and s != 'cam')
+    return (f'[{i + 1}/{num}] '
+            f'{osp.basename(sample["data_samples"].img_path)} '
+            f'{h}x{w} -> {ah}x{aw}, {p} class(es): {steps} {unit} '
+            f'(wall {wall:.0f} ms in all)')
+
+
+def summarize(rows: List[Dict], args: argparse.Namespace, device, peak: float,
+              pick: int, with_sams: bool) -> Dict[str, float]:
+    """Print the means over the images and the summary lines; return the
+    summary numbers."""
+    import numpy as np
+    if device.type == 'cuda':
         mem = f'CUDA max_memory_allocated above the model: {peak:.0f} MiB'
     else:
         mem = f'RSS peak above the model and inputs: {peak:.0f} MiB'
-
     mean = {
         s: np.mean([r[s] for r in rows], axis=0)
         for s in STEPS if s in rows[0]
@@ -286,6 +274,41 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
     print(f'clip_ms={res["clip_ms"]:.1f} cam_ms={res["cam_ms"]:.1f} '
           f'ratio={res["ratio"]:.2f}')
     return res
+
+
+def main(argv: Optional[Sequence[str]] = None) -> Dict[str, float]:
+    """Time the steps on the images, print progress and the summary line.
+
+    Returns:
+        dict: The summary numbers (``clip_ms``, ``cam_ms``, ``caa_ms``,
+        ``ratio``, ``peak_mib`` and ``sams_ms`` with ``--mask-dir``).
+    """
+    args = parse_args(argv)
+    import torch
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    with_sams = args.mask_dir is not None
+
+    model, cfg = build_model(args)
+    if args.pretrained is None:
+        print(f'CLIP {args.model_name} with RANDOM weights (no --pretrained)'
+              ': the timings do not depend on the weights')
+    samples = load_samples(args, cfg)
+    clock = Clock(device)
+    time_text_features(model, args.task, clock)
+
+    unit = 'ms' if device.type == 'cuda' else 'CPU-ms'
+    pick = 0 if device.type == 'cuda' else 1  # wall on CUDA, CPU on CPU
+    rows = []
+    with PeakMemory(device) as mem:
+        for _ in range(args.warmup):
+            run_image(model, samples[0], args.task, clock, with_sams)
+        for i, sample in enumerate(samples):
+            rows.append(image_row(model, sample, args, clock, with_sams))
+            print(
+                row_line(i, len(samples), sample, rows[-1], pick, unit),
+                flush=True)
+    return summarize(rows, args, device, mem.mib, pick, with_sams)
 
 
 if __name__ == '__main__':

@@ -72,8 +72,8 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import REPO, time_train_steps  # noqa: E402
-from bench_utils import add_device_argument, emit_result, is_cuda  # noqa: E402
-from bench_utils import resolve_device, spawn_worker  # noqa: E402
+from bench_utils import add_train_step_arguments, emit_result  # noqa: E402
+from bench_utils import is_cuda, resolve_device, spawn_worker  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(REPO, 'configs', 'fma', 'voc_prompts.py')
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
@@ -89,15 +89,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--model-name', default='ViT-B-16')
     parser.add_argument('--data-root', default=VOC_MINI)
     parser.add_argument('--batch-size', type=int, default=16)
-    parser.add_argument('--steps', type=int, default=3)
-    parser.add_argument('--warmup', type=int, default=1)
-    add_device_argument(parser)
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        help='autocast as tools/train.py --amp: float16 + loss scaling on '
-        'CUDA, bfloat16 on the CPU')
-    parser.add_argument('--threads', type=int, default=1)
+    add_train_step_arguments(parser)
     parser.add_argument(
         '--phases', nargs='+', choices=PHASES, default=list(PHASES))
     parser.add_argument('--worker', choices=PHASES, help=argparse.SUPPRESS)

@@ -59,7 +59,7 @@ import json
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import REPO, resolve_device, spawn_worker  # noqa: E402
@@ -179,15 +179,9 @@ def warm_up(gen: object, ours: bool, image, points_per_batch: int) -> None:
         reset()
 
 
-def worker(args: argparse.Namespace) -> Dict[str, float]:
-    """Time one generator (in this fresh process); returns the numbers."""
-    import mmcv
-    import numpy as np
-    import torch
-
-    import mmwsss  # noqa: F401
-
-    params = dict(
+def amg_params(args: argparse.Namespace) -> Dict:
+    """The mask-generator settings both generators get."""
+    return dict(
         points_per_side=args.points_per_side,
         points_per_batch=args.points_per_batch,
         box_nms_thresh=0.7,
@@ -197,27 +191,32 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
         crop_n_points_downscale_factor=2,
         min_mask_region_area=100,
         **LOWERED)
-    ours = build_ours(args, params)
-    if args.worker == 'ours':
-        gen, run = ours, ours.generate_record
-    else:
-        gen = build_stock(args, ours, params)
-        run = gen.generate
-    device = torch.device(ours.device)
+
+
+def make_clock(device) -> Callable[[], float]:
+    """The clock of the timings on ``device`` (a torch.device).
+
+    GPU: wall time after a sync; CPU: this process's CPU time, which other
+    jobs on a shared machine do not inflate the way they do wall time.
+    """
+    import torch
     cuda = device.type == 'cuda'
 
     def clock() -> float:
-        # GPU: wall time after a sync; CPU: this process's CPU time, which
-        # other jobs on a shared machine do not inflate the way they do
-        # wall time
         if cuda:
             torch.cuda.synchronize(device)
             return time.perf_counter()
         return time.process_time()
 
-    # time the image encoder separately
+    return clock
+
+
+def time_image_encoder(gen: object, ours: bool,
+                       clock: Callable[[], float]) -> List[float]:
+    """Wrap the image-embedding call of ``gen`` (see :func:`embed_hook`)
+    so that the seconds of each call are appended to the returned list."""
     encoder_s: List[float] = []
-    owner, name = embed_hook(gen, args.worker == 'ours')
+    owner, name = embed_hook(gen, ours)
     embed = getattr(owner, name)
 
     def timed_embed(image, *a, **k):
@@ -227,21 +226,31 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
         return out
 
     setattr(owner, name, timed_embed)
+    return encoder_s
 
-    image = mmcv.imread(args.image, channel_order='rgb')
-    if not args.no_warmup:
-        with torch.no_grad():
-            warm_up(gen, args.worker == 'ours', image, args.points_per_batch)
-    encoder_s.clear()
 
+def timed_runs(run: Callable, image, repeats: int, device,
+               clock: Callable[[], float],
+               encoder_s: List[float]) -> Tuple[Dict[str, float], object]:
+    """Run ``run(image)`` ``repeats`` times under the memory probes.
+
+    Returns:
+        tuple: The numbers (mean ``time_s`` / ``wall_s`` / ``encoder_s``
+        per image, ``masks``, ``rss_peak_mib`` and on CUDA
+        ``cuda_peak_mib``) and the last output.
+    """
+    import numpy as np
+    import torch
+
+    from mmwsss.utils.profiling import RSSPeak
+    cuda = device.type == 'cuda'
     times, walls, n_masks = [], [], 0
     if cuda:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
         base_mem = torch.cuda.memory_allocated(device)
-    from mmwsss.utils.profiling import RSSPeak
     with RSSPeak() as rss:
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             w0, t0 = time.perf_counter(), clock()
             out = run(image)
             times.append(clock() - t0)
@@ -250,12 +259,43 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
     result = dict(
         time_s=float(np.mean(times)),
         wall_s=float(np.mean(walls)),
-        encoder_s=float(np.sum(encoder_s) / args.repeats),
+        encoder_s=float(np.sum(encoder_s) / repeats),
         masks=n_masks,
         rss_peak_mib=(rss.peak - rss.base) / 2**20)
     if cuda:
         result['cuda_peak_mib'] = (torch.cuda.max_memory_allocated(device) -
                                    base_mem) / 2**20
+    return result, out
+
+
+def worker(args: argparse.Namespace) -> Dict[str, float]:
+    """Time one generator (in this fresh process); returns the numbers."""
+    import mmcv
+    import numpy as np
+    import torch
+
+    import mmwsss  # noqa: F401
+
+    params = amg_params(args)
+    ours = build_ours(args, params)
+    if args.worker == 'ours':
+        gen, run = ours, ours.generate_record
+    else:
+        gen = build_stock(args, ours, params)
+        run = gen.generate
+    device = torch.device(ours.device)
+    clock = make_clock(device)
+    # time the image encoder separately
+    encoder_s = time_image_encoder(gen, args.worker == 'ours', clock)
+
+    image = mmcv.imread(args.image, channel_order='rgb')
+    if not args.no_warmup:
+        with torch.no_grad():
+            warm_up(gen, args.worker == 'ours', image, args.points_per_batch)
+    encoder_s.clear()
+
+    result, out = timed_runs(run, image, args.repeats, device, clock,
+                             encoder_s)
     if args.worker == 'ours':
         levels = np.bincount(out.levels.astype(np.int64), minlength=3)[:3]
         result['levels'] = levels.tolist()
@@ -303,29 +343,20 @@ def filter_benchmark(n_masks: int = 120,
         filter_ms=1000 * float(np.mean(times[1:])), kept=len(data['rles']))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Run both workers and print the comparison."""
-    args = parse_args(argv)
-    args.device = resolve_device(args.device)
-    on_gpu = args.device != 'cpu'
-    if args.points_per_side is None:
-        args.points_per_side = 32 if on_gpu else 8
-    if args.repeats is None:
-        args.repeats = 3 if on_gpu else 1
-
-    if args.worker:
-        print(json.dumps(worker(args)))
-        return
-
-    device = args.device
-    common = [
+def worker_arguments(args: argparse.Namespace) -> List[str]:
+    """The command-line options both workers get."""
+    return [
         '--generator', args.generator, '--image', args.image, '--model-type',
-        args.model_type, '--device', device, '--points-per-side',
+        args.model_type, '--device', args.device, '--points-per-side',
         str(args.points_per_side), '--points-per-batch',
         str(args.points_per_batch), '--crop-n-layers',
         str(args.crop_n_layers), '--repeats',
         str(args.repeats)
     ] + (['--no-warmup'] if args.no_warmup else [])
+
+
+def setup_line(args: argparse.Namespace) -> str:
+    """The first output line: generator, device, image and settings."""
     if args.generator == 'sam3':
         setup = ('the VOC concept vocabulary (45 text prompts), '
                  'min_mask_region_area 100')
@@ -336,34 +367,27 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                  f' {args.crop_n_layers}, min_mask_region_area 100; '
                  'thresholds lowered for random weights, identically for '
                  f'both: {LOWERED}')
-    print(f'{args.generator} {args.model_type} (random weights, seed 0) on '
-          f'{device}; image {args.image}; {setup}; {args.repeats} timed '
-          f'run(s){"" if args.no_warmup else " after a warm-up"}.')
-    unit = 's' if device.startswith('cuda') else 'CPU-s'
-    results = {}
-    names = ('ours', ) if args.no_stock else ('stock', 'ours')
-    for name in names:
-        results[name] = spawn_worker(
-            osp.abspath(__file__), ['--worker', name] + common,
-            name,
-            quiet=True)
-        r = results[name]
-        mem = (f'cuda peak +{r["cuda_peak_mib"]:.0f} MiB, '
-               if 'cuda_peak_mib' in r else '')
-        levels = (f' (sub-part/part/whole {r["levels"]})'
-                  if 'levels' in r else '')
-        rest_s = r['time_s'] - r['encoder_s']
-        print(f'{name:>5}: {r["time_s"]:.2f} {unit}/image (wall '
-              f'{r["wall_s"]:.2f} s; image encoder {r["encoder_s"]:.2f}, '
-              f'rest {rest_s:.2f}), {mem}RSS peak '
-              f'+{r["rss_peak_mib"]:.0f} MiB, {r["masks"]} masks{levels}')
+    return (f'{args.generator} {args.model_type} (random weights, seed 0) '
+            f'on {args.device}; image {args.image}; {setup}; {args.repeats} '
+            f'timed run(s){"" if args.no_warmup else " after a warm-up"}.')
+
+
+def result_line(name: str, r: Dict, unit: str) -> str:
+    """One worker's numbers as an output line."""
+    mem = (f'cuda peak +{r["cuda_peak_mib"]:.0f} MiB, '
+           if 'cuda_peak_mib' in r else '')
+    levels = (f' (sub-part/part/whole {r["levels"]})' if 'levels' in r else '')
+    rest_s = r['time_s'] - r['encoder_s']
+    return (f'{name:>5}: {r["time_s"]:.2f} {unit}/image (wall '
+            f'{r["wall_s"]:.2f} s; image encoder {r["encoder_s"]:.2f}, '
+            f'rest {rest_s:.2f}), {mem}RSS peak '
+            f'+{r["rss_peak_mib"]:.0f} MiB, {r["masks"]} masks{levels}')
+
+
+def print_comparison(results: Dict[str, Dict]) -> None:
+    """The ratio without the image encoder, the level filter alone and the
+    summary lines (peaks, times, ratio) of ours vs stock."""
     ours = results['ours']
-    if args.no_stock:
-        cuda = (f' cuda_peak_mib={ours["cuda_peak_mib"]:.1f}'
-                if 'cuda_peak_mib' in ours else '')
-        print(f'ours_s={ours["time_s"]:.4f} '
-              f'rss_peak_mib={ours["rss_peak_mib"]:.1f}{cuda}')
-        return
     ours_s, stock_s = ours['time_s'], results['stock']['time_s']
     rest = ((ours_s - ours['encoder_s']) /
             max(stock_s - results['stock']['encoder_s'], 1e-9))
@@ -379,6 +403,40 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
           f'stock_peak_mib={peak["stock"]:.1f}')
     print(f'ours_s={ours_s:.4f} stock_s={stock_s:.4f} '
           f'ratio={ours_s / stock_s:.4f}')
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run both workers and print the comparison."""
+    args = parse_args(argv)
+    args.device = resolve_device(args.device)
+    on_gpu = args.device != 'cpu'
+    if args.points_per_side is None:
+        args.points_per_side = 32 if on_gpu else 8
+    if args.repeats is None:
+        args.repeats = 3 if on_gpu else 1
+
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return
+
+    print(setup_line(args))
+    unit = 's' if args.device.startswith('cuda') else 'CPU-s'
+    results = {}
+    names = ('ours', ) if args.no_stock else ('stock', 'ours')
+    for name in names:
+        results[name] = spawn_worker(
+            osp.abspath(__file__), ['--worker', name] + worker_arguments(args),
+            name,
+            quiet=True)
+        print(result_line(name, results[name], unit))
+    if args.no_stock:
+        ours = results['ours']
+        cuda = (f' cuda_peak_mib={ours["cuda_peak_mib"]:.1f}'
+                if 'cuda_peak_mib' in ours else '')
+        print(f'ours_s={ours["time_s"]:.4f} '
+              f'rss_peak_mib={ours["rss_peak_mib"]:.1f}{cuda}')
+        return
+    print_comparison(results)
 
 
 if __name__ == '__main__':

@@ -131,26 +131,19 @@ def class_maps(gt: np.ndarray, rng: np.random.Generator
 def quasi_superpixels(gt: np.ndarray, rng: np.random.Generator,
                       max_masks: int) -> Tuple[np.ndarray, np.ndarray]:
     """Deterministic SAM-like masks (S, H, W) bool and levels (S,)."""
-    import cv2
+    from mmwsss.datasets import label_components
     h, w = gt.shape
     wholes, parts, subs = [], [], []
-    for k in np.unique(gt):
-        if k == 255:
-            continue
-        n, comp = cv2.connectedComponents((gt == k).astype(np.uint8))
-        for c in range(1, n):
-            m = comp == c
-            if m.sum() < 100:
-                continue
-            wholes.append(m)
-            ys, xs = np.nonzero(m)
-            ym, xm = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
-            for y_sl in (slice(0, ym), slice(ym, h)):
-                for x_sl in (slice(0, xm), slice(xm, w)):
-                    q = np.zeros_like(m)
-                    q[y_sl, x_sl] = m[y_sl, x_sl]
-                    if q.sum() >= 100:
-                        parts.append(q)
+    for m in label_components(gt, 100):
+        wholes.append(m)
+        ys, xs = np.nonzero(m)
+        ym, xm = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+        for y_sl in (slice(0, ym), slice(ym, h)):
+            for x_sl in (slice(0, xm), slice(xm, w)):
+                q = np.zeros_like(m)
+                q[y_sl, x_sl] = m[y_sl, x_sl]
+                if q.sum() >= 100:
+                    parts.append(q)
     for _ in range(10):  # boxes that ignore object boundaries
         bh, bw = rng.integers(h // 8, h // 2), rng.integers(w // 8, w // 2)
         y0, x0 = rng.integers(0, h - bh), rng.integers(0, w - bw)

@@ -42,8 +42,8 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import REPO, time_train_steps  # noqa: E402
-from bench_utils import add_device_argument, emit_result, is_cuda  # noqa: E402
-from bench_utils import resolve_device, spawn_worker  # noqa: E402
+from bench_utils import add_train_step_arguments, emit_result  # noqa: E402
+from bench_utils import is_cuda, resolve_device, spawn_worker  # noqa: E402
 
 VOC_MINI = osp.join(REPO, 'data', 'voc_mini')
 MODELS_ = ('deeplabv3plus', 'mask2former')
@@ -118,15 +118,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='default: the paper\'s (16 DeepLabV3+, 4 Mask2Former); tiny 2')
     parser.add_argument(
         '--crop', type=int, default=None, help='default: 512 (tiny: 64)')
-    parser.add_argument('--steps', type=int, default=3)
-    parser.add_argument('--warmup', type=int, default=1)
-    add_device_argument(parser)
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        help='autocast as tools/train.py --amp (float16 + loss scaling on '
-        'CUDA, bfloat16 on the CPU)')
-    parser.add_argument('--threads', type=int, default=1)
+    add_train_step_arguments(parser)
     parser.add_argument('--data-root', default=VOC_MINI)
     parser.add_argument('--worker', choices=MODELS_, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -8,6 +8,8 @@
 #   (and the same for val2014)
 # Images without annotations are skipped (skip_unlabeled=True): 82,081 train
 # and 40,137 val images, as in WSSS papers. See mmwsss/datasets/coco.py.
+_base_ = ['./wsss_common.py']
+
 dataset_type = 'COCOImageLabelDataset'
 data_root = 'data/coco2014'
 train_ann_file = 'annotations/instances_train2014.json'
@@ -16,24 +18,9 @@ val_ann_file = 'annotations/instances_val2014.json'
 # label cache (e.g. 'work_dirs/coco_labels_train2014.json') to skip it.
 train_label_cache = None
 val_label_cache = None
-crop_size = (512, 512)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResize',
-        scale=(2048, 512),
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackWSSSInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackWSSSInputs'),
-]
+# crop_size, train_pipeline, test_pipeline, dataloaders, evaluators:
+# ./wsss_common.py.
 
 train_dataset = dict(
     type=dataset_type,
@@ -42,45 +29,17 @@ train_dataset = dict(
     data_prefix=dict(
         img_path='train2014', seg_map_path='SegmentationClass/train2014'),
     label_cache=train_label_cache,
-    pipeline=train_pipeline)
+    pipeline=_base_.train_pipeline)
 train_eval_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    ann_file=train_ann_file,
-    data_prefix=dict(
-        img_path='train2014', seg_map_path='SegmentationClass/train2014'),
-    label_cache=train_label_cache,
-    pipeline=test_pipeline,
-    test_mode=True)
+    train_dataset, pipeline=_base_.test_pipeline, test_mode=True)
 val_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
+    train_eval_dataset,
     ann_file=val_ann_file,
     data_prefix=dict(
         img_path='val2014', seg_map_path='SegmentationClass/val2014'),
-    label_cache=val_label_cache,
-    pipeline=test_pipeline,
-    test_mode=True)
+    label_cache=val_label_cache)
 
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=train_dataset)
-train_eval_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=train_eval_dataset)
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=val_dataset)
+train_dataloader = dict(dataset=train_dataset)
+train_eval_dataloader = dict(dataset=train_eval_dataset)
+val_dataloader = dict(dataset=val_dataset)
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -12,6 +12,8 @@
 # in the data infos so that seeds can be scored (`train_eval_dataloader`).
 # Children override `train_pipeline` / `test_pipeline` and then re-set the
 # dataloaders' `pipeline` (mm configs do not re-evaluate base variables).
+_base_ = ['./wsss_common.py']
+
 dataset_type = 'VOCImageLabelDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 train_split = 'ImageSets/Segmentation/trainaug.txt'
@@ -25,25 +27,9 @@ label_file = None
 # Optional JSON cache of the mask-derived labels, e.g.
 # 'work_dirs/voc_labels.json' (rebuilt for masks that changed).
 label_cache = None
-crop_size = (512, 512)
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResize',
-        scale=(2048, 512),
-        ratio_range=(0.5, 2.0),
-        keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackWSSSInputs'),
-]
-# Original size (no Resize): seeds are made and scored at image resolution.
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='PackWSSSInputs'),
-]
+# crop_size, train_pipeline, test_pipeline, dataloaders, evaluators:
+# ./wsss_common.py.
 
 train_dataset = dict(
     type=dataset_type,
@@ -53,47 +39,21 @@ train_dataset = dict(
     seg_map_fallback=train_seg_map_fallback,
     label_file=label_file,
     label_cache=label_cache,
-    pipeline=train_pipeline)
+    pipeline=_base_.train_pipeline)
 # The training images with their GT, one at a time at full size: coarse /
 # final seed generation and seed scoring.
 train_eval_dataset = dict(
-    type=dataset_type,
-    data_root=data_root,
-    ann_file=train_split,
-    data_prefix=dict(img_path='JPEGImages', seg_map_path=train_seg_map_path),
-    seg_map_fallback=train_seg_map_fallback,
-    label_file=label_file,
-    label_cache=label_cache,
-    pipeline=test_pipeline,
-    test_mode=True)
+    train_dataset, pipeline=_base_.test_pipeline, test_mode=True)
 val_dataset = dict(
     type=dataset_type,
     data_root=data_root,
     ann_file=val_split,
     data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'),
     label_cache=label_cache,
-    pipeline=test_pipeline,
+    pipeline=_base_.test_pipeline,
     test_mode=True)
 
-train_dataloader = dict(
-    batch_size=16,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=train_dataset)
-train_eval_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=train_eval_dataset)
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=val_dataset)
+train_dataloader = dict(dataset=train_dataset)
+train_eval_dataloader = dict(dataset=train_eval_dataset)
+val_dataloader = dict(dataset=val_dataset)
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator

@@ -13,6 +13,8 @@ from mmengine.config import Config
 from segment_anything import SamAutomaticMaskGenerator
 from segment_anything.utils.transforms import ResizeLongestSide
 
+from _helpers import STOCK_AMG_PARAMS
+
 from mmseg.registry import MODELS
 from mmwsss.models.sams import (SAMMaskRecord, SAMQuasiSuperpixelGenerator,
                                 build_sam_model, load_masks, save_masks)
@@ -136,17 +138,7 @@ IMG64 = np.zeros((64, 64, 3), np.uint8)
 
 @pytest.mark.parametrize('seed', [0, 4])
 def test_changes_off_equals_stock_on_tiny_sam(seed):
-    params = dict(
-        points_per_side=8,
-        points_per_batch=50,
-        pred_iou_thresh=0.0,
-        stability_score_thresh=0.3,
-        stability_score_offset=0.002,
-        box_nms_thresh=0.7,
-        crop_n_layers=1,
-        crop_nms_thresh=0.7,
-        crop_n_points_downscale_factor=2,
-        min_mask_region_area=20)
+    params = STOCK_AMG_PARAMS
     ours = SAMQuasiSuperpixelGenerator(
         model_type='tiny', seed=seed, device='cpu', **params, **OFF)
     stock = SamAutomaticMaskGenerator(

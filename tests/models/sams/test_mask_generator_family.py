@@ -12,6 +12,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from _helpers import STOCK_AMG_PARAMS
+
 from mmseg.registry import MODELS
 from mmwsss.models.sams import SAMQuasiSuperpixelGenerator, load_masks
 
@@ -141,15 +143,7 @@ def test_fingerprints_name_the_family_and_keep_sam_unchanged():
 def test_sam2_changes_off_equals_its_own_amg():
     from sam2.automatic_mask_generator import SAM2AutomaticMaskGenerator
     params = dict(
-        points_per_side=8,
-        points_per_batch=50,
-        pred_iou_thresh=0.0,
-        stability_score_thresh=0.3,
-        stability_score_offset=0.002,
-        box_nms_thresh=0.7,
-        crop_n_layers=1,
-        crop_nms_thresh=0.7,
-        crop_n_points_downscale_factor=2,
+        STOCK_AMG_PARAMS,
         # sam2 1.1.0's generate() never runs postprocess_small_regions (its
         # min_mask_region_area only sets the predictor's CUDA-only hole
         # filling); ours runs it as for SAM, so compare without it

@@ -16,6 +16,7 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 from torch import nn
 
+from mmwsss.datasets import label_components
 from mmwsss.models.sams import (CRFTTAModel, MaskCacheError, SAMMaskRecord,
                                 SAMSTTAModel, load_masks, mask_cache_path,
                                 sams_seed, save_masks)
@@ -373,21 +374,14 @@ def _gt_masks(voc_root, stem):
     gt = np.asarray(Image.open(
         osp.join(voc_root, 'SegmentationClass', stem + '.png')))
     masks, levels = [], []
-    for k in np.unique(gt):
-        if k == 255:
-            continue
-        n, comp = cv2.connectedComponents((gt == k).astype(np.uint8))
-        for c in range(1, n):
-            m = comp == c
-            if m.sum() < 20:
-                continue
-            masks.append(m)
-            levels.append(2)
-            rows = np.nonzero(m.any(1))[0]
-            top = m.copy()
-            top[(rows.min() + rows.max()) // 2:] = False
-            masks.append(top)
-            levels.append(1)
+    for m in label_components(gt, 20):
+        masks.append(m)
+        levels.append(2)
+        rows = np.nonzero(m.any(1))[0]
+        top = m.copy()
+        top[(rows.min() + rows.max()) // 2:] = False
+        masks.append(top)
+        levels.append(1)
     cell = np.zeros(gt.shape, bool)
     cell[:gt.shape[0] // 5, :gt.shape[1] // 5] = True
     masks.append(cell)
