@@ -34,7 +34,8 @@ from typing import Any, Dict, Iterator, Optional
 import torch
 from torch import nn
 
-from .sam_builder import build_seeded_model, check_model_type, resolve_device
+from .sam_builder import (build_seeded_model, check_checkpoint_args,
+                          check_model_type, resolve_device)
 
 __all__ = [
     'SAM3_MODEL_TYPES', 'SAM3_CHECKPOINT_URL', 'build_sam3_model',
@@ -478,16 +479,14 @@ def build_sam3_model(model_type: str = 'sam3',
         RuntimeError: The checkpoint does not fit the architecture.
     """
     check_model_type('SAM 3', model_type, SAM3_MODEL_TYPES)
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        raise FileNotFoundError(
-            f'SAM 3 checkpoint {checkpoint!r} does not exist. Download '
-            f'{SAM3_CHECKPOINT_URL} (gated: accept the SAM License) and set '
-            'the checkpoint to the local file.')
-    if checkpoint is None and model_type != 'tiny' and not random_init:
-        raise ValueError(
-            'A checkpoint is required for SAM 3: download '
-            f'{SAM3_CHECKPOINT_URL} and give its local path (random_init='
-            'True builds random weights, for benchmarks and tests only).')
+    check_checkpoint_args(
+        'SAM 3',
+        model_type,
+        checkpoint,
+        random_init,
+        SAM3_CHECKPOINT_URL if model_type != 'tiny' else None,
+        key='checkpoint',
+        url_note=' (gated: accept the SAM License)')
     builder = _import_sam3()
     bpe_path = bpe_path or default_bpe_path()
     dev = resolve_device(device)

@@ -185,9 +185,13 @@ def _load_state_dict(path: str) -> dict:
     return state
 
 
-def check_checkpoint_args(family: str, model_type: str,
-                          checkpoint: Optional[str], random_init: bool,
-                          url: Optional[str]) -> None:
+def check_checkpoint_args(family: str,
+                          model_type: str,
+                          checkpoint: Optional[str],
+                          random_init: bool,
+                          url: Optional[str],
+                          key: str = 'sam_generator.checkpoint',
+                          url_note: str = '') -> None:
     """Check the checkpoint arguments of a SAM-family builder.
 
     Args:
@@ -196,7 +200,11 @@ def check_checkpoint_args(family: str, model_type: str,
         checkpoint (str, optional): Local checkpoint path.
         random_init (bool): Random weights allowed for an official
             architecture.
-        url (str, optional): Where the official weights are downloaded.
+        url (str, optional): Where the official weights are downloaded
+            (None: the architecture has no official weights).
+        key (str): The config key that names the checkpoint, for the
+            messages. Defaults to ``'sam_generator.checkpoint'``.
+        url_note (str): Said after the URL (e.g. a licence to accept).
 
     Raises:
         FileNotFoundError: ``checkpoint`` does not exist.
@@ -204,15 +212,17 @@ def check_checkpoint_args(family: str, model_type: str,
             ``random_init``.
     """
     if checkpoint is not None and not osp.isfile(checkpoint):
+        hint = (f' Download the official {model_type} weights from {url}'
+                f'{url_note} and set {key} to the local file.' if url else
+                ' The tiny model has no official weights; set '
+                'checkpoint=None for a seeded random initialisation.')
         raise FileNotFoundError(
             f'{family} checkpoint {checkpoint!r} (model_type {model_type!r}) '
-            'does not exist.' +
-            (f' Download {url} and set sam_generator.checkpoint to the local'
-             ' file.' if url else ''))
+            f'does not exist.{hint}')
     if checkpoint is None and model_type != 'tiny' and not random_init:
         raise ValueError(
-            f'sam_generator.checkpoint is required for {family} '
-            f'{model_type!r}: download {url} and give its local path '
+            f'{key} is required for {family} model_type {model_type!r}: '
+            f'download {url}{url_note} and give its local path '
             '(random_init=True builds random weights, for benchmarks and '
             'tests only).')
 
@@ -308,21 +318,8 @@ def build_sam_model(model_type: str = 'vit_h',
             ``random_init``.
     """
     check_model_type('SAM', model_type, SAM_MODEL_TYPES)
-    if checkpoint is not None and not osp.isfile(checkpoint):
-        url = SAM_CHECKPOINT_URLS.get(model_type)
-        hint = (f' Download the official {model_type} weights from {url} '
-                'and set sam_generator.checkpoint to the local file.'
-                if url else ' The tiny model has no official weights; set '
-                'checkpoint=None for a seeded random initialisation.')
-        raise FileNotFoundError(
-            f'SAM checkpoint {checkpoint!r} (model_type {model_type!r}) '
-            f'does not exist.{hint}')
-    if checkpoint is None and model_type != 'tiny' and not random_init:
-        raise ValueError(
-            f'sam_generator.checkpoint is required for model_type '
-            f'{model_type!r}: download {SAM_CHECKPOINT_URLS[model_type]} '
-            'and give its local path (random_init=True builds random '
-            'weights, for benchmarks and tests only).')
+    check_checkpoint_args('SAM', model_type, checkpoint, random_init,
+                          SAM_CHECKPOINT_URLS.get(model_type))
 
     def construct() -> nn.Module:
         if model_type == 'tiny':
