@@ -115,22 +115,17 @@ def test_portable_msda_equals_mmcv_module(batch_first, box, mask):
     PyTorch function); the portable path is the one taken under mmcv-lite
     on every device."""
     torch.manual_seed(0)
-    ref = MultiScaleDeformableAttention(
+    dims = dict(
         embed_dims=16,
         num_heads=2,
         num_levels=2,
         num_points=3,
         dropout=0.,
         batch_first=batch_first)
+    ref = MultiScaleDeformableAttention(**dims)
     for p in ref.parameters():  # non-trivial offsets and weights
         torch.nn.init.normal_(p, std=0.3)
-    port = PortableMultiScaleDeformableAttention(
-        embed_dims=16,
-        num_heads=2,
-        num_levels=2,
-        num_points=3,
-        dropout=0.,
-        batch_first=batch_first)
+    port = PortableMultiScaleDeformableAttention(**dims)
     port.load_state_dict(ref.state_dict())
     inputs = _inputs(batch_first, box, mask)
     want = ref(**inputs)
