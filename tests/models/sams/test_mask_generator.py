@@ -105,6 +105,22 @@ def one_point(radii, ious, centre=(32, 32), sharp=100.0):
     return fn
 
 
+#: Prompt A at x=16 and prompt B at x=48 of a 64x64 image.
+TWO_PROMPT_GRID = [np.array([[0.25, 0.5], [0.75, 0.5]])]
+
+
+def two_prompt_discs(points, size):
+    """Discs of radii 3.5 / 6.5 / 10.5 at each prompt: prompt A (x < 32)
+    passes its whole and its sub-part (inside the whole), prompt B only
+    its sub-part (nothing covers it)."""
+    b = len(points)
+    centres = points[:, None, :].expand(b, 3, 2)
+    left = points[:, :1] < 32
+    ious = torch.where(left, torch.tensor([0.9, 0.1, 0.9]),
+                       torch.tensor([0.9, 0.1, 0.1]))
+    return discs(points, size, centres, [(3.5, 6.5, 10.5)] * b, ious)
+
+
 def stock_like(gen, **kwargs):
     """Upstream's generator (paper thresholds) on ``gen``'s predictor."""
     params = dict(
@@ -265,15 +281,7 @@ def test_nms_among_wholes_raw_iou_decides():
 def test_level_filter_applied_after_postprocessing():
     # prompt A (x=16): whole r=10.5 and sub-part r=3.5 inside it;
     # prompt B (x=48): only its sub-part passes, nothing covers it.
-    def fn(points, size):
-        b = len(points)
-        centres = points[:, None, :].expand(b, 3, 2)
-        left = points[:, :1] < 32
-        ious = torch.where(left, torch.tensor([0.9, 0.1, 0.9]),
-                           torch.tensor([0.9, 0.1, 0.1]))
-        return discs(points, size, centres, [(3.5, 6.5, 10.5)] * b, ious)
-
-    grid = [np.array([[0.25, 0.5], [0.75, 0.5]])]
+    fn, grid = two_prompt_discs, TWO_PROMPT_GRID
     gen = fake_generator(
         fn, point_grids=grid, t_r=None, min_mask_region_area=5)
     rec = gen.generate_record(IMG64)

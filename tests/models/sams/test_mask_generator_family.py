@@ -32,6 +32,8 @@ def load_test_module(*rel):
 _sam_tests = load_test_module('test_mask_generator.py')
 IMG64, OFF, discs = _sam_tests.IMG64, _sam_tests.OFF, _sam_tests.discs
 one_point, shapes_image = _sam_tests.one_point, _sam_tests.shapes_image
+two_prompt_discs = _sam_tests.two_prompt_discs
+TWO_PROMPT_GRID = _sam_tests.TWO_PROMPT_GRID
 
 pytest.importorskip('segment_anything_hq')
 pytest.importorskip('sam2')
@@ -107,15 +109,7 @@ def test_nms_priority_each_family(family):
 def test_level_filter_each_family(family):
     # prompt A (x=16): whole r=10.5 + sub-part r=3.5 inside it (dropped);
     # prompt B (x=48): only its sub-part passes, nothing covers it (kept)
-    def fn(points, size):
-        b = len(points)
-        centres = points[:, None, :].expand(b, 3, 2)
-        left = points[:, :1] < 32
-        ious = torch.where(left, torch.tensor([0.9, 0.1, 0.9]),
-                           torch.tensor([0.9, 0.1, 0.1]))
-        return discs(points, size, centres, [(3.5, 6.5, 10.5)] * b, ious)
-
-    grid = [np.array([[0.25, 0.5], [0.75, 0.5]])]
+    fn, grid = two_prompt_discs, TWO_PROMPT_GRID
     rec = faked(
         family, fn, point_grids=grid,
         min_mask_region_area=5).generate_record(IMG64)
