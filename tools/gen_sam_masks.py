@@ -125,18 +125,6 @@ def _init_distributed(launcher: str) -> None:
             'machine use --launcher pytorch (gloo) or none.')
 
 
-def _finish_distributed() -> None:
-    """Destroy the process group before the interpreter exits.
-
-    A gloo group left to static destruction aborts the process ("terminate
-    called without an active exception", SIGABRT) at random after all work
-    is done, which turns a finished run into a failed one.
-    """
-    import torch.distributed as torch_dist
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.destroy_process_group()
-
-
 def _level_stats(counts: np.ndarray) -> str:
     lines = []
     if len(counts) == 0:
@@ -400,11 +388,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.work_dir or cfg.get('work_dir')
         or osp.join('work_dirs', 'sam_masks',
                     osp.splitext(osp.basename(args.config))[0]))
+    from mmwsss.utils.mm_tools import finish_distributed
     _init_distributed(args.launcher)
     try:
         return _run(args, cfg, work_dir)
     finally:
-        _finish_distributed()
+        finish_distributed()
 
 
 def _run(args: argparse.Namespace, cfg: Any, work_dir: str) -> int:
@@ -451,6 +440,7 @@ def _run(args: argparse.Namespace, cfg: Any, work_dir: str) -> int:
     if rank == 0:
         logger.info(summary)
     return 1 if num_failed else 0
+
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -18,11 +18,28 @@ import runpy
 import sys
 from typing import List, Optional
 
-__all__ = ['amp_arguments', 'mmseg_tool_path', 'run_mmseg_tool']
+__all__ = [
+    'amp_arguments', 'finish_distributed', 'mmseg_tool_path', 'run_mmseg_tool'
+]
 
 AMP_WRAPPER = 'DeviceAmpOptimWrapper'
 # optim wrapper types ``--amp`` may replace (mmseg's train.py: the first two)
 AMP_REPLACES = ('OptimWrapper', 'AmpOptimWrapper', AMP_WRAPPER)
+
+
+def finish_distributed() -> None:
+    """Destroy the default process group, if any, before the interpreter
+    exits.
+
+    A gloo group left to interpreter finalisation can abort the process
+    ("terminate called without an active exception", SIGABRT) after all
+    work is done, which turns a finished run into a failed one; NCCL warns
+    about the same omission. Every tool that may initialise one calls this
+    on its way out.
+    """
+    import torch.distributed as torch_dist
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
 
 
 def mmseg_tool_path(name: str) -> str:
@@ -107,3 +124,5 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
             runpy.run_path(path, run_name='__main__')
     except CheckpointFileError as err:
         raise SystemExit(f'{type(err).__name__}: {err}') from None
+    finally:
+        finish_distributed()
