@@ -1,16 +1,13 @@
 """mmwsss: FMA-WSSS and WSSS baselines as an MMSegmentation plugin.
 
-Importing this package (e.g. through ``custom_imports`` in an mm config)
-registers every mmwsss component into MMSegmentation's registries (MODELS,
-DATASETS, TRANSFORMS, METRICS, HOOKS, LOOPS) and makes the few additions to
-the stack listed in :mod:`mmwsss.compat`; it changes no existing function or
-registry entry of torch, mmengine, mmcv, mmseg or mmdet.
+``import mmwsss`` loads nothing of the stack and registers nothing:
+``mmwsss.functional`` (the paper's equations) and ``mmwsss.io`` (the file
+formats) work alone. The mm components are registered explicitly, as
+MMSegmentation does it:
+
+- in a config: ``custom_imports = dict(imports=['mmwsss.registration'])``;
+- in Python: :func:`mmwsss.registration.register_all_modules`.
 """
-from . import compat
+from .version import __version__
 
-compat.apply_all()
-
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
-from .version import __version__  # noqa: E402
-
-__all__ = ['__version__', 'compat']
+__all__ = ['__version__']

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import mmwsss  # noqa: F401  (stack fixes + registries)
+import mmwsss.registration  # noqa: F401  (stack additions + registries)
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VOC_MINI = osp.join(REPO_ROOT, 'data', 'voc_mini')
@@ -49,7 +49,7 @@ def gt_mask_cache(tmp_path_factory) -> str:
     realistic quasi-superpixels without SAM weights."""
     from PIL import Image
 
-    from mmwsss.models.sams import SAMMaskRecord, mask_cache_path, save_masks
+    from mmwsss.io import mask_cache_path, SAMMaskRecord, save_masks
     out = str(tmp_path_factory.mktemp('gt_sam_masks'))
     for gt_file in sorted(
             glob.glob(osp.join(VOC_MINI, 'SegmentationClass', '*.png'))):

@@ -11,7 +11,7 @@ import sys
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmwsss.evaluation.seed_io import read_seed_png
+from mmwsss.io import read_seed_png
 
 
 def _clip_es_cfg(repo_root, voc_mini_root, work, seeder):

@@ -98,7 +98,7 @@ def snapshot():
 
 
 before = snapshot()
-import mmwsss  # noqa
+import mmwsss.registration  # noqa
 after = snapshot()
 changed = [repr(k) for k, v in before.items()
            if k not in after or after[k] is not v]

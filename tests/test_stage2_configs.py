@@ -23,8 +23,8 @@ from PIL import Image
 
 from mmseg.registry import MODELS
 from mmwsss.class_names import COCO_CATEGORY_IDS, COCO_CLASSES
-from mmwsss.evaluation.seed_io import write_seed_png
-from mmwsss.models.sams.mask_cache import (SAMMaskRecord, load_masks,
+from mmwsss.io import write_seed_png
+from mmwsss.io.mask_cache import (SAMMaskRecord, load_masks,
                                            mask_cache_path, save_masks)
 
 D3P_VOC = ('configs/deeplabv3plus/'
@@ -354,7 +354,7 @@ def test_deeplabv3plus_voc(repo_root, voc_mini_root, voc_seeds, tmp_path):
     assert [t['scale_factor'] for t in tta[0]] == \
         [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
     assert [t['prob'] for t in tta[1]] == [0., 1.]
-    assert cfg.custom_imports['imports'] == ['mmwsss']
+    assert cfg.custom_imports['imports'] == ['mmwsss.registration']
 
     _shrink(cfg, _resnet_overrides('deeplabv3plus'),
             _voc_overrides(voc_mini_root, voc_seeds), str(tmp_path))

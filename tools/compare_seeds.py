@@ -53,13 +53,13 @@ def main(argv: Optional[List[str]] = None) -> dict:
         [md path, json path]}``.
     """
     args = parse_args(argv)
-    import mmwsss  # noqa: F401  (stack fixes + registries)
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmengine.logging import print_log
 
-    from mmwsss.evaluation import (BUILTIN_DATASETS, atomic_write_bytes,
-                                   build_seed_eval_dataset, dump_json_atomic,
+    from mmwsss.evaluation import (BUILTIN_DATASETS, build_seed_eval_dataset,
                                    format_comparison_markdown,
                                    parse_named_dirs, score_seed_dirs)
+    from mmwsss.io import atomic_write_bytes, dump_json_atomic
     seed_dirs = parse_named_dirs(args.seeds)
     dataset = build_seed_eval_dataset(args.dataset, args.split, args.data_root,
                                       args.cfg_options)

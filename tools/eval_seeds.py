@@ -51,8 +51,8 @@ def write_overlays(dataset, seed_dir: str, out_dir: str, num: int) -> int:
     """
     import cv2
 
-    from mmwsss.evaluation import (collect_gt_items, read_seed_png, seed_path,
-                                   write_seed_overlay)
+    from mmwsss.evaluation import collect_gt_items
+    from mmwsss.io import read_seed_png, seed_path, write_seed_overlay
     meta = dataset.metainfo
     done = 0
     for item in collect_gt_items(dataset):
@@ -86,12 +86,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
         dict: The JSON report that was written.
     """
     args = parse_args(argv)
-    import mmwsss  # noqa: F401  (stack fixes + registries)
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmengine.logging import print_log
 
     from mmwsss.evaluation import (BUILTIN_DATASETS, build_seed_eval_dataset,
-                                   dump_json_atomic, format_seed_table,
-                                   score_seed_dirs)
+                                   format_seed_table, score_seed_dirs)
+    from mmwsss.io import dump_json_atomic
     dataset = build_seed_eval_dataset(args.dataset, args.split, args.data_root,
                                       args.cfg_options)
     name = osp.basename(osp.normpath(args.seed_dir))

@@ -12,7 +12,7 @@ The config holds
 - ``dataset``: ANY registered dataset whose data infos carry ``img_path``
   (mmseg's ``PascalVOCDataset``, mmwsss's ``VOCImageLabelDataset``, ...);
 - ``mask_dir``: where ``<image stem>.npz`` files go (format:
-  :mod:`mmwsss.models.sams.mask_cache`).
+  :mod:`mmwsss.io.mask_cache`).
 
 Every image gets one cache file, written atomically. A rerun skips images
 whose cache exists and validates (same generator fingerprint and image
@@ -96,7 +96,7 @@ def cache_paths(img_paths: Sequence[str], mask_dir: str) -> List[str]:
     Raises:
         ValueError: Two images have the same file stem.
     """
-    from mmwsss.models.sams import mask_cache_path
+    from mmwsss.io import mask_cache_path
     paths = [mask_cache_path(mask_dir, p) for p in img_paths]
     first: Dict[str, str] = {}
     for img, path in zip(img_paths, paths):
@@ -248,7 +248,7 @@ def foreign_caches(paths: Sequence[str],
     Returns:
         dict[str, list[str]]: Other fingerprint -> its files.
     """
-    from mmwsss.models.sams.mask_cache import read_fingerprint
+    from mmwsss.io.mask_cache import read_fingerprint
     out: Dict[str, List[str]] = {}
     for path in paths:
         if osp.isfile(path):
@@ -301,7 +301,7 @@ def generate_masks(generator: Any, img_paths: Sequence[str],
     """
     import mmcv
 
-    from mmwsss.models.sams import MaskCacheError, load_masks, save_masks
+    from mmwsss.io import load_masks, MaskCacheError, save_masks
     from mmwsss.utils.progress import Progress
     status: Counter = Counter()
     levels: List[List[int]] = []
@@ -380,7 +380,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from mmengine.registry import init_default_scope
 
-    import mmwsss  # noqa: F401  (stack fixes + registries)
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
 
     cfg = load_config(args)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -388,7 +388,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.work_dir or cfg.get('work_dir')
         or osp.join('work_dirs', 'sam_masks',
                     osp.splitext(osp.basename(args.config))[0]))
-    from mmwsss.utils.mm_tools import finish_distributed
+    from mmwsss.apis.mm_tools import finish_distributed
     _init_distributed(args.launcher)
     try:
         return _run(args, cfg, work_dir)

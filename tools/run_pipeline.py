@@ -93,7 +93,7 @@ def build_runner(args: argparse.Namespace, **kwargs):
     Raises:
         SystemExit: With one line naming the bad input.
     """
-    import mmwsss  # noqa: F401  (registries)
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmwsss.apis import DataError, PipelineRunner, Weights, data_spec
     classes = [c.strip()
                for c in args.classes.split(',')] if args.classes else None

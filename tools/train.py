@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmwsss.utils.mm_tools import run_mmseg_tool  # noqa: E402
+from mmwsss.apis.mm_tools import run_mmseg_tool  # noqa: E402
 
 if __name__ == '__main__':
     run_mmseg_tool('train.py')

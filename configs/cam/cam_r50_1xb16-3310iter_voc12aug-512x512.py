@@ -25,7 +25,8 @@
 # type='SAMSSeeder', alpha=0.7, mask_dir=...)) ).
 # Published: IRN's CAM on VOC train 48.3 mIoU (ResNet-50, threshold 0.16).
 _base_ = ['../_base_/datasets/voc_wsss.py', 'mmseg::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 pretrained = 'torchvision://resnet50'
 seed_dir = 'work_dirs/cam_r50_1xb16-3310iter_voc12aug-512x512/seeds'

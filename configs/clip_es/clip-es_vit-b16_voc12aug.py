@@ -21,7 +21,8 @@ _base_ = [
     '../_base_/datasets/voc_wsss.py', '../_base_/models/clip_vit_b16.py',
     'mmseg::_base_/default_runtime.py'
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 seed_dir = 'work_dirs/clip_es_voc_seeds/seeds'
 model = dict(

@@ -40,7 +40,8 @@ _base_ = [
     'mmseg::_base_/schedules/schedule_20k.py',
     '../_base_/datasets/voc12aug_pseudo.py',
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 crop_size = (321, 321)
 model = dict(data_preprocessor=dict(size=crop_size))

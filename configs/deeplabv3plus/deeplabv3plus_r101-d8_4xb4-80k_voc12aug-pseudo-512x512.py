@@ -39,7 +39,8 @@ _base_ = [
     'mmseg::_base_/schedules/schedule_80k.py',
     '../_base_/datasets/voc12aug_pseudo.py',
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 sam_mask_dir = 'work_dirs/sam_masks/voc'  # configs/sams/voc_val.py writes here
 # SAMS on the merged softmax (scoring='prob', the authors' post-processing

@@ -19,7 +19,8 @@ _base_ = [
     '../_base_/datasets/voc_wsss.py', '../_base_/models/clip_vit_b16.py',
     '../_base_/schedules/fma_two_phase.py', 'mmseg::_base_/default_runtime.py'
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 sam_mask_dir = 'work_dirs/sam_masks/voc'  # tools/gen_sam_masks.py output
 crop_size = (224, 224)

@@ -34,7 +34,8 @@ _base_ = [
     'mask2former_swin-l-in22k-384x384-pre_8xb2-160k_ade20k-640x640.py',
     '../_base_/datasets/voc12aug_pseudo.py',
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 num_classes = 21
 max_iters = 80000

@@ -11,7 +11,8 @@
 # `sam_generator` / `tta_model.sam_generator` dict with this one (with
 # `_delete_=True` when the base holds SAM's keys).
 default_scope = 'mmseg'
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 sam_generator = dict(
     type='FelzenszwalbQuasiSuperpixelGenerator',

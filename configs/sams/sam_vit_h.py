@@ -13,7 +13,8 @@
 # `mask_dir`; the cache files record a fingerprint of everything below that
 # changes the masks, so a cache made with other settings is regenerated.
 default_scope = 'mmseg'
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 sam_generator = dict(
     type='SAMQuasiSuperpixelGenerator',

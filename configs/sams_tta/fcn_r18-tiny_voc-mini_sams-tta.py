@@ -7,7 +7,8 @@
 _base_ = [
     'mmseg::_base_/models/fcn_r50-d8.py', 'mmseg::_base_/default_runtime.py'
 ]
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 # mmseg's FCN shrunk: ResNetV1c-18 with 8 base channels (last stage only),
 # one 16-channel conv in the head, no auxiliary head, BN (not SyncBN)

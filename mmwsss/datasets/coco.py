@@ -35,7 +35,7 @@ from mmengine.logging import print_log
 from mmseg.registry import DATASETS
 
 from mmwsss.class_names import get_dataset_info
-from mmwsss.evaluation.seed_io import dump_json_atomic
+from mmwsss.io import dump_json_atomic
 from .coco_masks import coco_image_labels
 from .image_label import (BaseImageLabelDataset, _listing, file_signature,
                           read_id_list)

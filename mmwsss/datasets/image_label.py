@@ -29,7 +29,7 @@ from mmseg.datasets import BaseSegDataset
 from PIL import Image
 
 from mmwsss.class_names import IGNORE_INDEX
-from mmwsss.evaluation.seed_io import dump_json_atomic
+from mmwsss.io import dump_json_atomic
 from mmwsss.utils.progress import Progress
 
 __all__ = [

@@ -3,7 +3,7 @@
 :class:`PseudoLabelDataset` wraps ANY image dataset config (an mmwsss
 image-label dataset, mmseg's ``PascalVOCDataset``, a ``BaseSegDataset`` over
 a folder...) and pairs each of its images with ``<seed_dir>/<img stem>.png``
-(see :func:`mmwsss.evaluation.seed_io.seed_path`; uint8, 0 = background,
+(see :func:`mmwsss.io.seeds.seed_path`; uint8, 0 = background,
 1..C classes; 255 is allowed and read as ignore by mmseg's losses). The
 seed becomes the sample's ``seg_map_path``, so the standard mmseg pipeline
 (``LoadImageFromFile``, ``LoadAnnotations``, augmentations,
@@ -54,7 +54,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from mmwsss.class_names import IGNORE_INDEX
-from mmwsss.evaluation.seed_io import read_seed_png, seed_path
+from mmwsss.io import read_seed_png, seed_path
 from .image_label import _listing
 
 __all__ = ['PseudoLabelDataset']

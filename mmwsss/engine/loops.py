@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader
 
 from mmwsss.engine.derived_data import (fill_coarse_dataloader,
                                         fill_seg_dataloader)
-from mmwsss.evaluation.seed_io import (is_done, read_seed_png, seed_path,
+from mmwsss.io import (is_done, read_seed_png, seed_path,
                                        write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
                                            seed_confusion)

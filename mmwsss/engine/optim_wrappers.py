@@ -12,7 +12,7 @@ device taken from the parameters it optimizes:
   and no loss scaling (bfloat16 has float32's exponent range).
 
 ``tools/train.py --amp`` selects it (see
-:func:`mmwsss.utils.mm_tools.amp_arguments`), so ``--amp`` works for the
+:func:`mmwsss.apis.mm_tools.amp_arguments`), so ``--amp`` works for the
 prompt training (``configs/fma``) and stage 2 on a GPU and on a CPU.
 """
 from contextlib import contextmanager

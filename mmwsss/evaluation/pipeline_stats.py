@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence, Union
 
 import numpy as np
 
-from .seed_io import SEED_SUFFIX, read_seed_png
+from mmwsss.io import SEED_SUFFIX, read_seed_png
 
 __all__ = [
     'CAL_LOSS_KEYS', 'seed_fg_fraction', 'last_logged_loss',

@@ -40,7 +40,7 @@ from PIL import Image
 
 from mmwsss.class_names import check_class_list, get_dataset_info
 from mmwsss.utils.progress import Progress
-from .seed_io import read_seed_png, seed_path
+from mmwsss.io import read_seed_png, seed_path
 from .seed_scores import seed_confusion, seed_report
 
 __all__ = [

@@ -23,7 +23,7 @@ from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
 from mmwsss.class_names import check_class_list
-from .seed_io import (dump_json_atomic, is_done, read_seed_png, seed_path,
+from mmwsss.io import (dump_json_atomic, is_done, read_seed_png, seed_path,
                       write_seed_overlay, write_seed_png)
 from .seed_scores import format_seed_table, seed_confusion, seed_report
 

@@ -1,18 +1,19 @@
-"""mmwsss models: frozen CLIP, prompt learners, CAM tools, SAMS, baselines.
+"""mmwsss models: frozen CLIP, prompt learners, the FMA-WSSS model, SAM
+quasi-superpixel generators and SAMS TTA, seeders and baselines.
 
-Importing this package registers every model component into
-``mmseg.registry.MODELS``. The pure numeric modules (``gradcam``, ``caa``,
-``losses``, ``sams.seeding``, ``sams.mask_filter``) import nothing from
-OpenMMLab; their registered wrappers are added here.
+Importing this package registers the model components it defines into
+``mmseg.registry.MODELS``. mmseg's models import mmcv's compiled ops, which
+mmcv-lite lacks, so the stack additions of :mod:`mmwsss.compat` are made
+first (idempotent; :func:`mmwsss.registration.register_all_modules` makes
+them too).
 """
-from . import baselines, clip, decode_heads, sams  # noqa: F401
-from mmseg.registry import MODELS  # noqa: E402
+from mmwsss.compat import apply_all
 
+apply_all()
+
+from . import baselines, clip, decode_heads, sams  # noqa: E402,F401
+from . import fma_prompt_model, losses, prompt_learners, seeders  # noqa: E402,E501,F401
+from .fma_prompt_model import FMAPromptModel  # noqa: E402
 from .losses import CALLoss, MCLLoss  # noqa: E402
 
-MODELS.register_module(module=MCLLoss)
-MODELS.register_module(module=CALLoss)
-
-from . import fma_prompt_model, prompt_learners, seeders  # noqa: E402,F401
-from .fma_prompt_model import FMAPromptModel  # noqa: E402,F401
-
+__all__ = ['FMAPromptModel', 'MCLLoss', 'CALLoss']

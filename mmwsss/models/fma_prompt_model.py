@@ -41,11 +41,11 @@ from torch import Tensor
 
 from mmwsss.class_names import (IGNORE_INDEX, get_dataset_info,
                                  resolve_class_info)
-from mmwsss.evaluation.seed_io import is_done, read_seed_png, seed_path
+from mmwsss.io import is_done, read_seed_png, seed_path
 from .baselines.frozen_parts import exclude_from_checkpoint
-from .caa import caa_refine, merge_attention
-from .cam_input import patch_aligned_size, resize_normalized_like_pil
-from .gradcam import (SOFTMAX_MODES, grad_cam, normalized_at_size,
+from mmwsss.functional.caa import caa_refine, merge_attention
+from mmwsss.functional.cam_input import patch_aligned_size, resize_normalized_like_pil
+from mmwsss.functional.gradcam import (SOFTMAX_MODES, grad_cam, normalized_at_size,
                       softmax_scores)
 
 __all__ = ['FMAPromptModel', 'model_class_info']
@@ -128,7 +128,7 @@ class FMAPromptModel(BaseModel):
         test_task (str): Which prompts make the CAMs in ``predict``:
             ``'seg'`` (fine seeds) or ``'cls'`` (coarse seeds).
         caa (dict): Per task CAA settings (``None`` for no CAA), keys of
-            :func:`mmwsss.models.caa.caa_refine` (``threshold``,
+            :func:`mmwsss.functional.caa.caa_refine` (``threshold``,
             ``sinkhorn_iters``, ``n_iters`` (the affinity's matrix power),
             ``aff_at``, ``mask_type``) plus ``last_k``.
         seeder (dict): Per task seeder configs (``SAMSSeeder``,
@@ -138,12 +138,12 @@ class FMAPromptModel(BaseModel):
         cam_input_size (str): CAM input of a test image. ``'round_up'``
             (the FMA-WSSS and CLIP-ES code): each side rounded up to the
             next patch multiple, PIL bicubic on the uint8 image
-            (:func:`~mmwsss.models.cam_input.resize_normalized_like_pil`;
+            (:func:`~mmwsss.functional.cam_input.resize_normalized_like_pil`;
             skipped when the size already fits, so a pipeline that resized
             already is not resized twice). ``'pad'``: no resize, zero
             padding (= the mean colour) up to the patch grid.
         cam_softmax (str): Softmax before GradCAM
-            (:func:`~mmwsss.models.gradcam.softmax_scores`):
+            (:func:`~mmwsss.functional.gradcam.softmax_scores`):
             ``'global_max'`` (FMA-WSSS: AlchemyCat's masked softmax, max over
             all logits, eps 1e-5) or ``'exact'`` (CLIP-ES).
         reuse_seeds_from (str, optional): Seed folder of an earlier run;
@@ -585,7 +585,7 @@ class FMAPromptModel(BaseModel):
                        ds: SegDataSample) -> Tensor:
         """CAM input of image ``i``: crop the batch padding, then (with
         ``cam_input_size='round_up'``) resize to the patch grid as the
-        authors do (see :mod:`mmwsss.models.cam_input`)."""
+        authors do (see :mod:`mmwsss.functional.cam_input`)."""
         h, w = ds.metainfo.get('img_shape', inputs.shape[-2:])[:2]
         img = inputs[i:i + 1, :, :h, :w]
         if self.cam_input_size == 'round_up':

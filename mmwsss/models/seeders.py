@@ -12,8 +12,8 @@ class ``c``). All seeders share one call signature, so a config swaps them::
 
     seed = seeder(cams, fg_cls, (H, W), data_sample=ds)
 
-The numeric work lives in :mod:`mmwsss.models.sams.seeding` (SAMS) and
-:mod:`mmwsss.models.crf`; these classes only fetch what each needs (SAM masks
+The numeric work lives in :mod:`mmwsss.functional.sams` (SAMS) and
+:mod:`mmwsss.functional.crf`; these classes only fetch what each needs (SAM masks
 by the image path, the RGB image for the CRF) and register in MODELS.
 """
 from typing import Any, Dict, NamedTuple, Optional, Tuple
@@ -24,10 +24,10 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from .crf import CLIP_ES_CRF, crf_seed
-from .gradcam import normalized_at_size
-from .sams.mask_source import SAMMaskSource, read_rgb_image
-from .sams.seeding import sams_seed, sams_seed_from_record
+from mmwsss.functional.crf import CLIP_ES_CRF, crf_seed
+from mmwsss.functional.gradcam import normalized_at_size
+from mmwsss.io import SAMMaskSource, read_rgb_image
+from mmwsss.functional.sams import sams_seed, sams_seed_from_record
 
 __all__ = [
     'BaseSeeder', 'SeedInputs', 'SAMSSeeder', 'ThresholdSeeder', 'CRFSeeder'
@@ -139,8 +139,8 @@ class SAMSSeeder(BaseSeeder):
         self.mask_dir = mask_dir
         self._source = None
         if mask_dir is not None or sam_generator is not None:
-            self._source = SAMMaskSource(mask_dir, fingerprint, sam_generator,
-                                         owner)
+            self._source = SAMMaskSource(
+                mask_dir, fingerprint, sam_generator, owner, build=MODELS.build)
         self.owner = owner
 
     def _seed(self,
@@ -205,7 +205,7 @@ class CRFSeeder(BaseSeeder):
         alpha (float): Background ``(1 - max)^alpha``. CLIP-ES uses 1.
         conf_thresh (float, optional): Low-confidence pixels become 255
             (CLIP-ES pseudo masks use 0.95); None keeps every pixel.
-        crf (dict, optional): :func:`~mmwsss.models.crf.dense_crf`
+        crf (dict, optional): :func:`~mmwsss.functional.crf.dense_crf`
             parameters; CLIP-ES's by default.
     """
 

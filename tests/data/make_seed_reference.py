@@ -56,7 +56,7 @@ MODEL_CFG = tiny_prompt_model_cfg(
 
 def build_model():
     """The tiny random FMAPromptModel of the reference (torch seed 0)."""
-    import mmwsss  # noqa: F401
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
     init_default_scope('mmseg')

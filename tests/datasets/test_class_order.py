@@ -83,7 +83,8 @@ def test_seed_metric_refuses_reordered_meta():
 
 
 def test_eval_seeds_refuses_reordered_dataset(voc_mini_root, tmp_path):
-    from mmwsss.evaluation import SeedEvalError, write_seed_png
+    from mmwsss.evaluation import SeedEvalError
+    from mmwsss.io import write_seed_png
     from mmwsss.evaluation.seed_eval import score_seed_dirs
     ds = DATASETS.build(
         dict(

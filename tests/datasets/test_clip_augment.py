@@ -18,7 +18,7 @@ from _helpers import tiny_prompt_model_cfg, voc_mini_dataset
 from mmwsss.datasets.transforms.clip_augment import (
     RandColorJitter, RandRangeScale, jitter_brightness, jitter_contrast,
     jitter_hue, jitter_saturation, rand_range_scale_factor, scaled_size)
-from mmwsss.models.cam_input import (patch_aligned_size, pil_resize,
+from mmwsss.functional.cam_input import (patch_aligned_size, pil_resize,
                                      resize_nearest_like_pil,
                                      resize_normalized_like_pil)
 

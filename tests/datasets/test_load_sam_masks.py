@@ -7,7 +7,7 @@ from PIL import Image
 
 from _helpers import build_tiny_prompt_model, voc_mini_dataset
 
-from mmwsss.models.sams import MaskCacheError
+from mmwsss.io import MaskCacheError
 
 
 def _dataset(voc_mini_root, mask_dir, with_gt=True):

@@ -14,7 +14,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from mmwsss.class_names import VOC_CLASSES
-from mmwsss.evaluation.seed_io import read_seed_png, write_seed_png
+from mmwsss.io import read_seed_png, write_seed_png
 
 STD_PIPELINE = [
     dict(type='LoadImageFromFile'),

@@ -13,7 +13,7 @@ from mmengine.optim import build_optim_wrapper
 from _helpers import build_tiny_prompt_model, voc_mini_crops
 
 from mmwsss.engine import DeviceAmpOptimWrapper
-from mmwsss.utils.mm_tools import amp_arguments, run_mmseg_tool
+from mmwsss.apis.mm_tools import amp_arguments, run_mmseg_tool
 
 PROMPT_CFG = 'configs/fma/voc_mini_prompts_demo.py'
 

@@ -9,7 +9,7 @@ from PIL import Image
 from mmwsss.evaluation.pipeline_stats import (CAL_LOSS_KEYS, changed_fraction,
                                               last_logged_loss,
                                               seed_fg_fraction)
-from mmwsss.evaluation.seed_io import write_seed_png
+from mmwsss.io import write_seed_png
 
 
 def _seeds(folder, maps):

@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from mmwsss.class_names import voc_colormap
-from mmwsss.evaluation import seed_io
-from mmwsss.evaluation.seed_io import (dump_json_atomic, is_done,
+from mmwsss.io import atomic
+from mmwsss.io import (dump_json_atomic, is_done,
                                        read_seed_png, render_seed_overlay,
                                        seed_path, write_seed_overlay,
                                        write_seed_png)
@@ -82,7 +82,7 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     def boom(src, dst):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(seed_io.os, 'replace', boom)
+    monkeypatch.setattr(atomic.os, 'replace', boom)
     with pytest.raises(KeyboardInterrupt):
         write_seed_png(str(tmp_path / 'img.png'), _seed())
     with pytest.raises(KeyboardInterrupt):

@@ -12,7 +12,8 @@ from _helpers import TOY_GT, TOY_SEED
 
 from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
-from mmwsss.evaluation import SeedMetric, read_seed_png
+from mmwsss.evaluation import SeedMetric
+from mmwsss.io import read_seed_png
 
 CLASSES = ('background', 'a', 'b', 'c')
 GT, PRED = TOY_GT, TOY_SEED

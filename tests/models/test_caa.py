@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmwsss.models.caa import (CLIP_ES_CAA, attention_to_affinity, box_mask,
+from mmwsss.functional.caa import (CLIP_ES_CAA, attention_to_affinity, box_mask,
                                caa_refine, merge_attention)
-from mmwsss.models.gradcam import min_max_normalize
+from mmwsss.functional.gradcam import min_max_normalize
 
 
 def s8_score(values):

@@ -203,7 +203,7 @@ def test_sams_seeder_in_predict(crops, gt_mask_cache):
     batch = copy.deepcopy(crops)
     data = model.data_preprocessor(batch, False)
     # ori_shape must be the cache's (original image) size
-    from mmwsss.evaluation.seed_io import read_seed_png
+    from mmwsss.io import read_seed_png
     for ds in data['data_samples']:
         gt = read_seed_png(ds.metainfo['seg_map_path'])
         ds.set_metainfo(dict(ori_shape=gt.shape))
@@ -220,7 +220,7 @@ def test_sams_seeder_in_predict(crops, gt_mask_cache):
 def test_predict_reuses_finished_seeds_and_outputs_cams(crops, tmp_path):
     """A rerun reads finished seeds back instead of recomputing them
     (resumable seed writing); output_cams adds the CAMs as seg_logits."""
-    from mmwsss.evaluation.seed_io import seed_path, write_seed_png
+    from mmwsss.io import seed_path, write_seed_png
     batch = copy.deepcopy(crops)
     model = build_model(reuse_seeds_from=str(tmp_path))
     model.eval()
@@ -334,7 +334,7 @@ def test_seed_rerun_skips_finished_unreadable_image(repo_root, tmp_path,
     unreadable image is one error naming it."""
     import shutil
 
-    from mmwsss.evaluation import read_seed_png
+    from mmwsss.io import read_seed_png
     data = tmp_path / 'voc'
     shutil.copytree(osp_join(repo_root, 'data', 'voc_mini'), data)
     split = data / 'two.txt'

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmwsss.models.gradcam import grad_cam, min_max_normalize, softmax_scores
+from mmwsss.functional.gradcam import grad_cam, min_max_normalize, softmax_scores
 
 
 def linear_logits(target, W):
@@ -59,7 +59,7 @@ def _alchemycat_formula(x, mask, eps=1e-5):
 def test_masked_softmax_global_max_values():
     """The default ('global_max') equals the formula, the mask being the
     present fg classes on the first G entries and 1 on every bg entry."""
-    from mmwsss.models.gradcam import masked_softmax
+    from mmwsss.functional.gradcam import masked_softmax
     # G=3 fg, Q=2 bg; row 0: a present class tops, row 1: an ABSENT class
     # tops the logits by 8, row 2: by 12 (CLIP logits at scale 100)
     logits = torch.tensor([[30., 22., 25., 24., 21.],

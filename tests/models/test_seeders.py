@@ -6,8 +6,8 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from mmwsss.models.sams import (MaskCacheError, SAMMaskRecord, mask_cache_path,
-                                save_masks)
+from mmwsss.io import (mask_cache_path, MaskCacheError, SAMMaskRecord,
+                       save_masks)
 
 
 def _sample(path, **meta):

@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from mmwsss.class_names import VOC_CLASSES
-from mmwsss.evaluation import SeedEvalError, write_seed_png
+from mmwsss.evaluation import SeedEvalError
+from mmwsss.io import write_seed_png
 
 
 @pytest.fixture(scope='module')

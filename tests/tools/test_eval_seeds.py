@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmwsss.evaluation import SeedEvalError, read_seed_png, write_seed_png
+from mmwsss.evaluation import SeedEvalError
+from mmwsss.io import read_seed_png, write_seed_png
 
 
 def _load_tool(repo_root, name):

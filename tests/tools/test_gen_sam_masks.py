@@ -13,8 +13,7 @@ import pytest
 from mmengine.config import Config
 
 from mmseg.registry import MODELS
-from mmwsss.models.sams import (SAMMaskRecord, load_masks, mask_cache_path,
-                                save_masks)
+from mmwsss.io import load_masks, mask_cache_path, SAMMaskRecord, save_masks
 
 IDS = ['2007_000032', 'dlv3p_d1182fc_0008', 'dlv3p_3597d9a_0120']
 

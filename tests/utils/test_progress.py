@@ -72,7 +72,7 @@ def test_seed_scoring_reports_in_log_lines(voc_mini_root, tmp_path):
     import numpy as np
     from PIL import Image
 
-    from mmwsss.evaluation import write_seed_png
+    from mmwsss.io import write_seed_png
     from mmwsss.evaluation.seed_eval import (build_seed_eval_dataset,
                                              score_seed_dirs)
     dataset = build_seed_eval_dataset('voc', 'train', voc_mini_root)

@@ -155,7 +155,7 @@ def run_worker(args: argparse.Namespace) -> Dict:
     from mmengine.runner import Runner
     from mmengine.runner.checkpoint import load_checkpoint
 
-    import mmwsss  # noqa: F401
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmseg.registry import MODELS
 
     torch.set_num_threads(args.threads)

@@ -108,7 +108,7 @@ def build_model(args: argparse.Namespace):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    import mmwsss  # noqa: F401
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     init_default_scope('mmseg')
     cfg = Config.fromfile(args.config)
     cfg.model.clip.model_name = args.model_name

@@ -108,7 +108,7 @@ def build(args: argparse.Namespace):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    import mmwsss  # noqa: F401
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     init_default_scope('mmseg')
     torch.manual_seed(0)
     cfg = Config.fromfile(args.config)
@@ -122,7 +122,7 @@ def build(args: argparse.Namespace):
     model.train()
     wrapper = dict(cfg.optim_wrapper)
     if args.amp:  # what tools/train.py --amp does
-        from mmwsss.utils.mm_tools import AMP_WRAPPER
+        from mmwsss.apis.mm_tools import AMP_WRAPPER
         wrapper.update(type=AMP_WRAPPER)
     return model, build_optim_wrapper(model, wrapper), cfg
 

@@ -274,7 +274,7 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
     import numpy as np
     import torch
 
-    import mmwsss  # noqa: F401
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
 
     params = amg_params(args)
     ours = build_ours(args, params)

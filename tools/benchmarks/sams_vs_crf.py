@@ -174,7 +174,7 @@ def quasi_superpixels(gt: np.ndarray, rng: np.random.Generator,
 
 def build_inputs(args: argparse.Namespace) -> List[Dict]:
     """Per image: stem, image, GT, class maps, fg classes, mask record."""
-    from mmwsss.models.sams.mask_cache import SAMMaskRecord
+    from mmwsss.io.mask_cache import SAMMaskRecord
     stems = image_ids(args.data_root)[:args.images]
     out = []
     for i, stem in enumerate(stems):
@@ -219,7 +219,7 @@ def run_worker(args: argparse.Namespace) -> Dict:
     torch.set_num_threads(args.threads)
     inputs = build_inputs(args)
     if args.worker == 'sams':
-        from mmwsss.models.sams.seeding import sams_seed_from_record
+        from mmwsss.functional.sams import sams_seed_from_record
         device = torch.device(args.device)
         for item in inputs:
             item['maps'] = torch.as_tensor(item['maps'], device=device)
@@ -231,7 +231,7 @@ def run_worker(args: argparse.Namespace) -> Dict:
                 torch.cuda.synchronize()
             return res.seed.cpu().numpy()
     else:
-        from mmwsss.models.crf import crf_seed
+        from mmwsss.functional.crf import crf_seed
         device = torch.device('cpu')
 
         def call(item):

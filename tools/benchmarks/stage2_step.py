@@ -137,8 +137,8 @@ def build(args: argparse.Namespace):
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    import mmwsss  # noqa: F401
-    from mmwsss.utils.mm_tools import AMP_WRAPPER
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
+    from mmwsss.apis.mm_tools import AMP_WRAPPER
     init_default_scope('mmseg')
     torch.manual_seed(0)
     cfg = Config.fromfile(osp.join(REPO, CONFIGS[args.arch][args.worker]))

@@ -36,7 +36,7 @@ sys.path.insert(
 
 
 from mmwsss.datasets.coco_masks import coco_semantic_mask  # noqa: E402
-from mmwsss.evaluation.seed_io import is_done, write_seed_png  # noqa: E402
+from mmwsss.io import is_done, write_seed_png  # noqa: E402
 from mmwsss.utils.progress import Progress  # noqa: E402
 
 Task = Tuple[str, int, int, list]

@@ -5,7 +5,8 @@
 # `val_evaluator = test_evaluator` again (base variables are not
 # re-evaluated in a child).
 _base_ = ['../datasets/voc_wsss.py', 'mmseg::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmwsss'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmwsss.registration'], allow_failed_imports=False)
 
 # Seeds of the training images, one at a time at the original size.
 test_dataloader = {{_base_.train_eval_dataloader}}

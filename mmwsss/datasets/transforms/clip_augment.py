@@ -26,7 +26,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from mmwsss.models.cam_input import pil_resize, resize_nearest_like_pil
+from mmwsss.functional.cam_input import pil_resize, resize_nearest_like_pil
 
 __all__ = [
     'jitter_brightness', 'jitter_contrast', 'jitter_saturation', 'jitter_hue',

@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
 from PIL import Image
 
-from mmwsss.evaluation.seed_io import is_done, seed_path
+from mmwsss.io import is_done, seed_path
 
 __all__ = ['LoadImageForSeeds', 'LoadOptionalAnnotations']
 

@@ -18,8 +18,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from mmwsss.models.sams.mask_cache import rle_to_dense
-from mmwsss.models.sams.mask_source import SAMMaskSource
+from mmwsss.io.mask_cache import rle_to_dense
+from mmwsss.io.mask_source import SAMMaskSource
 from mmwsss.utils import print_log_once
 
 __all__ = ['LoadSAMMasks', 'split_sam_masks']

@@ -15,7 +15,7 @@ parts (:mod:`.cam_ops`, :mod:`.box_seeds`) import nothing from OpenMMLab.
 from .box_seeds import (LabelledBoxes, assign_box_entities,
                         paint_masks_by_score, tag_class_table, tags_to_classes)
 from .cam_classifier import CAMClassifier
-from .cam_ops import (class_activation_maps, max_normalize, multi_hot,
+from mmwsss.functional.cam_ops import (class_activation_maps, max_normalize, multi_hot,
                       multilabel_bce)
 from .frozen_parts import exclude_from_checkpoint
 from .grounding_dino import GroundingDINOBoxes

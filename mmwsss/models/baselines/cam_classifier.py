@@ -18,7 +18,7 @@ from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
 from .. import seeders  # noqa: F401  (registers the default seeder)
-from .cam_ops import class_activation_maps, multi_hot, multilabel_bce
+from mmwsss.functional.cam_ops import class_activation_maps, multi_hot, multilabel_bce
 from .sam_text import image_label_classes
 
 __all__ = ['CAMClassifier']

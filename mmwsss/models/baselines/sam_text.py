@@ -31,7 +31,7 @@ from torch import Tensor
 from mmwsss.class_names import resolve_class_info
 from ..sams.sam_builder import build_sam_model
 from .box_seeds import paint_masks_by_score, tag_class_table, tags_to_classes
-from .cam_ops import multi_hot
+from mmwsss.functional.cam_ops import multi_hot
 from .frozen_parts import exclude_from_checkpoint
 from .grounding_dino import GroundingDINOBoxes
 

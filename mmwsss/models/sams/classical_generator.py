@@ -40,8 +40,8 @@ import numpy as np
 import torch
 
 from mmseg.registry import MODELS
-from .mask_cache import SAMMaskRecord, config_fingerprint
-from .mask_filter import filter_quasi_superpixels
+from mmwsss.io.mask_cache import SAMMaskRecord, config_fingerprint
+from mmwsss.functional.mask_filter import filter_quasi_superpixels
 from .levelled_amg import check_rgb_image
 
 __all__ = [

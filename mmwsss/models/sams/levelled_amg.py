@@ -42,8 +42,8 @@ from segment_anything.utils.amg import (
     uncrop_masks, uncrop_points)
 from torchvision.ops.boxes import batched_nms
 
-from .mask_cache import SAMMaskRecord, config_fingerprint, rle_to_dense
-from .mask_filter import filter_quasi_superpixels
+from mmwsss.io.mask_cache import SAMMaskRecord, config_fingerprint, rle_to_dense
+from mmwsss.functional.mask_filter import filter_quasi_superpixels
 
 __all__ = [
     'LevelledMaskGenerator', 'ALGORITHM_VERSION', 'check_rgb_image',

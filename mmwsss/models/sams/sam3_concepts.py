@@ -27,7 +27,7 @@ from segment_anything.utils.amg import (calculate_stability_score,
 
 from mmseg.registry import MODELS
 from .levelled_amg import check_rgb_image, xyxy_to_xywh
-from .mask_cache import SAMMaskRecord, config_fingerprint
+from mmwsss.io.mask_cache import SAMMaskRecord, config_fingerprint
 from .mask_generator import build_generator_model
 from .sam3_builder import SAM3_RESOLUTION, build_sam3_model
 

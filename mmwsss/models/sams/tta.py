@@ -44,12 +44,12 @@ from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from torch import Tensor, nn
 
-from ..crf import CLIP_ES_CRF, dense_crf
-from .mask_cache import SAMMaskRecord
-from .mask_source import SAMMaskSource, read_rgb_image
-from .seeding import SAMSResult, sams_seed_from_record
+from mmwsss.functional.crf import CLIP_ES_CRF, dense_crf
+from mmwsss.io.mask_cache import SAMMaskRecord
+from mmwsss.io import SAMMaskSource, read_rgb_image
+from mmwsss.functional.sams import SAMSResult, sams_seed_from_record
 
-__all__ = ['SAMSTTAModel', 'CRFTTAModel', 'read_rgb_image']
+__all__ = ['SAMSTTAModel', 'CRFTTAModel']
 
 _PRESENT = ('pred', 'all')
 
@@ -199,8 +199,12 @@ class SAMSTTAModel(_RefiningTTAModel):
         self.scoring = scoring
         self.fingerprint = fingerprint
         self.sam_generator_cfg = sam_generator
-        self.masks = SAMMaskSource(mask_dir, fingerprint, sam_generator,
-                                   owner='tta_model')
+        self.masks = SAMMaskSource(
+            mask_dir,
+            fingerprint,
+            sam_generator,
+            owner='tta_model',
+            build=MODELS.build)
         self.uncovered = uncovered
 
     @property
@@ -295,7 +299,7 @@ class CRFTTAModel(_RefiningTTAModel):
 
     Args:
         module (dict | nn.Module): The segmentor.
-        crf_cfg (dict, optional): :func:`mmwsss.models.crf.dense_crf`
+        crf_cfg (dict, optional): :func:`mmwsss.functional.crf.dense_crf`
             parameters; defaults to ``CLIP_ES_CRF``.
         background_index (int, optional): Background channel; None if the
             dataset has none.

@@ -14,10 +14,10 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from PIL import Image
 
-from mmwsss.evaluation import read_seed_png
+from mmwsss.io import read_seed_png
 from mmwsss.models.baselines import (class_activation_maps, max_normalize,
                                      multi_hot, multilabel_bce)
-from mmwsss.models.sams import SAMMaskRecord, mask_cache_path, save_masks
+from mmwsss.io import mask_cache_path, SAMMaskRecord, save_masks
 
 TINY_CFG = 'configs/cam/cam_r18-tiny_1xb2-20iter_voc-mini-128x128.py'
 REAL_CFG = 'configs/cam/cam_r50_1xb16-3310iter_voc12aug-512x512.py'

@@ -17,7 +17,7 @@ from mmseg.structures import SegDataSample
 from PIL import Image
 
 from mmwsss.class_names import VOC_CLASSES
-from mmwsss.evaluation import read_seed_png
+from mmwsss.io import read_seed_png
 from mmwsss.models.baselines import LabelledBoxes
 
 SEEDS_CFG = 'configs/sam_text/sam-text_gdino-swin-t_sam-vit-h_voc12aug.py'

@@ -8,12 +8,12 @@ import pytest
 from mmengine.config import Config
 
 from mmseg.registry import MODELS
-from mmwsss.models.sams import (FelzenszwalbQuasiSuperpixelGenerator,
-                                filter_quasi_superpixels, load_masks,
-                                mask_cache_path, save_masks)
+from mmwsss.functional import filter_quasi_superpixels
+from mmwsss.io import load_masks, mask_cache_path, save_masks
+from mmwsss.models.sams import FelzenszwalbQuasiSuperpixelGenerator
 from mmwsss.models.sams.classical_generator import (level_candidates,
                                                     mask_boxes_xywh)
-from mmwsss.models.sams.mask_source import SAMMaskSource
+from mmwsss.io.mask_source import SAMMaskSource
 
 # Three flat regions of a 40 x 60 image (sigma 0: no smoothing):
 #   A = left half (1200 px), B = top right (600 px), C = bottom right (600).
@@ -164,7 +164,8 @@ def test_mask_source_generates_and_caches(tmp_path, voc_mini_root):
     SAMSTTAModel, LoadSAMMasks go through SAMMaskSource)."""
     cfg = dict(type='FelzenszwalbQuasiSuperpixelGenerator')
     img = osp.join(voc_mini_root, 'JPEGImages', '2007_000032.jpg')
-    src = SAMMaskSource(str(tmp_path), sam_generator=cfg, owner='test')
+    src = SAMMaskSource(
+        str(tmp_path), sam_generator=cfg, owner='test', build=MODELS.build)
     record = src.get(img, (281, 500))
     assert record.fingerprint.startswith('felzenszwalb-')
     # real structure on a real photo: several wholes, more than one level

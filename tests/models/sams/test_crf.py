@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmwsss.models.crf import CLIP_ES_CRF, crf_seed, dense_crf
+from mmwsss.functional.crf import CLIP_ES_CRF, crf_seed, dense_crf
 
 
 def two_region_image(h=40, w=60):

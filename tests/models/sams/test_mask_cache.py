@@ -4,8 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from mmwsss.models.sams import (MaskCacheError, SAMMaskRecord, load_masks,
-                                save_masks)
+from mmwsss.io import load_masks, MaskCacheError, SAMMaskRecord, save_masks
 
 
 def _record():

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmwsss.models.sams import mask_filter
-from mmwsss.models.sams.mask_filter import (filter_quasi_superpixels,
+from mmwsss.functional import mask_filter
+from mmwsss.functional.mask_filter import (filter_quasi_superpixels,
                                             max_occupation)
 
 W, P, S = 2, 1, 0  # whole, part, sub-part

@@ -16,9 +16,9 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from _helpers import STOCK_AMG_PARAMS
 
 from mmseg.registry import MODELS
-from mmwsss.models.sams import (SAMMaskRecord, SAMQuasiSuperpixelGenerator,
-                                build_sam_model, load_masks, save_masks)
-from mmwsss.models.sams.mask_cache import MaskCacheError
+from mmwsss.io import load_masks, SAMMaskRecord, save_masks
+from mmwsss.models.sams import build_sam_model, SAMQuasiSuperpixelGenerator
+from mmwsss.io.mask_cache import MaskCacheError
 from mmwsss.models.sams.sam_builder import SAM_CHECKPOINT_URLS
 
 # the three changes off: must behave exactly as upstream

@@ -15,7 +15,8 @@ from mmengine.config import Config
 from _helpers import STOCK_AMG_PARAMS
 
 from mmseg.registry import MODELS
-from mmwsss.models.sams import SAMQuasiSuperpixelGenerator, load_masks
+from mmwsss.io import load_masks
+from mmwsss.models.sams import SAMQuasiSuperpixelGenerator
 
 
 def load_test_module(*rel):

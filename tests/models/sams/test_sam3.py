@@ -14,10 +14,9 @@ from PIL import Image
 pytest.importorskip('sam3')
 
 from mmseg.registry import MODELS  # noqa: E402
-from mmwsss.evaluation import read_seed_png  # noqa: E402
-from mmwsss.models.sams import (
-    SAM3QuasiSuperpixelGenerator,  # noqa: E402
-    sams_seed_from_record)
+from mmwsss.functional import sams_seed_from_record  # noqa: E402
+from mmwsss.io import read_seed_png  # noqa: E402
+from mmwsss.models.sams import SAM3QuasiSuperpixelGenerator  # noqa: E402
 from mmwsss.models.sams.sam3_builder import (  # noqa: E402
     SAM3_CHECKPOINT_URL, build_sam3_model, default_bpe_path,
     sam3_construction_device)

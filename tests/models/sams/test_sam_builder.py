@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mmwsss.models.sams.levelled_amg import make_point_grids
-from mmwsss.models.sams.mask_cache import config_fingerprint
+from mmwsss.io.mask_cache import config_fingerprint
 from mmwsss.models.sams.sam_builder import (build_seeded_model,
                                            build_tiny_sam, check_model_type)
 

@@ -17,10 +17,11 @@ from PIL import Image
 from torch import nn
 
 from mmwsss.datasets import label_components
-from mmwsss.models.sams import (CRFTTAModel, MaskCacheError, SAMMaskRecord,
-                                SAMSTTAModel, load_masks, mask_cache_path,
-                                sams_seed, save_masks)
-from mmwsss.models.sams.seeding import (mask_runs_from_rle,
+from mmwsss.functional import sams_seed
+from mmwsss.io import (load_masks, mask_cache_path, MaskCacheError,
+                       SAMMaskRecord, save_masks)
+from mmwsss.models.sams import CRFTTAModel, SAMSTTAModel
+from mmwsss.functional.sams import (mask_runs_from_rle,
                                         sams_seed_from_record)
 
 H, W = 20, 30
@@ -445,7 +446,7 @@ def test_example_configs(repo_root):
     sams = Config.fromfile(
         osp.join(folder, 'deeplabv3plus_r101-d8_4xb4-40k_voc12aug-512x512_'
                  'sams-tta.py'))
-    assert sams.custom_imports['imports'] == ['mmwsss']
+    assert sams.custom_imports['imports'] == ['mmwsss.registration']
     assert sams.model.decode_head.type == 'DepthwiseSeparableASPPHead'
     assert [t['scale_factor'] for t in sams.tta_pipeline[1].transforms[0]
             ] == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]

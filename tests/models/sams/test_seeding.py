@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmwsss.models.sams.mask_cache import SAMMaskRecord
-from mmwsss.models.sams.seeding import (gather_mask_means, interval_max,
+from mmwsss.io.mask_cache import SAMMaskRecord
+from mmwsss.functional.sams import (gather_mask_means, interval_max,
                                         mask_runs, mask_runs_from_rle,
                                         paint_masks, priority_rank,
                                         sams_seed, sams_seed_from_record)

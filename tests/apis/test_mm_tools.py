@@ -1,8 +1,8 @@
-"""mmwsss.utils.mm_tools: the process group is gone when a tool ends."""
+"""mmwsss.apis.mm_tools: the process group is gone when a tool ends."""
 import pytest
 import torch.distributed as dist
 
-from mmwsss.utils import mm_tools
+from mmwsss.apis import mm_tools
 
 
 def _init_single_gloo(tmp_path):

@@ -112,7 +112,7 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
         name (str): Script name, e.g. ``'train.py'``.
         argv (list[str], optional): Arguments; defaults to ``sys.argv[1:]``.
     """
-    import mmwsss  # noqa: F401  (registration)
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmwsss.compat import CheckpointFileError, checked_checkpoint_loading
     path = mmseg_tool_path(name)
     args = sys.argv[1:] if argv is None else list(argv)

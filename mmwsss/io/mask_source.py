@@ -5,28 +5,13 @@ Shared by :class:`~mmwsss.models.seeders.SAMSSeeder` (seeds from CAMs) and
 :class:`~mmwsss.models.sams.tta.SAMSTTAModel` (test-time refinement).
 """
 import os.path as osp
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
-import mmcv
-import numpy as np
-from mmengine.fileio import get as file_get
-from mmseg.registry import MODELS
-
+from .images import read_rgb_image
 from .mask_cache import (MaskCacheError, SAMMaskRecord, load_masks,
                          mask_cache_path, save_masks)
 
-__all__ = ['SAMMaskSource', 'read_rgb_image']
-
-
-def read_rgb_image(img_path: str) -> np.ndarray:
-    """Read an image as (H, W, 3) uint8 RGB, naming the file on failure."""
-    try:
-        img = mmcv.imfrombytes(file_get(img_path), channel_order='rgb')
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f'image not found: {img_path}') from err
-    if img is None:
-        raise ValueError(f'cannot decode image {img_path}')
-    return img
+__all__ = ['SAMMaskSource']
 
 
 class SAMMaskSource:
@@ -46,13 +31,17 @@ class SAMMaskSource:
             is cached when ``mask_dir`` is set).
         owner (str): Config key of the owner, for error messages
             (e.g. ``'model.seeder.seg'``, ``'tta_model'``).
+        build (callable, optional): Builds ``sam_generator`` from its config
+            (the models floor passes ``MODELS.build``); needed only when
+            ``sam_generator`` is set.
     """
 
     def __init__(self,
                  mask_dir: Optional[str] = None,
                  fingerprint: Optional[str] = None,
                  sam_generator: Optional[Dict[str, Any]] = None,
-                 owner: str = 'SAMS') -> None:
+                 owner: str = 'SAMS',
+                 build: Optional[Callable[[dict], Any]] = None) -> None:
         if mask_dir is None and sam_generator is None:
             raise ValueError(
                 f'{owner} needs mask_dir (cached SAM masks from '
@@ -61,7 +50,11 @@ class SAMMaskSource:
         self.mask_dir = mask_dir
         self.fingerprint = fingerprint
         self.sam_generator_cfg = sam_generator
+        if sam_generator is not None and build is None:
+            raise ValueError(f'{owner}: a sam_generator config needs a '
+                             'builder (build=MODELS.build)')
         self.owner = owner
+        self._build = build
         self._generator = None
 
     @property
@@ -71,7 +64,7 @@ class SAMMaskSource:
             if self.sam_generator_cfg is None:
                 raise MaskCacheError(f'no {self.owner}.sam_generator '
                                      'configured')
-            generator = MODELS.build(self.sam_generator_cfg)
+            generator = self._build(self.sam_generator_cfg)
             made = getattr(generator, 'fingerprint', None)
             if self.fingerprint is not None and made is not None and \
                     made != self.fingerprint:

@@ -20,7 +20,7 @@ key                       content
 ========================  =================================================
 
 Files are written atomically with the permissions the umask gives
-(:func:`mmwsss.evaluation.seed_io.atomic_write_bytes`: temporary file in the
+(:func:`mmwsss.io.atomic.atomic_write_bytes`: temporary file in the
 same folder, then ``os.replace``), so an interrupted run never leaves a truncated cache that a
 later run would take as finished. :func:`load_masks` checks the format, the
 image size and the fingerprint and raises :class:`MaskCacheError` naming the
@@ -35,7 +35,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from mmwsss.evaluation.seed_io import atomic_write_bytes
+from .seeds import atomic_write_bytes
 
 __all__ = [
     'CACHE_FORMAT', 'CACHE_SUFFIX', 'MaskCacheError', 'SAMMaskRecord',

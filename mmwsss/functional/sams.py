@@ -50,7 +50,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..gradcam import min_max_normalize
+from .gradcam import min_max_normalize
 
 __all__ = [
     'MaskRuns', 'SAMSResult', 'mask_runs', 'mask_runs_from_rle',
@@ -170,7 +170,7 @@ def mask_runs_from_rle(counts: ArrayLike,
     The RLE is SAM's / pycocotools' column-major format: runs alternate 0
     and 1 starting with 0, ``counts[offsets[i]:offsets[i+1]]`` are mask
     ``i``'s runs (the layout of
-    :class:`mmwsss.models.sams.mask_cache.SAMMaskRecord`).
+    :class:`mmwsss.io.mask_cache.SAMMaskRecord`).
 
     Args:
         counts (array-like): Concatenated run lengths of all masks.

@@ -19,35 +19,23 @@ that a rerun would take as finished; existing files are kept unless
 ``overwrite=True``.
 """
 import io
-import json
-import os
 import os.path as osp
-import tempfile
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
 from PIL import Image
 
 from mmwsss.class_names import voc_colormap
+from .atomic import atomic_write_bytes, is_done
 
 __all__ = [
-    'SEED_SUFFIX', 'seed_path', 'is_done', 'atomic_write_bytes',
-    'dump_json_atomic', 'write_seed_png', 'read_seed_png',
+    'SEED_SUFFIX', 'seed_path', 'write_seed_png', 'read_seed_png',
     'seed_palette_colors', 'render_seed_overlay', 'write_seed_overlay'
 ]
 
 #: File suffix of seed maps.
 SEED_SUFFIX = '.png'
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
 
 
 def seed_path(seed_dir: str, img_path: str) -> str:
@@ -62,67 +50,6 @@ def seed_path(seed_dir: str, img_path: str) -> str:
     """
     stem = osp.splitext(osp.basename(img_path))[0]
     return osp.join(seed_dir, stem + SEED_SUFFIX)
-
-
-def is_done(path: str) -> bool:
-    """Whether an output file is finished (used to resume runs).
-
-    Writers in this module are atomic, so an existing non-empty file is
-    complete.
-
-    Args:
-        path (str): The output file.
-
-    Returns:
-        bool: True if ``path`` is a non-empty file.
-    """
-    return osp.isfile(path) and osp.getsize(path) > 0
-
-
-def atomic_write_bytes(path: str,
-                       data: bytes,
-                       overwrite: bool = True) -> bool:
-    """Write bytes atomically: hidden temp file in the same folder, then
-    :func:`os.replace`.
-
-    Args:
-        path (str): Destination; its folder is created.
-        data (bytes): The content.
-        overwrite (bool): Replace an existing file. If False and ``path``
-            :func:`is_done`, nothing is written. Defaults to True.
-
-    Returns:
-        bool: True if the file was written, False if it was skipped.
-    """
-    if not overwrite and is_done(path):
-        return False
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        # mkstemp creates 0600 files; give the result the usual permissions.
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    return True
-
-
-def dump_json_atomic(obj: Any, path: str, indent: int = 2) -> None:
-    """Write a JSON file atomically (NaN is not allowed: use None).
-
-    Args:
-        obj: JSON-serialisable object.
-        path (str): Destination ``.json`` path.
-        indent (int): Indentation. Defaults to 2.
-    """
-    text = json.dumps(obj, indent=indent, allow_nan=False)
-    atomic_write_bytes(path, (text + '\n').encode('utf-8'))
 
 
 def seed_palette_colors(
