@@ -6,13 +6,14 @@
   :class:`SAMMaskSource`, which reads it or fills it;
 - atomic writes, which make every per-image output resumable
   (:mod:`.atomic`);
-- images read as RGB (:mod:`.images`).
+- images read as RGB, as displayed (EXIF orientation applied), and the
+  size their masks must have (:mod:`.images`).
 
 Datasets, models, evaluation and tools all use these; none of them owns
 them. Nothing here registers anything.
 """
 from .atomic import atomic_write_bytes, dump_json_atomic, is_done
-from .images import read_rgb_image
+from .images import displayed_size, exif_orientation, read_rgb_image
 from .mask_cache import (MaskCacheError, SAMMaskRecord, config_fingerprint,
                          load_masks, mask_cache_path, read_fingerprint,
                          save_masks)
@@ -23,6 +24,7 @@ from .seeds import (SEED_SUFFIX, read_seed_png, render_seed_overlay,
 
 __all__ = [
     'atomic_write_bytes', 'dump_json_atomic', 'is_done', 'read_rgb_image',
+    'displayed_size', 'exif_orientation',
     'MaskCacheError', 'SAMMaskRecord', 'config_fingerprint', 'load_masks',
     'mask_cache_path', 'read_fingerprint', 'save_masks', 'SAMMaskSource',
     'SEED_SUFFIX', 'read_seed_png', 'render_seed_overlay',
