@@ -71,12 +71,20 @@ def _diff_rank_seed(runner) -> bool:
     return runner._randomness_cfg.get('diff_rank_seed', False)
 
 
-def _save_via_checkpoint_hook(runner) -> bool:
+def _save_via_checkpoint_hook(runner, done_iters: int) -> bool:
     """Save through the CheckpointHook (its naming, ``max_keep_ckpts`` and
-    ``last_checkpoint``); False when the runner has no such hook."""
+    ``last_checkpoint``) as the checkpoint of ``done_iters`` completed
+    iterations; False when the runner has no such hook.
+
+    The hook's own ``_save_checkpoint`` runs inside ``after_train_iter``,
+    before the loop counts the iteration, and so names it ``iter + 1``;
+    between the phases the iteration is already counted.
+    """
     for hook in runner.hooks:
-        if isinstance(hook, CheckpointHook):
-            hook._save_checkpoint(runner)
+        if isinstance(hook, CheckpointHook) and not hook.by_epoch:
+            hook._save_checkpoint_with_step(
+                runner, done_iters,
+                dict(epoch=runner.epoch, iter=done_iters))
             return True
     return False
 
@@ -311,9 +319,15 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             self.runner.work_dir, 'coarse_seeds')
 
     def _save_phase_checkpoint(self) -> None:
-        if not _save_via_checkpoint_hook(self.runner):
-            self.runner.save_checkpoint(self.runner.work_dir,
-                                        f'iter_{self._iter}.pth')
+        """The checkpoint of phase 1, named and recorded as the iterations it
+        completed (``iter_<cls_iters>.pth``, ``meta.iter == cls_iters``), so a
+        resumed run starts phase 2 at its first iteration."""
+        if not _save_via_checkpoint_hook(self.runner, self._iter):
+            self.runner.save_checkpoint(
+                self.runner.work_dir,
+                f'iter_{self._iter}.pth',
+                meta=dict(iter=self._iter),
+                by_epoch=False)
 
     def _train_until(self, stop: int) -> None:
         while self._iter < stop and not self.stop_training:
