@@ -90,7 +90,7 @@ class LevelledCropAMG(SamAutomaticMaskGenerator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------
-    # The three changes
+    # Changes 1 and 2
     # ------------------------------------------------------------------
     def _process_batch(self, points: np.ndarray, im_size: HW,
                        crop_box: List[int], orig_size: HW) -> MaskData:
