@@ -22,6 +22,8 @@ class FinishedSeedsHook(Hook):
     such an image is skipped with a warning and any other unreadable image
     is one error naming it. The model should read finished seeds back
     (``FMAPromptModel.reuse_seeds_from``); SeedMetric scores the files.
+    All three ask :func:`mmwsss.io.finished_seed` with the metric's
+    ``seed_dir`` and ``overwrite``.
     """
 
     priority = 'VERY_HIGH'

@@ -43,8 +43,8 @@ from torch.utils.data import DataLoader
 
 from mmwsss.engine.derived_data import (fill_coarse_dataloader,
                                         fill_seg_dataloader)
-from mmwsss.io import (is_done, read_seed_png, seed_path,
-                                       write_seed_png)
+from mmwsss.io import (pending_seeds, read_seed_png, seed_path,
+                       write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
                                            seed_confusion)
 from mmwsss.utils.progress import Progress
@@ -85,13 +85,12 @@ def _save_via_checkpoint_hook(runner) -> bool:
 # write_model_seeds, step by step
 # ---------------------------------------------------------------------------
 def _pending_images(dataset, dirs: Dict, overwrite: bool):
-    """Data infos, the indices with every seed written, the others."""
+    """Data infos, the indices with every seed written, the others
+    (:func:`~mmwsss.io.pending_seeds`)."""
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    done = [
-        i for i, info in enumerate(infos) if not overwrite and all(
-            is_done(seed_path(d, info['img_path'])) for d in dirs.values())
-    ]
-    todo = sorted(set(range(len(dataset))) - set(done))
+    todo = pending_seeds([info['img_path'] for info in infos],
+                         list(dirs.values()), overwrite)
+    done = sorted(set(range(len(dataset))) - set(todo))
     return infos, done, todo
 
 
@@ -213,7 +212,7 @@ def write_model_seeds(runner,
         (scores from :func:`scores_from_confusion`, None without GT).
     """
     model = _unwrap(runner.model)
-    seeder = model.seeders[task]
+    seeder = model.predictor.seeder(task)
     alphas = list(alphas) if alphas else [getattr(seeder, 'alpha', None)]
     dirs = {
         a: (out_dir if len(alphas) == 1 else osp.join(out_dir, f'alpha_{a}'))

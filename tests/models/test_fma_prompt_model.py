@@ -385,13 +385,15 @@ def test_joint_loss_equals_mcl_plus_cal_computed_separately(crops):
     model.phase = 'cls'
     mcl = model.loss(inputs, samples)['loss_mcl']
     # D_C of each crop from its cls CAMs, made step by step
-    labels = model._multi_hot(samples)
-    cams, pairs, out = model.compute_cams(inputs, labels, 'cls', attn_layers=8)
+    labels = model.multi_hot(samples)
+    cams, pairs, out = model.extractor.compute_cams(
+        inputs, labels, 'cls', attn_layers=8)
     h, w = inputs.shape[-2:]
     seg_samples = []
     for b, ds in enumerate(samples):
         sel = pairs[:, 0] == b
-        refined = model.refine(cams[sel].detach(), out.attn[b], 'cls')
+        refined = model.predictor.refine(cams[sel].detach(), out.attn[b],
+                                         'cls')
         d_c = MODELS.build(seeder)(refined, pairs[sel, 1], (h, w)).long()
         gt = ds.gt_sem_seg.data[0]
         d_c[gt == 255] = 255
