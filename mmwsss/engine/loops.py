@@ -146,8 +146,9 @@ class _SeedScores:
 
 
 def _seed_batch(model, seeder, batch, task: str, dirs: Dict, palette,
-                scores: _SeedScores) -> None:
-    """Seeds of one batch for every alpha: written, scored against GT."""
+                scores: _SeedScores, overwrite: bool) -> None:
+    """Seeds of one batch for every alpha: written (over what is there with
+    ``overwrite``, so the files are the seeds scored), scored against GT."""
     data = model.data_preprocessor(batch, False)
     samples = data['data_samples']
     for (cams, fg), ds in zip(
@@ -162,7 +163,11 @@ def _seed_batch(model, seeder, batch, task: str, dirs: Dict, palette,
             kwargs = {} if a is None else dict(alpha=a)
             seed = seeder(cams, fg, ori, data_sample=ds, **kwargs)
             seed = seed.cpu().numpy().astype(np.uint8)
-            write_seed_png(seed_path(folder, ds.img_path), seed, palette)
+            write_seed_png(
+                seed_path(folder, ds.img_path),
+                seed,
+                palette,
+                overwrite=overwrite)
             if gt is not None:
                 scores.add(a, seed, gt)
 
@@ -237,7 +242,7 @@ def write_model_seeds(runner,
     with torch.no_grad():
         for batch in loader:
             _seed_batch(model, seeder, batch, task, dirs,
-                        dataset.metainfo.get('palette'), scores)
+                        dataset.metainfo.get('palette'), scores, overwrite)
             if bar is not None:
                 bar.update()
     if bar is not None:

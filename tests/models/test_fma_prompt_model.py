@@ -415,3 +415,24 @@ def test_bad_cam_options_name_the_key():
                      ('cal_labels', 'all')):
         with pytest.raises(ValueError, match=f'{key} must be one of'):
             build_model(**{key: bad})
+
+
+def test_parts_share_the_model_modules_and_moved_names_say_where():
+    """The extractor and the seed predictor use the model's own CLIP and
+    prompts (also in a deep copy), hold no keys of the checkpoint, and an
+    attribute that moved to them is an error naming its new place, not a
+    silently unused value."""
+    model = build_model()
+    for m in (model, copy.deepcopy(model)):
+        assert m.extractor.clip is m.clip
+        assert m.extractor.prompts == dict(cls=m.cls_prompt,
+                                           seg=m.seg_prompt)
+        assert m.predictor.extractor is m.extractor
+    assert sorted(model.state_dict()) == ['cls_prompt.ctx', 'seg_prompt.ctx']
+    with pytest.raises(AttributeError,
+                       match='use model.extractor.cam_input_size'):
+        model.cam_input_size = 'pad'
+    with pytest.raises(AttributeError, match='use model.predictor.seeders'):
+        model.seeders
+    model.extractor.cam_input_size = 'pad'
+    assert model.extractor.cam_input_size == 'pad'
