@@ -73,7 +73,9 @@ class SeedMetric(BaseMetric):
         out_dir (str, optional): Folder for the JSON report
             (``<out_dir>/seed_scores.json``) when ``output_file`` is None.
         seed_dir (str, optional): If set, every ``pred_sem_seg`` is written
-            to ``<seed_dir>/<image stem>.png`` (palette PNG, atomic).
+            to ``<seed_dir>/<image stem>.png`` (palette PNG, atomic); a seed
+            finished there (:func:`mmwsss.io.finished_seed`) is kept and
+            scored instead.
         overlay_dir (str, optional): If set, also writes
             ``<overlay_dir>/<image stem>.jpg``: the image with the seed
             blended in and a legend of the classes present (atomic).
