@@ -217,7 +217,7 @@ def write_model_seeds(runner,
         (scores from :func:`scores_from_confusion`, None without GT).
     """
     model = _unwrap(runner.model)
-    seeder = model.predictor.seeder(task)
+    seeder = model.seed_predictor.seeder(task)
     alphas = list(alphas) if alphas else [getattr(seeder, 'alpha', None)]
     dirs = {
         a: (out_dir if len(alphas) == 1 else osp.join(out_dir, f'alpha_{a}'))

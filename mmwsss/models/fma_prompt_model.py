@@ -22,11 +22,11 @@ The model is put together from parts with one job each:
 
 - :class:`~.prompt_classes.PromptClasses`: class list, prompt names and
   the labels read from data samples;
-- :class:`~.clip_cams.CLIPCAMExtractor` (``model.extractor``): prompts to
-  text features (cached in eval mode), images to Softmax-GradCAMs (CAM
-  input resize, ``cam_dtype``);
-- :class:`~.seed_predictor.SeedPredictor` (``model.predictor``): extractor
-  + CAA + seeders, resume from finished seeds;
+- :class:`~.clip_cams.CLIPCAMExtractor` (``model.cam_extractor``):
+  prompts to text features (cached in eval mode), images to
+  Softmax-GradCAMs (CAM input resize, ``cam_dtype``);
+- :class:`~.seed_predictor.SeedPredictor` (``model.seed_predictor``):
+  extractor + CAA + seeders, resume from finished seeds;
 - this class: the prompt learners and losses, the training phases and the
   checkpoint policy.
 
@@ -55,10 +55,11 @@ PHASES = ('cls', 'seg', 'joint')
 CAL_LABELS = ('crop', 'image')
 #: What FMAPromptModel held before it was split (issue 24), and its part now.
 _MOVED = dict(
-    cam_input_size='extractor', cam_softmax='extractor',
-    cam_dtype='extractor', text_features='extractor', logits='extractor',
-    compute_cams='extractor', caa_cfg='predictor', seeders='predictor',
-    refine='predictor', image_cams='predictor')
+    **dict.fromkeys(('cam_input_size', 'cam_softmax', 'cam_dtype',
+                     'text_features', 'logits', 'compute_cams'),
+                    'cam_extractor'),
+    **dict.fromkeys(('caa_cfg', 'seeders', 'refine', 'image_cams'),
+                    'seed_predictor'))
 
 
 def _moved(name: str) -> str:
@@ -172,21 +173,21 @@ class FMAPromptModel(BaseModel):
             self.bg_names)
         self.mcl_loss = MODELS.build(mcl_loss)
         self.cal_loss = MODELS.build(cal_loss)
-        self.extractor = CLIPCAMExtractor(
+        self.cam_extractor = CLIPCAMExtractor(
             self.clip,
             dict(cls=self.cls_prompt, seg=self.seg_prompt),
             cam_input_size=cam_input_size,
             cam_softmax=cam_softmax,
             cam_dtype=cam_dtype,
             data_preprocessor=self.data_preprocessor)
-        self.predictor = SeedPredictor(
-            self.extractor,
+        self.seed_predictor = SeedPredictor(
+            self.cam_extractor,
             len(self.dataset_classes),
             caa=caa,
             seeder=seeder)
         self.joint_seeder = (
             MODELS.build(joint_seeder) if joint_seeder is not None else
-            self.predictor.seeders.get('cls'))
+            self.seed_predictor.seeders.get('cls'))
         self.cal_labels = checked_choice('FMAPromptModel', 'cal_labels',
                                          cal_labels, CAL_LABELS)
         self.phase = phase
@@ -205,7 +206,7 @@ class FMAPromptModel(BaseModel):
         (:func:`~.prompt_checkpoint.check_prompt_checkpoint`)."""
         check_prompt_checkpoint(self, state_dict, prefix,
                                 self.allow_untrained_prompts)
-        self.extractor.clear_cache()
+        self.cam_extractor.clear_cache()
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
@@ -224,7 +225,7 @@ class FMAPromptModel(BaseModel):
         """Set the train / eval mode; the cached text features are
         dropped."""
         super().train(mode)
-        self.extractor.clear_cache()
+        self.cam_extractor.clear_cache()
         return self
 
     @property
@@ -289,7 +290,7 @@ class FMAPromptModel(BaseModel):
                 'foreground label; WSSS training needs at least one per image'
                 ' (drop such images from the split)')
         if self.phase == 'cls':
-            logits = self.extractor.class_logits(inputs, 'cls')
+            logits = self.cam_extractor.class_logits(inputs, 'cls')
             return {'loss_mcl': self.mcl_loss(logits[:, :self.num_fg], labels)}
         if self.phase == 'joint':
             return self._joint_losses(inputs, data_samples, labels)
@@ -307,7 +308,7 @@ class FMAPromptModel(BaseModel):
             # loss that keeps the graph, so the optimizer step is a no-op
             zero = sum(p.sum() for p in self.seg_prompt.parameters()) * 0.
             return {'loss_cal_fg': zero, 'loss_cal_bg': zero.clone()}
-        cams, _, _ = self.extractor.compute_cams(
+        cams, _, _ = self.cam_extractor.compute_cams(
             inputs, present, 'seg', create_graph=True, attn_layers=0)
         return self.cal_loss(cams, present, lb)
 
@@ -316,15 +317,16 @@ class FMAPromptModel(BaseModel):
                       labels: Tensor) -> Dict[str, Tensor]:
         """Eq. 11 in one step: MCL on the cls logits, and CAL on the seg
         CAMs against a D_C made online from the cls CAMs of the crop."""
-        logits, cams, pairs, out = self.extractor.cams_with_logits(
-            inputs, labels, 'cls', self.predictor.attn_layers('cls'))
+        logits, cams, pairs, out = self.cam_extractor.cams_with_logits(
+            inputs, labels, 'cls', self.seed_predictor.attn_layers('cls'))
         with torch.enable_grad():
             losses = {
                 'loss_mcl': self.mcl_loss(logits[:, :self.num_fg], labels)
             }
-        lb = self.predictor.crop_seeds(cams.detach(), pairs, out.attn,
-                                       data_samples, tuple(inputs.shape[-2:]),
-                                       self.joint_seeder)
+        lb = self.seed_predictor.crop_seeds(cams.detach(), pairs, out.attn,
+                                            data_samples,
+                                            tuple(inputs.shape[-2:]),
+                                            self.joint_seeder)
         losses.update(self._cal(inputs, lb, labels))
         return losses
 
@@ -334,9 +336,9 @@ class FMAPromptModel(BaseModel):
                      task: Optional[str] = None) -> List[tuple]:
         """Refined CAMs and class ids of every image of a batch
         (:meth:`SeedPredictor.image_cams`, ``test_task`` by default)."""
-        return self.predictor.predict_cams(inputs, data_samples,
-                                           self.multi_hot(data_samples),
-                                           task or self.test_task)
+        return self.seed_predictor.predict_cams(inputs, data_samples,
+                                                self.multi_hot(data_samples),
+                                                task or self.test_task)
 
     def predict(self, inputs: Tensor,
                 data_samples: List[SegDataSample]) -> List[SegDataSample]:
@@ -347,11 +349,12 @@ class FMAPromptModel(BaseModel):
             list[SegDataSample]: ``pred_sem_seg`` = seed (1, H, W) at the
             original image size (0 background, class indices).
         """
-        self.predictor.seeder(self.test_task)  # fails before the labels
-        return self.predictor.predict(inputs, data_samples,
-                                      self.multi_hot(data_samples),
-                                      self.test_task, self.reuse_seeds_from,
-                                      self.output_cams)
+        self.seed_predictor.seeder(self.test_task)  # fails before the labels
+        return self.seed_predictor.predict(inputs, data_samples,
+                                           self.multi_hot(data_samples),
+                                           self.test_task,
+                                           self.reuse_seeds_from,
+                                           self.output_cams)
 
     def forward(
             self,
@@ -365,6 +368,6 @@ class FMAPromptModel(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            logits = self.extractor.class_logits(inputs, self.test_task)
+            logits = self.cam_extractor.class_logits(inputs, self.test_task)
             return logits[:, :self.num_fg]
         raise RuntimeError(f'Invalid mode "{mode}"')

@@ -40,7 +40,7 @@ class SeedPredictor:
     """Seeds of images from the CAMs of a :class:`CLIPCAMExtractor`.
 
     Args:
-        extractor (CLIPCAMExtractor): Makes the CAMs.
+        cam_extractor (CLIPCAMExtractor): Makes the CAMs.
         num_classes (int): Classes C, background included (channels of the
             ``seg_logits`` that ``output_cams`` adds).
         caa (dict, optional): Per task CAA settings (``None`` for no CAA),
@@ -54,11 +54,11 @@ class SeedPredictor:
     """
 
     def __init__(self,
-                 extractor: CLIPCAMExtractor,
+                 cam_extractor: CLIPCAMExtractor,
                  num_classes: int,
                  caa: Optional[Dict[str, Optional[dict]]] = None,
                  seeder: Optional[Dict[str, dict]] = None) -> None:
-        self.extractor = extractor
+        self.cam_extractor = cam_extractor
         self.num_classes = num_classes
         caa = DEFAULT_CAA if caa is None else caa
         self.caa_cfg = {
@@ -128,9 +128,9 @@ class SeedPredictor:
             return inputs.new_zeros((0, 1, 1)), fg
         # GradCAM in cam_dtype, CAA in float32 (even under an outer
         # autocast)
-        cams, attn = self.extractor.image_cams(
-            inputs, i, data_sample, labels[i:i + 1], task,
-            self.attn_layers(task))
+        cams, attn = self.cam_extractor.image_cams(inputs, i, data_sample,
+                                                   labels[i:i + 1], task,
+                                                   self.attn_layers(task))
         with torch.autocast(inputs.device.type, enabled=False):
             return self.refine(cams.detach(), attn, task), fg
 

@@ -386,14 +386,14 @@ def test_joint_loss_equals_mcl_plus_cal_computed_separately(crops):
     mcl = model.loss(inputs, samples)['loss_mcl']
     # D_C of each crop from its cls CAMs, made step by step
     labels = model.multi_hot(samples)
-    cams, pairs, out = model.extractor.compute_cams(
+    cams, pairs, out = model.cam_extractor.compute_cams(
         inputs, labels, 'cls', attn_layers=8)
     h, w = inputs.shape[-2:]
     seg_samples = []
     for b, ds in enumerate(samples):
         sel = pairs[:, 0] == b
-        refined = model.predictor.refine(cams[sel].detach(), out.attn[b],
-                                         'cls')
+        refined = model.seed_predictor.refine(cams[sel].detach(), out.attn[b],
+                                              'cls')
         d_c = MODELS.build(seeder)(refined, pairs[sel, 1], (h, w)).long()
         gt = ds.gt_sem_seg.data[0]
         d_c[gt == 255] = 255
@@ -424,15 +424,16 @@ def test_parts_share_the_model_modules_and_moved_names_say_where():
     silently unused value."""
     model = build_model()
     for m in (model, copy.deepcopy(model)):
-        assert m.extractor.clip is m.clip
-        assert m.extractor.prompts == dict(cls=m.cls_prompt,
-                                           seg=m.seg_prompt)
-        assert m.predictor.extractor is m.extractor
+        assert m.cam_extractor.clip is m.clip
+        assert m.cam_extractor.prompts == dict(
+            cls=m.cls_prompt, seg=m.seg_prompt)
+        assert m.seed_predictor.cam_extractor is m.cam_extractor
     assert sorted(model.state_dict()) == ['cls_prompt.ctx', 'seg_prompt.ctx']
-    with pytest.raises(AttributeError,
-                       match='use model.extractor.cam_input_size'):
+    with pytest.raises(
+            AttributeError, match='use model.cam_extractor.cam_input_size'):
         model.cam_input_size = 'pad'
-    with pytest.raises(AttributeError, match='use model.predictor.seeders'):
+    with pytest.raises(
+            AttributeError, match='use model.seed_predictor.seeders'):
         model.seeders
-    model.extractor.cam_input_size = 'pad'
-    assert model.extractor.cam_input_size == 'pad'
+    model.cam_extractor.cam_input_size = 'pad'
+    assert model.cam_extractor.cam_input_size == 'pad'

@@ -177,8 +177,8 @@ def run_image(model, sample: Dict, task: str, clock: Clock,
     labels = model.multi_hot([ds])
     fg = torch.nonzero(labels[0]).flatten()
     # sides rounded up to x16
-    img = model.extractor.prepare_image(inputs, 0, ds)
-    caa = model.predictor.caa_cfg[task]
+    img = model.cam_extractor.prepare_image(inputs, 0, ds)
+    caa = model.seed_predictor.caa_cfg[task]
     last_k = caa.get('last_k', 8) if caa else 0
     times = {}
 
@@ -192,16 +192,18 @@ def run_image(model, sample: Dict, task: str, clock: Clock,
     with timed('clip'):
         clip_forward_backward(model.clip, img)
     with timed('gradcam'):
-        cams, _, out = model.extractor.compute_cams(
+        cams, _, out = model.cam_extractor.compute_cams(
             img, labels, task, attn_layers=last_k)
     with timed('caa'):
-        refined = model.predictor.refine(
-            cams.detach(), out.attn[0] if caa else None, task)
+        refined = model.seed_predictor.refine(cams.detach(),
+                                              out.attn[0] if caa else None,
+                                              task)
     times['cam'] = tuple(a + b for a, b in zip(times['gradcam'], times['caa']))
     if with_sams:
         ori = tuple(ds.metainfo['ori_shape'][:2])
         with timed('sams'):
-            model.predictor.seeders[task](refined, fg, ori, data_sample=ds)
+            model.seed_predictor.seeders[task](
+                refined, fg, ori, data_sample=ds)
     times['meta'] = (tuple(ds.metainfo['ori_shape'][:2]),
                      tuple(img.shape[-2:]), int(fg.numel()))
     return times
@@ -212,7 +214,8 @@ def time_text_features(model, task: str, clock: Clock) -> None:
     import torch
     w0, c0 = clock()
     with torch.no_grad():
-        model.extractor.text_features(task)  # cached from here on (eval mode)
+        # cached from here on (eval mode)
+        model.cam_extractor.text_features(task)
     w1, c1 = clock()
     print(f'{task} text features (once per run, cached): '
           f'{(w1 - w0) * 1e3:.0f} ms wall, {(c1 - c0) * 1e3:.0f} ms CPU')
