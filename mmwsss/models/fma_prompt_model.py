@@ -222,8 +222,7 @@ class FMAPromptModel(BaseModel):
         super().__setattr__(name, value)
 
     def train(self, mode: bool = True) -> 'FMAPromptModel':
-        """Set the train / eval mode; the cached text features are
-        dropped."""
+        """Set the mode; drops the cached text features."""
         super().train(mode)
         self.cam_extractor.clear_cache()
         return self
@@ -265,8 +264,7 @@ class FMAPromptModel(BaseModel):
             logger='current')
 
     def multi_hot(self, data_samples: Sequence[SegDataSample]) -> Tensor:
-        """(B, G) image-level labels from ``img_labels`` (1-based ids), on
-        the model's device (:meth:`PromptClasses.multi_hot`)."""
+        """(B, G) image labels on the model's device (``img_labels``)."""
         return self.class_table.multi_hot(data_samples,
                                           self.clip.logit_scale.device)
 
@@ -361,8 +359,7 @@ class FMAPromptModel(BaseModel):
             inputs: Tensor,
             data_samples: Optional[List[SegDataSample]] = None,
             mode: str = 'tensor') -> Union[Dict[str, Tensor], list, Tensor]:
-        """mmengine entry: ``'loss'``, ``'predict'`` or ``'tensor'`` (the
-        (B, G) foreground logits of the test task's prompts)."""
+        """``'loss'``, ``'predict'`` or ``'tensor'`` ((B, G) logits)."""
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'predict':
