@@ -43,8 +43,8 @@ from torch.utils.data import DataLoader
 
 from mmwsss.engine.derived_data import (fill_coarse_dataloader,
                                         fill_seg_dataloader)
-from mmwsss.io import (is_done, read_seed_png, seed_path,
-                                       write_seed_png)
+from mmwsss.io import (pending_seeds, read_seed_png, seed_path,
+                       write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
                                            seed_confusion)
 from mmwsss.utils.progress import Progress
@@ -93,13 +93,12 @@ def _save_via_checkpoint_hook(runner, done_iters: int) -> bool:
 # write_model_seeds, step by step
 # ---------------------------------------------------------------------------
 def _pending_images(dataset, dirs: Dict, overwrite: bool):
-    """Data infos, the indices with every seed written, the others."""
+    """Data infos, the indices with every seed written, the others
+    (:func:`~mmwsss.io.pending_seeds`)."""
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    done = [
-        i for i, info in enumerate(infos) if not overwrite and all(
-            is_done(seed_path(d, info['img_path'])) for d in dirs.values())
-    ]
-    todo = sorted(set(range(len(dataset))) - set(done))
+    todo = pending_seeds([info['img_path'] for info in infos],
+                         list(dirs.values()), overwrite)
+    done = sorted(set(range(len(dataset))) - set(todo))
     return infos, done, todo
 
 
@@ -155,8 +154,9 @@ class _SeedScores:
 
 
 def _seed_batch(model, seeder, batch, task: str, dirs: Dict, palette,
-                scores: _SeedScores) -> None:
-    """Seeds of one batch for every alpha: written, scored against GT."""
+                scores: _SeedScores, overwrite: bool) -> None:
+    """Seeds of one batch for every alpha: written (over what is there with
+    ``overwrite``, so the files are the seeds scored), scored against GT."""
     data = model.data_preprocessor(batch, False)
     samples = data['data_samples']
     for (cams, fg), ds in zip(
@@ -171,7 +171,11 @@ def _seed_batch(model, seeder, batch, task: str, dirs: Dict, palette,
             kwargs = {} if a is None else dict(alpha=a)
             seed = seeder(cams, fg, ori, data_sample=ds, **kwargs)
             seed = seed.cpu().numpy().astype(np.uint8)
-            write_seed_png(seed_path(folder, ds.img_path), seed, palette)
+            write_seed_png(
+                seed_path(folder, ds.img_path),
+                seed,
+                palette,
+                overwrite=overwrite)
             if gt is not None:
                 scores.add(a, seed, gt)
 
@@ -221,7 +225,7 @@ def write_model_seeds(runner,
         (scores from :func:`scores_from_confusion`, None without GT).
     """
     model = _unwrap(runner.model)
-    seeder = model.seeders[task]
+    seeder = model.seed_predictor.seeder(task)
     alphas = list(alphas) if alphas else [getattr(seeder, 'alpha', None)]
     dirs = {
         a: (out_dir if len(alphas) == 1 else osp.join(out_dir, f'alpha_{a}'))
@@ -246,7 +250,7 @@ def write_model_seeds(runner,
     with torch.no_grad():
         for batch in loader:
             _seed_batch(model, seeder, batch, task, dirs,
-                        dataset.metainfo.get('palette'), scores)
+                        dataset.metainfo.get('palette'), scores, overwrite)
             if bar is not None:
                 bar.update()
     if bar is not None:

@@ -185,6 +185,27 @@ def test_interrupted_coarse_seeds_resume(repo_root, tmp_path, gt_mask_cache):
     assert choice.is_file()
 
 
+def test_coarse_seeds_overwrite_rewrites_the_files(repo_root, tmp_path,
+                                                  gt_mask_cache):
+    """coarse_seeds.overwrite=True recomputes every seed and writes it over
+    the finished one (it used to compute and score the new seed but keep
+    the old file)."""
+    from mmwsss.io import read_seed_png, seed_path, write_seed_png
+    work = tmp_path / 'work'
+    cfg = _cfg(repo_root, work, gt_mask_cache)
+    cfg.train_cfg.cls_iters = 0
+    cfg.train_cfg.seg_iters = 1
+    cfg.train_cfg.coarse_seeds.overwrite = True
+    cfg.param_scheduler[1].update(begin=0, end=1, warmup_iters=0)
+    stale = seed_path(str(work / 'coarse_seeds'), '2007_000032.jpg')
+    old = read_seed_png(
+        osp.join(repo_root, 'data', 'voc_mini', 'SegmentationClass',
+                 '2007_000032.png'))
+    write_seed_png(stale, (old * 0 + 7))
+    _run(cfg)
+    assert not (read_seed_png(stale) == 7).all()
+
+
 def test_warmup_cosine_values():
     # constant warm-up, then cosine from base to eta_min
     assert warmup_cosine_value(0, 10, 1e-3, 2, 1e-5, 0.) == 1e-5
