@@ -134,8 +134,9 @@ def explain_build_error(err: BaseException,
         return line + (' (or is the package that registers it missing '
                        'from custom_imports?)')
     body = _first_line(text) or type(err).__name__
-    if cls_name:
-        body = re.sub(rf'^{re.escape(cls_name)}:? ', '', body)
+    # drop the class names a component puts in front ("Model: key must...")
+    body = re.sub(r'^(?:[A-Z]\w*: )+', '', body) if cls_name \
+        else body
     first = re.match(r'[`\'"]?(\w+)[`\'"]?[ :]', body)
     if cls_name and first:
         path = _key_path(cfg, cls_name, first.group(1))
