@@ -7,7 +7,8 @@ import json
 from typing import Dict, List, Optional, Tuple
 
 from ..pipeline_stats import CAL_LOSS_KEYS, scalars_files
-from ..seed_eval import build_seed_eval_dataset, score_seed_dirs
+from ..seed_eval import (build_seed_eval_dataset, collect_gt_items,
+                         score_seed_dirs)
 from .inputs import ReportInputs
 
 __all__ = [
@@ -32,10 +33,13 @@ def score_seed_sets(inputs: ReportInputs) -> Tuple[Dict[str, dict], object]:
 
     Returns:
         tuple[dict, Dataset]: Seed set name -> the seed-scoring tool's
-        report (with ``per_image``), and the ground-truth dataset.
+        report (with ``per_image``; empty when no image has ground truth),
+        and the ground-truth dataset.
     """
     dataset = build_seed_eval_dataset(inputs.dataset, inputs.split,
                                       inputs.data_root, inputs.cfg_options)
+    if not any(it.seg_map_path for it in collect_gt_items(dataset)):
+        return {}, dataset
     reports = score_seed_dirs(
         inputs.seed_dirs,
         dataset,
@@ -168,19 +172,27 @@ def report_data(inputs: ReportInputs,
         tuple[dict, Dataset]: JSON-ready data (``title``, ``settings``,
         ``notes``, ``classes``, ``seed_sets`` (name -> seed-scoring
         report), ``pixel_shares``, ``rank_set``, ``worst``, ``best``,
-        ``curves``, ``stage_seconds``) and the ground-truth dataset.
+        ``curves``, ``missing_curves`` (expected but nothing logged),
+        ``phase_split``, ``stage_seconds``) and the ground-truth dataset.
     """
     reports, dataset = score_seed_sets(inputs)
-    rank_set = inputs.rank_set or list(reports)[-1]
-    if rank_set not in reports:
-        raise ValueError(f'rank_set {rank_set!r} is not one of the seed '
-                         f'sets {list(reports)}')
-    worst, best = rank_images(reports[rank_set]['per_image'], num_images)
+    notes = list(inputs.notes)
+    rank_set, worst, best = None, [], []
+    if reports:
+        rank_set = inputs.rank_set or list(reports)[-1]
+        if rank_set not in reports:
+            raise ValueError(f'rank_set {rank_set!r} is not one of the seed '
+                             f'sets {list(reports)}')
+        worst, best = rank_images(reports[rank_set]['per_image'], num_images)
+    else:
+        notes.append('No image of the seed dataset has ground truth: the '
+                     'seeds are not scored and no image is ranked.')
+    curves = training_curves(inputs.scalar_runs)
     data = dict(
         title=inputs.title,
         settings=[list(s) for s in inputs.settings],
-        notes=list(inputs.notes),
-        classes=next(iter(reports.values()))['classes'],
+        notes=notes,
+        classes=[str(c) for c in dataset.metainfo['classes']],
         seed_sets=reports,
         pixel_shares={
             k: pixel_shares(r)
@@ -189,7 +201,11 @@ def report_data(inputs: ReportInputs,
         rank_set=rank_set,
         worst=worst,
         best=best,
-        curves=training_curves(inputs.scalar_runs),
+        curves=curves,
+        missing_curves=[
+            n for n in (*CURVES, STAGE2_CURVE)
+            if inputs.scalar_runs and n not in curves
+        ],
         phase_split=inputs.phase_split,
         stage_seconds=dict(inputs.stage_seconds))
     return data, dataset

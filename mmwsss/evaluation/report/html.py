@@ -95,6 +95,9 @@ def _section(title: str, body: str, anchor: str) -> str:
 
 
 def _seed_section(data: dict, figs: Dict[str, str]) -> str:
+    if not data['seed_sets']:
+        return _section('Seed quality',
+                        _notes(['Not scored: no ground truth.']), 'seeds')
     parts = [
         '<p>Scored by the seed-scoring tool\'s function (as '
         '<code>tools/eval_seeds.py</code>), percent; shares are of the '
@@ -111,6 +114,8 @@ def _seed_section(data: dict, figs: Dict[str, str]) -> str:
 
 def _strip_section(data: dict, strips: Dict[str, List[str]],
                    cam_notes: List[str]) -> str:
+    if data['rank_set'] is None:
+        return ''
     body = [
         f'<p>Ranked by the per-image mIoU of <b>{escape(data["rank_set"])}'
         '</b>. Each strip: image | CAM of each labelled class | seed | '
@@ -130,11 +135,16 @@ def _strip_section(data: dict, strips: Dict[str, List[str]],
 
 def _training_section(data: dict, figs: Dict[str, str]) -> str:
     curves = [_img(figs[k], k) for k in figs if k.startswith('curve ')]
-    if not curves:
+    if not curves and not data['missing_curves']:
         curves = [
             '<p class="note">No mmengine scalars.json found: no '
             'training curves.</p>'
         ]
+    curves.append(
+        _notes([
+            f'{n}: no record in the scalars.json logs (fewer iterations '
+            'than the logger interval?)' for n in data['missing_curves']
+        ]))
     times = data['stage_seconds']
     if times:
         curves.append('<h3>stage times</h3>')
@@ -173,7 +183,8 @@ def render_html(data: dict, figs: Dict[str, str], strips: Dict[str, List[str]],
         f'<h1>{escape(data["title"])}</h1>', settings,
         _notes(data['notes']),
         _seed_section(data, figs),
-        _section('Confusion matrix', confusion, 'confusion'),
+        _section('Confusion matrix', confusion, 'confusion')
+        if data['seed_sets'] else '',
         _strip_section(data, strips, cam_notes),
         _training_section(data, figs)
     ]

@@ -47,11 +47,12 @@ def _slug(text: str) -> str:
 def _chart_figures(data: dict, images: _Images) -> Dict[str, str]:
     """Score bars, pixel shares, confusion maps, curves and stage times."""
     figs = {}
-    for key in ('IoU', 'Precision', 'Recall'):
+    for key in ('IoU', 'Precision', 'Recall') if data['seed_sets'] else ():
         figs[f'scores {key}'] = images.add(
             figures.score_bars(data['seed_sets'], key), f'scores_{key}')
-    figs['pixel shares'] = images.add(
-        figures.pixel_share_bars(data['pixel_shares']), 'pixel_shares')
+    if data['seed_sets']:
+        figs['pixel shares'] = images.add(
+            figures.pixel_share_bars(data['pixel_shares']), 'pixel_shares')
     for name, rep in data['seed_sets'].items():
         figs[f'confusion {name}'] = images.add(
             figures.confusion_heatmap(rep, name), f'confusion_{_slug(name)}')
@@ -103,6 +104,8 @@ def _strips(data: dict, inputs: ReportInputs, dataset, images: _Images,
             device: str) -> Tuple[Dict[str, List[str]], List[str]]:
     """Strips of the worst and best images."""
     stems = data['worst'] + data['best']
+    if not stems:
+        return {}, []
     cams, notes = _strip_cams(inputs, stems, device)
     items = {
         osp.splitext(osp.basename(it.img_path))[0]: it
