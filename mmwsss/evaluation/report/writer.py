@@ -71,19 +71,26 @@ def _strip_cams(inputs: ReportInputs, stems: List[str],
     """Recomputed CAMs of the strip images and the notes about them."""
     if not (inputs.cam_config and inputs.cam_checkpoint):
         return {}, [
-            'No CAMs in the strips: the pipeline stores seeds, not '
-            'CAMs, and no model config + checkpoint was given to '
-            'recompute them.'
+            'No CAMs in the strips: seed folders hold seeds, not CAMs, and '
+            'no model to recompute them was given (a seed config and its '
+            'prompt checkpoint: --cam-config, --cam-checkpoint).'
         ]
     from .cams import recompute_cams
     seed_dir = inputs.seed_dirs[inputs.rank_set or list(inputs.seed_dirs)[-1]]
-    cams = recompute_cams(inputs.cam_config, inputs.cam_checkpoint, stems,
-                          seed_dir, device)
+    try:
+        cams = recompute_cams(inputs.cam_config, inputs.cam_checkpoint, stems,
+                              seed_dir, device)
+    except Exception as err:  # noqa: BLE001 (the report goes on without)
+        return {}, [
+            f'No CAMs in the strips: recomputing them with '
+            f'{inputs.cam_config} and {inputs.cam_checkpoint} failed: '
+            f'{err!r}'
+        ]
     notes = [
         f'CAMs recomputed with {inputs.cam_config} and '
-        f'{inputs.cam_checkpoint} (the pipeline stores no CAMs); under '
-        'each: the share of pixels where the seed made from them equals '
-        'the saved seed.'
+        f'{inputs.cam_checkpoint} (the pipeline stores no CAMs); under the '
+        'first CAM of a strip: the share of pixels where the seed made from '
+        'these CAMs equals the saved seed.'
     ]
     bad = [
         s for s, c in cams.items()
