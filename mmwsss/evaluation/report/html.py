@@ -49,6 +49,11 @@ def _img(src: str, alt: str) -> str:
     return f'<img src="{escape(src)}" alt="{escape(alt)}">'
 
 
+def _row(images: List[str]) -> str:
+    """Images side by side (wrapping), '' for none."""
+    return '<div class="row">' + ''.join(images) + '</div>' if images else ''
+
+
 def _notes(notes: List[str]) -> str:
     return ''.join(f'<p class="note">{escape(n)}</p>' for n in notes)
 
@@ -134,8 +139,8 @@ def _strip_section(data: dict, strips: Dict[str, List[str]],
 
 
 def _training_section(data: dict, figs: Dict[str, str]) -> str:
-    curves = [_img(figs[k], k) for k in figs if k.startswith('curve ')]
-    if not curves and not data['missing_curves']:
+    curves = [_row([_img(figs[k], k) for k in figs if k.startswith('curve ')])]
+    if not curves[0] and not data['missing_curves']:
         curves = [
             '<p class="note">No mmengine scalars.json found: no '
             'training curves.</p>'
@@ -176,9 +181,8 @@ def render_html(data: dict, figs: Dict[str, str], strips: Dict[str, List[str]],
                       [list(s) for s in data['settings']],
                       cls='settings',
                       attrs=' id="settings"')
-    confusion = '<div class="row">' + ''.join(
-        _img(figs[k], k) for k in figs if k.startswith('confusion ')) + \
-        '</div>'
+    confusion = _row(
+        [_img(figs[k], k) for k in figs if k.startswith('confusion ')])
     body = [
         f'<h1>{escape(data["title"])}</h1>', settings,
         _notes(data['notes']),
