@@ -210,3 +210,44 @@ def test_rank_images_and_pixel_shares():
         unlabelled_pixels=1)
     assert pixel_shares(rep) == pytest.approx(
         dict(background=0.6, ignore=0.1, foreground=0.3))
+
+
+def test_report_without_ground_truth(tiny_pipeline, tmp_path):
+    """Own data without masks: no scores and no strips, said on the page;
+    the training curves are still there."""
+    import shutil
+
+    from mmwsss.evaluation.report import (ReportInputs, inputs_from_work_dir,
+                                          write_report)
+    work = tiny_pipeline['work']
+    bare = str(tmp_path / 'bare')
+    shutil.copytree(
+        tiny_pipeline['train'], bare, ignore=shutil.ignore_patterns('*.png'))
+    from_work = inputs_from_work_dir(work, cams=False)
+    assert dict(from_work.settings)['mask generator'] == (
+        'SAMQuasiSuperpixelGenerator (tiny), checkpoint none: RANDOM weights')
+    inputs = ReportInputs(
+        seed_dirs=from_work.seed_dirs,
+        dataset=from_work.dataset,
+        cfg_options={'test_dataloader.dataset.data_root': bare},
+        scalar_runs=from_work.scalar_runs,
+        stage_seconds=from_work.stage_seconds,
+        title='no ground truth')
+    path = write_report(inputs, str(tmp_path / 'report'))
+    with open(osp.join(osp.dirname(path), 'report.json')) as f:
+        data = json.load(f)
+    assert data['seed_sets'] == {} and data['worst'] == data['best'] == []
+    assert data['classes'] == ['background', 'person', 'car', 'plane']
+    assert 'phase 2 (seg prompts, CAL loss)' in data['curves']
+    with open(path) as f:
+        html = f.read()
+    assert 'Not scored: no ground truth.' in html
+    assert 'Worst and best images' not in html
+
+
+def test_report_tool_needs_a_work_dir_or_seeds_and_a_dataset(tmp_path):
+    from mmwsss.evaluation import SeedEvalError
+    with pytest.raises(SeedEvalError, match='work dir, or --seeds'):
+        report_tool.build_inputs(report_tool.parse_args([]))
+    with pytest.raises(SeedEvalError, match='not a pipeline work dir'):
+        report_tool.build_inputs(report_tool.parse_args([str(tmp_path)]))

@@ -113,16 +113,17 @@ def _clip_setting(prompts: Optional[Config]) -> str:
 
 
 def _mask_setting(sam: Optional[Config]) -> str:
-    """Quasi-superpixel generator of the mask config."""
+    """Quasi-superpixel generator of the mask config and its weights."""
     if sam is None:
         return 'unknown (no configs/sam_masks.py)'
-    gen = sam.get('sam_generator', sam.get('generator', {})) or {}
+    gen = sam.get('sam_generator') or {}
     kind = gen.get('type', '?')
-    ckpt = (sam.get('sam_model')
-            or {}).get('checkpoint') or gen.get('checkpoint')
     if 'Felzenszwalb' in kind:
         return f'{kind} (weight-free; not the paper\'s SAM)'
-    return f'{kind}, checkpoint {ckpt or "none: RANDOM weights"}'
+    model = gen.get('model_type')
+    name = f'{kind} ({model})' if model else kind
+    ckpt = gen.get('checkpoint') or 'none: RANDOM weights'
+    return f'{name}, checkpoint {ckpt}'
 
 
 def _stage2_setting(stage2: Optional[Config]) -> str:
