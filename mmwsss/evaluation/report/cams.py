@@ -10,7 +10,7 @@ did.
 """
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -33,10 +33,10 @@ class ImageCams:
     """
     cams: np.ndarray
     class_ids: List[int]
-    seed_agreement: float = None
+    seed_agreement: Optional[float] = None
 
 
-def _build(config: str, checkpoint: str, device: str):
+def _build(config: str, checkpoint: str, device: str) -> Tuple:
     """The model (CAM output on, seed reuse off) and its test dataset."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -61,7 +61,7 @@ def _build(config: str, checkpoint: str, device: str):
 def recompute_cams(config: str,
                    checkpoint: str,
                    stems: Sequence[str],
-                   seed_dir: str = None,
+                   seed_dir: Optional[str] = None,
                    device: str = 'cpu') -> Dict[str, ImageCams]:
     """CAMs of the labelled classes of some images of a seed config.
 
