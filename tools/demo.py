@@ -23,6 +23,9 @@ code 1, naming the figure) when one of the figures that show this is 0
 coarse seeds), ``phase2_cal_loss_last`` (last logged CAL loss) or
 ``tta_changed_fraction`` (share of val pixels SAMS TTA relabels).
 
+At the end the HTML report (tools/report.py) is written to
+``<work-dir>/report/report.html`` and its path printed.
+
 Every option of tools/run_pipeline.py is accepted, and ``--allow-zero``.
 """
 import os.path as osp
@@ -32,7 +35,6 @@ from typing import Dict, List, Optional
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import run_pipeline  # noqa: E402
-
 
 #: (stage, result key) of the figures that must not be 0 (see above).
 NONZERO = (('prompts', 'coarse_seed_fg_fraction'),
@@ -76,10 +78,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     if '--work-dir' not in argv:
         argv += ['--work-dir', 'work_dirs/demo']
     args = run_pipeline.parse_args(['data/voc_mini'] + argv)
-    results = run_pipeline.build_runner(
+    runner = run_pipeline.build_runner(
         args,
         results_name='demo_results.json',
-        title='FMA-WSSS demo on data/voc_mini').run()
+        title='FMA-WSSS demo on data/voc_mini')
+    results = runner.run()
+    if not args.no_report:
+        run_pipeline.write_run_report(runner)
     check_nonzero(results, strict)
 
 

@@ -8,7 +8,9 @@ DATA_DIR in :class:`~mmwsss.datasets.ImageLabelFolderDataset`'s layout
 runs). Stages: SAM masks -> two-phase prompts -> seeds (+ seed mIoU where
 masks exist) -> stage-2 model -> test (+ SAMS TTA); see
 :mod:`mmwsss.apis.pipeline`. Every stage writes the config it ran to
-``<work-dir>/configs/<stage>.py`` first; rerunning resumes.
+``<work-dir>/configs/<stage>.py`` first; rerunning resumes. At the end
+``<work-dir>/report/report.html`` (tools/report.py) is written and its path
+printed (``--no-report`` skips it).
 
 Weights: without any, a tiny RANDOM CLIP and weight-free (Felzenszwalb)
 quasi-superpixels run, and the output says so loudly. Real models::
@@ -84,6 +86,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=env('MMWSSS_SAM_CHECKPOINT'),
         help='SAM checkpoint (env MMWSSS_SAM_CHECKPOINT)')
     p.add_argument('--python', default=sys.executable)
+    p.add_argument(
+        '--no-report',
+        action='store_true',
+        help='do not write <work-dir>/report/report.html at the end')
     return p.parse_args(argv)
 
 
@@ -121,8 +127,28 @@ def build_runner(args: argparse.Namespace, **kwargs):
         **kwargs)
 
 
+def write_run_report(runner) -> str:
+    """Write the HTML report of a finished run (tools/report.py on its
+    work dir) and print its path.
+
+    Args:
+        runner (PipelineRunner): The runner after :meth:`run`.
+
+    Returns:
+        str: Path of ``<work_dir>/report/report.html``.
+    """
+    from mmwsss.evaluation.report import write_report
+    path = write_report(runner.work)
+    print(f'Report: {path}', flush=True)
+    return path
+
+
 def main(argv: Optional[List[str]] = None) -> None:
-    build_runner(parse_args(argv)).run()
+    args = parse_args(argv)
+    runner = build_runner(args)
+    runner.run()
+    if not args.no_report:
+        write_run_report(runner)
 
 
 if __name__ == '__main__':
