@@ -36,7 +36,7 @@ from mmengine.dist import (all_reduce, barrier, get_dist_info, is_main_process)
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
-from mmengine.runner import IterBasedTrainLoop
+from mmengine.runner import IterBasedTrainLoop, set_random_seed
 from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmseg.registry import DATASETS, LOOPS
 from torch.utils.data import DataLoader
@@ -403,6 +403,11 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             scalars.pop(key)
 
     def _build_seg_iterator(self, seed_dir: str) -> None:
+        # Phase 2 starts from the run's random seed, whether phase 1 ran in
+        # this process or was resumed from its checkpoint: the batches and
+        # augmentations of a resumed run are those of an uninterrupted one.
+        set_random_seed(
+            self.runner.seed, diff_rank_seed=_diff_rank_seed(self.runner))
         cfg = copy.deepcopy(self.seg_dataloader_cfg)
         dataset = cfg['dataset']
         if isinstance(dataset, dict) and not dataset.get('seed_dir'):
@@ -413,6 +418,20 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             diff_rank_seed=_diff_rank_seed(self.runner))
         self.dataloader = loader
         self.dataloader_iterator = _infinite_iterator(loader)
+        self._skip_trained(self._iter - self.cls_iters)
+
+    def _skip_trained(self, steps: int) -> None:
+        """On resume, draw the batches the killed run trained on, as
+        mmengine's ``IterBasedTrainLoop`` does, so the resumed run trains on
+        the batches (and augmentations) of an uninterrupted one."""
+        if steps <= 0:
+            return
+        print_log(
+            f'Advance dataloader {steps} steps to skip data that has already '
+            'been trained',
+            logger='current')
+        for _ in range(steps):
+            next(self.dataloader_iterator)
 
     def _check_classes(self, model) -> None:
         """The model's class list must be the training dataset's."""
@@ -440,6 +459,7 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
                 f'{self._iter}..{self.cls_iters}',
                 logger='current')
             model.phase = 'cls'
+            self._skip_trained(self._iter)
             self._train_until(self.cls_iters)
             if self.stop_training:
                 return self._finish()

@@ -156,6 +156,37 @@ def test_killed_in_phase_two_resumes_the_same_iterations(
     resumed = list(RecordIters.trained)
     # the killed iteration (4) is trained again: nothing of it was saved
     assert first[:4] + resumed == whole
+    # on the same batches: the prompts equal the uninterrupted run's
+    final = torch.load(work / 'iter_8.pth', weights_only=False)['state_dict']
+    want = torch.load(tmp_path / 'whole' / 'iter_8.pth',
+                      weights_only=False)['state_dict']
+    assert sorted(final) == sorted(want)
+    for key in want:
+        torch.testing.assert_close(final[key], want[key], rtol=0, atol=0)
+
+
+def test_killed_in_phase_one_resumes_exactly(repo_root, tmp_path,
+                                             gt_mask_cache):
+    """Killed after iteration 2 of phase 1 and resumed from iter_2.pth: the
+    resumed run draws the batches the killed one trained on, so its prompts
+    equal those of a run that was never killed."""
+    def cfg(work, **kw):
+        c = _cfg(repo_root, work, gt_mask_cache, **kw)
+        c.train_cfg.seg_iters = 0
+        c.param_scheduler = c.param_scheduler[:1]
+        return c
+
+    _run(cfg(tmp_path / 'whole'))
+    work = tmp_path / 'killed'
+    with pytest.raises(_Stop):
+        _run(cfg(work, stop_at=3))
+    assert osp.isfile(work / 'iter_2.pth')
+    _run(cfg(work, resume=True))
+    final = torch.load(work / 'iter_4.pth', weights_only=False)['state_dict']
+    want = torch.load(tmp_path / 'whole' / 'iter_4.pth',
+                      weights_only=False)['state_dict']
+    for key in want:
+        torch.testing.assert_close(final[key], want[key], rtol=0, atol=0)
 
 
 def test_interrupted_coarse_seeds_resume(repo_root, tmp_path, gt_mask_cache):
