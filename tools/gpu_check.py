@@ -359,12 +359,23 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         action='store_true',
         help='pipeline step with one iteration per training stage (CI)')
     p.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='steps run at once (CPU form only: on a GPU they would '
+        'compete and spoil the timings)')
+    p.add_argument(
         '--log-lines',
         type=int,
         default=25,
         help="last lines of a failed step's log to print")
     p.add_argument('--python', default=sys.executable)
     args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f'--jobs must be >= 1, got {args.jobs}')
+    if args.jobs > 1 and args.device != 'cpu':
+        p.error('--jobs N > 1 is for --device cpu (timings on a GPU need '
+                'the steps one at a time)')
     args.steps = [
         s for s in STEPS
         if (args.only is None or s in args.only) and s not in args.skip
@@ -408,18 +419,41 @@ class GPUCheck:
         return (f'{name} ({total:.0f} GiB), torch {torch.__version__}, CUDA '
                 f'{torch.version.cuda}')
 
-    def run(self, name: str, cmd: List[str]) -> Optional[str]:
-        """Run one command; its output goes to ``logs/<name>.log``.
+    def command(self, step: str) -> List[str]:
+        """The command line of a step (the pipeline gets a fresh work
+        dir)."""
+        if step == 'pipeline':
+            wd = osp.join(self.work, 'pipeline')
+            shutil.rmtree(wd, ignore_errors=True)
+            return [
+                self.args.python,
+                osp.join(REPO, 'tools', PIPELINE_SCRIPT),
+                osp.join(REPO, PIPELINE_DATA), '--work-dir', wd
+            ] + (QUICK_PIPELINE_ARGS if self.args.quick else [])
+        dev = self.args.device
+        script = SCRIPTS.get(step, step)
+        return ([
+            self.args.python,
+            osp.join(BENCH, script + '.py'), '--device', dev
+        ] + BENCH_ARGS[dev][step] +
+                (QUICK_ARGS.get(step, []) if self.args.quick else []))
 
-        Returns:
-            str | None: The stdout, or None when the command failed.
-        """
-        log = osp.join(self.logs, name + '.log')
+    def header(self, name: str, cmd: List[str]) -> None:
+        """Print the step's name and command line."""
         print(
             f'\n== {name}: ' + ' '.join(
                 osp.relpath(c, REPO) if c.startswith(REPO) else c
                 for c in cmd[1:]),
             flush=True)
+
+    def execute(self, name: str, cmd: List[str]) -> Tuple[int, str, float]:
+        """Run one command; its stderr and stdout go to
+        ``logs/<name>.log``.
+
+        Returns:
+            tuple: Exit status, stdout and seconds.
+        """
+        log = osp.join(self.logs, name + '.log')
         t0 = time.time()
         with open(log, 'w') as f:
             proc = subprocess.run(
@@ -430,17 +464,26 @@ class GPUCheck:
                 stderr=f,
                 text=True)
             f.write(proc.stdout)
-        took = time.time() - t0
-        if proc.returncode != 0:
+        return proc.returncode, proc.stdout, time.time() - t0
+
+    def report(self, name: str, result: Tuple[int, str,
+                                              float]) -> Optional[str]:
+        """Say how a step ended (a failed one: its log's last lines).
+
+        Returns:
+            str | None: The stdout, or None when the command failed.
+        """
+        code, out, took = result
+        log = osp.join(self.logs, name + '.log')
+        if code != 0:
             print(
-                f'   FAILED (exit {proc.returncode}) after {took:.0f} s; '
-                f'see {log}',
+                f'   FAILED (exit {code}) after {took:.0f} s; see {log}',
                 flush=True)
             self.print_log_tail(log)
             self.failed.append(name)
             return None
         print(f'   done in {took:.0f} s', flush=True)
-        return proc.stdout
+        return out
 
     def print_log_tail(self, log: str) -> None:
         """Print the last ``--log-lines`` lines of a failed step's log."""
@@ -456,22 +499,16 @@ class GPUCheck:
             print('   | ' + line)
         print('   ---', flush=True)
 
-    def pipeline(self) -> None:
-        """Every pipeline stage with the tiny models on the bundled folder
-        (fresh work dir; ``--quick``: one iteration per training stage)."""
-        script = osp.join(REPO, 'tools', PIPELINE_SCRIPT)
+    def collect(self, name: str, out: str, took: float) -> None:
+        """The rows of a step that passed."""
+        if name == 'pipeline':
+            self.collect_pipeline(took)
+        else:
+            self.collect_benchmark(name, out)
+
+    def collect_pipeline(self, took: float) -> None:
+        """Rows of the pipeline step: the seconds of each stage."""
         wd = osp.join(self.work, 'pipeline')
-        shutil.rmtree(wd, ignore_errors=True)
-        t0 = time.time()
-        cmd = [
-            self.args.python, script,
-            osp.join(REPO, PIPELINE_DATA), '--work-dir', wd
-        ]
-        if self.args.quick:
-            cmd += QUICK_PIPELINE_ARGS
-        out = self.run('pipeline', cmd)
-        if out is None:
-            return
         stages = {}
         for path in glob.glob(osp.join(wd, '*results.json')):
             with open(path) as f:
@@ -483,20 +520,11 @@ class GPUCheck:
                      float(res['seconds']), 's (stage)', None, ''))
         if not stages:
             self.rows.append(('pipeline: all stages', 'tiny, voc_mini',
-                              time.time() - t0, 's', None, ''))
+                              took, 's', None, ''))
 
-    def benchmark(self, name: str) -> None:
-        """One benchmark with ``--device``; its summary lines -> rows."""
+    def collect_benchmark(self, name: str, out: str) -> None:
+        """A benchmark's summary lines -> rows."""
         dev = self.args.device
-        script = SCRIPTS.get(name, name)
-        out = self.run(
-            name,
-            [self.args.python,
-             osp.join(BENCH, script + '.py'), '--device', dev] +
-            BENCH_ARGS[dev][name] +
-            (QUICK_ARGS.get(name, []) if self.args.quick else []))
-        if out is None:
-            return
         lines = summary_lines(out)
         kwargs = {}
         if name in MASK_STEPS and dev == 'cpu':
@@ -510,6 +538,30 @@ class GPUCheck:
             return
         self.summaries[name] = _merged(lines)
         self.rows.extend(rows)
+
+    def run_steps(self) -> None:
+        """Run the steps (``--jobs`` at a time), then collect their rows in
+        the steps' order; a step that raises fails alone."""
+        steps = self.args.steps
+        cmds = {step: self.command(step) for step in steps}
+        if self.args.jobs > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            print(f'{self.args.jobs} steps at a time', flush=True)
+            pool = ThreadPoolExecutor(self.args.jobs)
+            futures = {s: pool.submit(self.execute, s, cmds[s]) for s in steps}
+        for step in steps:
+            try:
+                self.header(step, cmds[step])
+                result = (futures[step].result() if self.args.jobs > 1 else
+                          self.execute(step, cmds[step]))
+                out = self.report(step, result)
+                if out is not None:
+                    self.collect(step, out, result[2])
+            except Exception as e:  # one broken step must not hide the rest
+                print(f'   FAILED: {e!r}', flush=True)
+                self.failed.append(step)
+        if self.args.jobs > 1:
+            pool.shutdown()
 
     def table(self) -> str:
         """The results as a Markdown table."""
@@ -544,15 +596,7 @@ class GPUCheck:
             f'gpu-check on {banner}; steps: {", ".join(self.args.steps)}',
             flush=True)
         t0 = time.time()
-        for step in self.args.steps:
-            try:
-                if step == 'pipeline':
-                    self.pipeline()
-                else:
-                    self.benchmark(step)
-            except Exception as e:  # one broken step must not hide the rest
-                print(f'   FAILED: {e!r}', flush=True)
-                self.failed.append(step)
+        self.run_steps()
         self.rows.extend(
             projected_rows(self.summaries, self.device_name,
                            ARCH[self.args.device]))

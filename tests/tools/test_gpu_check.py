@@ -156,13 +156,15 @@ def test_failed_step_prints_its_log(gpu_check, tmp_path, capsys,
 
 
 def test_cpu_form_every_step(gpu_check, tmp_path, capsys):
-    """The CPU form of every step end to end (--quick, what CI runs): the
+    """The CPU form of every step end to end (--quick --jobs 2: what CI
+    runs, two steps at a time on the CI machine's two cores): the
     pipeline on data/voc_mini and every benchmark pass, the table has their
     rows with measured times, the Table S1 column and the projected hours
     of each mask generator and of the whole pipeline."""
-    status = gpu_check.main(
-        ['--device', 'cpu', '--work-dir',
-         str(tmp_path), '--quick'])
+    status = gpu_check.main([
+        '--device', 'cpu', '--work-dir',
+        str(tmp_path), '--quick', '--jobs', '2'
+    ])
     out = capsys.readouterr().out
     assert status == 0, out[-6000:]
     table = (tmp_path / 'gpu_check.md').read_text()
