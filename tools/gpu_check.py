@@ -100,8 +100,8 @@ BENCH_ARGS = dict(
         prompt_step=['--batch-size', '16', '--steps', '3'],
         sam_masks=['--model-type', 'vit_h', '--repeats', '1'],
         sam_hq_masks=[
-            '--generator', 'sam_hq', '--model-type', 'vit_h', '--repeats',
-            '1', '--no-stock'
+            '--generator', 'sam_hq', '--model-type', 'vit_h', '--repeats', '1',
+            '--no-stock'
         ],
         sam2_masks=['--generator', 'sam2', '--repeats', '1', '--no-stock'],
         sam3_masks=['--generator', 'sam3', '--repeats', '1'],
@@ -133,8 +133,10 @@ BENCH_ARGS = dict(
         baselines=['--arch', 'tiny', '--images', '1']))
 #: ``--quick`` (CI): arguments appended to a step's (later ones win).
 QUICK_ARGS = dict(
-    **{step: ['--points-per-side', '4', '--no-warmup']
-       for step in MASK_STEPS if step != 'weight_free_masks'},
+    **{
+        step: ['--points-per-side', '4', '--no-warmup']
+        for step in MASK_STEPS if step != 'weight_free_masks'
+    },
     sams_vs_crf=['--images', '1'])
 #: The pipeline step: tools/run_pipeline.py on the bundled folder; with
 #: ``--quick`` one iteration per training stage (what CI runs).
@@ -203,9 +205,10 @@ def rows_mask_step(step: str) -> Callable:
         t = mask_time(d)
         if t is None:
             raise KeyError('ours_s')
-        peak = next((_f(d, k) for k in ('batched_peak_mib', 'ours_peak_mib',
-                                         'cuda_peak_mib', 'rss_peak_mib')
-                     if k in d), None)
+        peak = next((_f(d, k)
+                     for k in ('batched_peak_mib', 'ours_peak_mib',
+                               'cuda_peak_mib', 'rss_peak_mib') if k in d),
+                    None)
         name = ('SAM quasi-superpixels (ours)'
                 if step == 'sam_masks' else f'masks: {label}')
         out = [(name, arch, t, unit, peak, 'not in S1 (once per dataset)')]
@@ -429,7 +432,8 @@ class GPUCheck:
                 self.args.python,
                 osp.join(REPO, 'tools', PIPELINE_SCRIPT),
                 osp.join(REPO, PIPELINE_DATA), '--work-dir', wd
-            ] + (QUICK_PIPELINE_ARGS if self.args.quick else [])
+            ] + (
+                QUICK_PIPELINE_ARGS if self.args.quick else [])
         dev = self.args.device
         script = SCRIPTS.get(step, step)
         return ([
@@ -519,8 +523,8 @@ class GPUCheck:
                     (f'pipeline: {stage}', 'tiny, voc_mini',
                      float(res['seconds']), 's (stage)', None, ''))
         if not stages:
-            self.rows.append(('pipeline: all stages', 'tiny, voc_mini',
-                              took, 's', None, ''))
+            self.rows.append(('pipeline: all stages', 'tiny, voc_mini', took,
+                              's', None, ''))
 
     def collect_benchmark(self, name: str, out: str) -> None:
         """A benchmark's summary lines -> rows."""
@@ -552,8 +556,9 @@ class GPUCheck:
         for step in steps:
             try:
                 self.header(step, cmds[step])
-                result = (futures[step].result() if self.args.jobs > 1 else
-                          self.execute(step, cmds[step]))
+                result = (
+                    futures[step].result()
+                    if self.args.jobs > 1 else self.execute(step, cmds[step]))
                 out = self.report(step, result)
                 if out is not None:
                     self.collect(step, out, result[2])

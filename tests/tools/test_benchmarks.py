@@ -208,6 +208,5 @@ def test_sams_dense_same_seeds_and_summary(repo_root, capsys):
     bench = _load(repo_root, 'sams_dense')
     bench.main(['--images', '1', '--repeats', '1', '--max-masks', '30'])
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    m = re.fullmatch(
-        rf'reference_ms={NUM} sams_ms={NUM} speedup={NUM}', last)
+    m = re.fullmatch(rf'reference_ms={NUM} sams_ms={NUM} speedup={NUM}', last)
     assert m and float(m.group(1)) > 0 and float(m.group(2)) > 0

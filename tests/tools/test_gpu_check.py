@@ -138,8 +138,7 @@ def test_projected_hours(gpu_check):
     assert not any(n.endswith(': SAM') for n in names)
 
 
-def test_failed_step_prints_its_log(gpu_check, tmp_path, capsys,
-                                    monkeypatch):
+def test_failed_step_prints_its_log(gpu_check, tmp_path, capsys, monkeypatch):
     """A step that fails prints its log's last lines; the others run and
     the table is still printed, naming the failed step (exit status 1)."""
     monkeypatch.setitem(gpu_check.SCRIPTS, 'cam_speed', 'no_such_benchmark')
@@ -188,13 +187,18 @@ def test_cpu_form_every_step(gpu_check, tmp_path, capsys):
     assert any(n.startswith('baseline seeds') for n in names)
     for step in gpu_check.STEPS:
         assert (tmp_path / 'logs' / f'{step}.log').is_file()
-    cam = [c.strip() for c in lines[names.index(
-        'seed CAMs: GradCAM + CAA')].strip('|').split('|')]
+    cam = [
+        c.strip() for c in lines[names.index(
+            'seed CAMs: GradCAM + CAA')].strip('|').split('|')
+    ]
     assert cam[0] == 'seed CAMs: GradCAM + CAA' and cam[1] == 'tiny CLIP'
     assert float(cam[2].replace(',', '')) > 0 and cam[3] == 'ms/image'
     assert float(cam[4].replace(',', '')) >= 0
     assert cam[5] == '136.1 ms (0.4 h / 10,582)'
-    total = [c.strip() for c in lines[names.index(
-        'FMA-WSSS VOC pipeline, S1 stages (projected)')].strip('|').split('|')]
+    total = [
+        c.strip() for c in lines[names.index(
+            'FMA-WSSS VOC pipeline, S1 stages (projected)')].strip('|').split(
+                '|')
+    ]
     assert float(total[2].replace(',', '')) > 0 and total[3] == 'h'
     assert total[5] == '2.3 h' and 'on CPU' in total[1]

@@ -20,9 +20,9 @@ names + 25 background names on one image embedding) twice: one
 grounding pass per prompt (``--prompt-batch-size 1``, the path before
 batching) and all prompts batched (``--prompt-batch-size``, default the
 generator's); the vocabulary's text features (cached once per dataset) are
-computed before the timed runs. ``felzenszwalb`` is the weight-free CPU generator of
-``configs/sams/felzenszwalb.py`` (no model, no stock, no image encoder).
-Each generator runs in its own fresh process (``--worker``), so
+computed before the timed runs. ``felzenszwalb`` is the weight-free CPU
+generator of ``configs/sams/felzenszwalb.py`` (no model, no stock, no image
+encoder). Each generator runs in its own fresh process (``--worker``), so
 the peak memory of one is not polluted by the other:
 
 - time: mean wall time of ``repeats`` full generations of the image
@@ -386,9 +386,10 @@ def worker_arguments(args: argparse.Namespace) -> List[str]:
         str(args.points_per_batch), '--crop-n-layers',
         str(args.crop_n_layers), '--repeats',
         str(args.repeats)
-    ] + (['--no-warmup'] if args.no_warmup else []) + (
-        ['--prompt-batch-size', str(args.prompt_batch_size)]
-        if args.prompt_batch_size is not None else [])
+    ] + (['--no-warmup'] if args.no_warmup else []) + ([
+        '--prompt-batch-size',
+        str(args.prompt_batch_size)
+    ] if args.prompt_batch_size is not None else [])
 
 
 def setup_line(args: argparse.Namespace) -> str:

@@ -24,8 +24,8 @@ every image):
 Timing: on the CPU the process's CPU time of one call (other jobs on a
 shared machine inflate wall time, differently for the two methods), on
 CUDA wall time after a sync; median of ``--repeats`` after one warm-up, per
-image; ``--threads`` (default 1) torch intra-op threads. The last line is ``reference_ms=<float> sams_ms=<float>
-speedup=<float>``: the medians over the images and their ratio (> 1: faster
+image; ``--threads`` (default 1) torch intra-op threads. The last line is
+``reference_ms=<float> sams_ms=<float> speedup=<float>``: the medians over the images and their ratio (> 1: faster
 than the reference).
 """
 import argparse
@@ -75,8 +75,8 @@ def reference_dense_seed(cam, masks, levels: Sequence[int], fg_cls,
         Tensor: (H, W) uint8 seed.
     """
     import torch
-    fg = torch.maximum(cam, torch.tensor(0, dtype=cam.dtype,
-                                         device=cam.device))
+    fg = torch.maximum(cam,
+                       torch.tensor(0, dtype=cam.dtype, device=cam.device))
     areas = masks.sum(dim=(1, 2))
     # (P, 1, H, W) * (1, S, H, W) -> (P, S, H, W), summed per mask
     g = (fg[:, None] * masks[None]).sum(dim=(2, 3)) / areas[None]
@@ -89,8 +89,7 @@ def reference_dense_seed(cam, masks, levels: Sequence[int], fg_cls,
     lut = torch.cat([fg_cls.new_zeros(1), fg_cls + 1]).to(torch.uint8)
     labels = lut[idx].tolist()
     conf = scores.gather(0, idx[None])[0].tolist()
-    order = sorted(
-        range(len(labels)), key=lambda i: (int(levels[i]), conf[i]))
+    order = sorted(range(len(labels)), key=lambda i: (int(levels[i]), conf[i]))
     seed = torch.zeros(masks.shape[1:], dtype=torch.uint8, device=cam.device)
     for i in order:
         seed[masks[i]] = labels[i]
@@ -131,8 +130,8 @@ def run(args: argparse.Namespace) -> List[Dict]:
     rows = []
     for item in sams_vs_crf.build_inputs(args):
         masks = torch.from_numpy(
-            np.ascontiguousarray(item['record'].dense().astype(bool))).to(
-                device)
+            np.ascontiguousarray(
+                item['record'].dense().astype(bool))).to(device)
         h, w = masks.shape[1:]
         maps = torch.as_tensor(item['maps'], device=device)
         cam = F.interpolate(
@@ -156,9 +155,11 @@ def run(args: argparse.Namespace) -> List[Dict]:
                     lambda: sams_seed(
                         cam, masks, levels, fg_cls, alpha=args.alpha),
                     args.repeats, cuda)))
-        print(f'{rows[-1]["stem"]}: reference {rows[-1]["reference_ms"]:.1f}'
-              f' ms, sams_seed {rows[-1]["sams_ms"]:.1f} ms',
-              file=sys.stderr, flush=True)
+        print(
+            f'{rows[-1]["stem"]}: reference {rows[-1]["reference_ms"]:.1f}'
+            f' ms, sams_seed {rows[-1]["sams_ms"]:.1f} ms',
+            file=sys.stderr,
+            flush=True)
     return rows
 
 

@@ -167,11 +167,11 @@ class SAM3ConceptSegmenter:
         return [self._text_cache[p] for p in prompts]
 
     @torch.inference_mode()
-    def segment_prompts(self,
-                        state: Dict[str, Any],
-                        prompts: Sequence[str],
-                        batch_size: Optional[int] = None
-                        ) -> List[ConceptMasks]:
+    def segment_prompts(
+            self,
+            state: Dict[str, Any],
+            prompts: Sequence[str],
+            batch_size: Optional[int] = None) -> List[ConceptMasks]:
         """Instances of every text prompt on an embedded image, batched.
 
         The prompts share the image embedding; text features, fusion

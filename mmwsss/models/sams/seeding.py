@@ -169,10 +169,10 @@ def mask_runs(masks: ArrayLike,
         starts, ends, mask_idx = _transitions_torch(masks != 0)
     else:
         on = masks.numpy() if isinstance(masks, Tensor) else masks
-        starts, ends, mask_idx = (torch.from_numpy(x) for x in
-                                  _transitions_numpy(on != 0))
-        starts, ends, mask_idx = (x.to(out_device)
-                                  for x in (starts, ends, mask_idx))
+        starts, ends, mask_idx = (
+            torch.from_numpy(x) for x in _transitions_numpy(on != 0))
+        starts, ends, mask_idx = (
+            x.to(out_device) for x in (starts, ends, mask_idx))
     lengths = ends - starts
     areas = torch.zeros(s, dtype=torch.int64, device=out_device)
     areas.index_add_(0, mask_idx, lengths)

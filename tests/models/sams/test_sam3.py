@@ -237,8 +237,10 @@ def test_batched_prompts_equal_one_pass_per_prompt(voc_mini_root):
     state is left as it was."""
     seg = SAM3ConceptSegmenter(
         'tiny', device='cpu', confidence_threshold=0.0, prompt_batch_size=3)
-    prompts = ['aeroplane', 'sky', 'potted plant', 'a dog on the grass',
-               'road', 'person', 'tv monitor']
+    prompts = [
+        'aeroplane', 'sky', 'potted plant', 'a dog on the grass', 'road',
+        'person', 'tv monitor'
+    ]
     state = seg.embed(voc_image(voc_mini_root))
     want = [seg.segment(state, p) for p in prompts]
     before = {k: id(v) for k, v in state['backbone_out'].items()}
@@ -248,15 +250,18 @@ def test_batched_prompts_equal_one_pass_per_prompt(voc_mini_root):
         assert len(got) == len(prompts)
         for w, g in zip(want, got):
             assert g.probs.shape == w.probs.shape
-            torch.testing.assert_close(g.scores, w.scores, atol=1e-5,
-                                       rtol=1e-4)
+            torch.testing.assert_close(
+                g.scores, w.scores, atol=1e-5, rtol=1e-4)
             torch.testing.assert_close(g.probs, w.probs, atol=1e-5, rtol=1e-4)
             torch.testing.assert_close(g.boxes, w.boxes, atol=1e-3, rtol=1e-4)
     assert {k: id(v) for k, v in state['backbone_out'].items()} == before
     # the generator's record does not depend on the batch size
     gen = SAM3QuasiSuperpixelGenerator(
-        model_type='tiny', device='cpu', prompts=prompts[:4],
-        confidence_threshold=0.3, min_mask_region_area=1)
+        model_type='tiny',
+        device='cpu',
+        prompts=prompts[:4],
+        confidence_threshold=0.3,
+        min_mask_region_area=1)
     img = voc_image(voc_mini_root)
     batched = gen.generate_record(img)
     gen.segmenter.prompt_batch_size = 1
@@ -265,7 +270,7 @@ def test_batched_prompts_equal_one_pass_per_prompt(voc_mini_root):
     # masks binarised at p = 0.5: float rounding may flip a border pixel
     differ = (batched.dense() != single.dense()).mean()
     assert differ < 1e-4, differ
-    np.testing.assert_allclose(batched.predicted_iou, single.predicted_iou,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        batched.predicted_iou, single.predicted_iou, atol=1e-5)
     with pytest.raises(ValueError, match='prompt_batch_size'):
         SAM3ConceptSegmenter('tiny', device='cpu', prompt_batch_size=0)
