@@ -306,6 +306,7 @@ def projected_rows(summaries: Dict[str, Dict[str, str]], device: str,
     """
     rows: List[Row] = []
     masks_h: Dict[str, float] = {}
+    unit = 'CPU-s' if device == 'CPU' else 's'  # sam_masks.py's clock
     for step, (_, label) in MASK_STEPS.items():
         t = mask_time(summaries.get(step, {}))
         if t is None:
@@ -315,8 +316,9 @@ def projected_rows(summaries: Dict[str, Dict[str, str]], device: str,
             if dataset == 'VOC trainaug':
                 masks_h[label] = hours
             rows.append((f'masks for {dataset} ({n:,} images): {label}',
-                         f'{arch[step]}; {fmt_time(t)} s/image on {device}',
-                         hours, 'h', None, 'not in S1 (once per dataset)'))
+                         f'{arch[step]}; {fmt_time(t)} {unit}/image on '
+                         f'{device}', hours, 'h', None,
+                         'not in S1 (once per dataset)'))
     sched = _f(summaries.get('prompt_step', {}), 'schedule_h')
     cam_ms = _f(summaries.get('cam_speed', {}), 'cam_ms')
     sams_ms = _f(summaries.get('sams_vs_crf', {}), 'sams_ms')
