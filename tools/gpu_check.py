@@ -131,12 +131,14 @@ BENCH_ARGS = dict(
         sams_vs_crf=['--images', '2', '--repeats', '1'],
         stage2_step=['--arch', 'tiny', '--steps', '1'],
         baselines=['--arch', 'tiny', '--images', '1']))
-#: ``--quick`` (CI): arguments appended to a step's (later ones win).
+#: ``--quick`` (CI): arguments appended to a step's (later ones win): the
+#: mask benchmarks with 4x4 points, no warm-up and (SAM) no stock AMG.
+_QUICK_MASKS = ['--points-per-side', '4', '--no-warmup']
 QUICK_ARGS = dict(
-    **{
-        step: ['--points-per-side', '4', '--no-warmup']
-        for step in MASK_STEPS if step != 'weight_free_masks'
-    },
+    sam_masks=_QUICK_MASKS + ['--no-stock'],
+    sam_hq_masks=_QUICK_MASKS,
+    sam2_masks=_QUICK_MASKS,
+    sam3_masks=_QUICK_MASKS,
     sams_vs_crf=['--images', '1'])
 #: The pipeline step: tools/run_pipeline.py on the bundled folder; with
 #: ``--quick`` one iteration per training stage (what CI runs).
