@@ -199,3 +199,14 @@ def test_bench_utils_peak_memory_and_workers(bench_utils, tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match='no usable CUDA'):
             bench_utils.resolve_device('cuda')
+
+
+def test_sams_dense_same_seeds_and_summary(repo_root, capsys):
+    """tools/benchmarks/sams_dense.py: sams_seed and the reference's dense
+    form give the same seed map on a real image (the benchmark asserts it)
+    and the last line is the summary."""
+    bench = _load(repo_root, 'sams_dense')
+    bench.main(['--images', '1', '--repeats', '1', '--max-masks', '30'])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    m = re.fullmatch(rf'reference_ms={NUM} sams_ms={NUM} speedup={NUM}', last)
+    assert m and float(m.group(1)) > 0 and float(m.group(2)) > 0

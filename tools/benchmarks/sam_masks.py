@@ -2,7 +2,8 @@
 """Benchmark: FMA-WSSS quasi-superpixel generation vs the stock AMG, for
 each mask generator family.
 
-``python tools/benchmarks/sam_masks.py [--generator sam|sam_hq|sam2|sam3]
+``python tools/benchmarks/sam_masks.py [--generator sam|sam_hq|sam2|sam3|
+felzenszwalb]
 [--image PATH] [--model-type T] [--points-per-side N] [--crop-n-layers 1]
 [--repeats R] [--device DEV] [--no-stock] [--no-warmup]``
 
@@ -15,8 +16,13 @@ architecture with the same random weights (``random_init``, seed 0; no
 checkpoint needed) on the same image with the same AMG parameters; ours adds
 FMA-WSSS's three changes (level-wise IoU offset, whole-first NMS, whole >
 part > sub-part filter). SAM 3 runs its concept vocabulary (the 20 VOC class
-names + 25 background names, one grounding pass each on one image
-embedding). Each generator runs in its own fresh process (``--worker``), so
+names + 25 background names on one image embedding) twice: one
+grounding pass per prompt (``--prompt-batch-size 1``, the path before
+batching) and all prompts batched (``--prompt-batch-size``, default the
+generator's); the vocabulary's text features (cached once per dataset) are
+computed before the timed runs. ``felzenszwalb`` is the weight-free CPU
+generator of ``configs/sams/felzenszwalb.py`` (no model, no stock, no image
+encoder). Each generator runs in its own fresh process (``--worker``), so
 the peak memory of one is not polluted by the other:
 
 - time: mean wall time of ``repeats`` full generations of the image
@@ -52,7 +58,9 @@ The last two lines are ``ours_peak_mib=<float> stock_peak_mib=<float>``
 (CUDA peak on a GPU, RSS peak on the CPU) and ``ours_s=<float>
 stock_s=<float> ratio=<float>``; with ``--no-stock`` the last line is
 ``ours_s=<float> rss_peak_mib=<float>`` (plus ``cuda_peak_mib=<float>`` on
-a GPU).
+a GPU). For ``sam3`` the last two lines are ``per_prompt_peak_mib=<float>
+batched_peak_mib=<float>`` and ``per_prompt_s=<float> batched_s=<float>
+speedup=<float>`` (seconds per image, image encoder included).
 """
 import argparse
 import json
@@ -73,7 +81,10 @@ GENERATORS = {
     'sam_hq': ('SAMHQQuasiSuperpixelGenerator', 'vit_h'),
     'sam2': ('SAM2QuasiSuperpixelGenerator', 'sam2.1_hiera_l'),
     'sam3': ('SAM3QuasiSuperpixelGenerator', 'sam3'),
+    'felzenszwalb': ('FelzenszwalbQuasiSuperpixelGenerator', 'none'),
 }
+#: The weight-free generator's settings (its config's ``sam_generator``).
+FELZENSZWALB_CONFIG = osp.join(REPO, 'configs', 'sams', 'felzenszwalb.py')
 
 # The same for both generators (see the module docstring).
 LOWERED = dict(
@@ -109,11 +120,16 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--no-warmup', action='store_true', help='skip the warm-up')
     parser.add_argument(
+        '--prompt-batch-size',
+        type=int,
+        default=None,
+        help='sam3: prompts per batched pass (default: the generator\'s)')
+    parser.add_argument(
         '--worker', choices=['ours', 'stock'], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.model_type is None:
         args.model_type = GENERATORS[args.generator][1]
-    if args.generator == 'sam3':
+    if args.generator in ('sam3', 'felzenszwalb'):
         args.no_stock = True
     return args
 
@@ -121,6 +137,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def build_ours(args: argparse.Namespace, params: Dict) -> object:
     """Our generator of ``args.generator`` with random weights."""
     from mmseg.registry import MODELS
+    if args.generator == 'felzenszwalb':
+        from mmengine.config import Config
+        cfg = Config.fromfile(FELZENSZWALB_CONFIG).sam_generator.to_dict()
+        return MODELS.build(cfg)
     cfg = dict(
         type=GENERATORS[args.generator][0],
         model_type=args.model_type,
@@ -129,6 +149,8 @@ def build_ours(args: argparse.Namespace, params: Dict) -> object:
         device=args.device)
     if args.generator == 'sam3':
         cfg.update(min_mask_region_area=params['min_mask_region_area'])
+        if args.prompt_batch_size is not None:
+            cfg.update(prompt_batch_size=args.prompt_batch_size)
     else:
         cfg.update(params)  # the paper's offsets and t_r = 0.3 by default
     return MODELS.build(cfg)
@@ -150,8 +172,12 @@ def build_stock(args: argparse.Namespace, ours: object, params: Dict):
     return stock
 
 
-def embed_hook(gen: object, ours: bool) -> tuple:
-    """(owner, attribute name) of the image-embedding call to time."""
+def embed_hook(gen: object, ours: bool) -> Optional[tuple]:
+    """(owner, attribute name) of the image-embedding call to time (None
+    for a generator without one: the weight-free one)."""
+    if not hasattr(gen, 'segmenter') and not hasattr(gen, '_embed') and \
+            not hasattr(gen, 'predictor'):
+        return None
     if hasattr(gen, 'segmenter'):
         return gen.segmenter, 'embed'
     return (gen, '_embed') if ours else (gen.predictor, 'set_image')
@@ -160,6 +186,9 @@ def embed_hook(gen: object, ours: bool) -> tuple:
 def warm_up(gen: object, ours: bool, image, points_per_batch: int) -> None:
     """One image embedding and one prompt batch (or one text prompt)."""
     import numpy as np
+    if embed_hook(gen, ours) is None:
+        gen.generate_record(image)
+        return
     if hasattr(gen, 'segmenter'):
         gen.segmenter.segment(gen.segmenter.embed(image), gen.prompts[0])
         return
@@ -216,7 +245,10 @@ def time_image_encoder(gen: object, ours: bool,
     """Wrap the image-embedding call of ``gen`` (see :func:`embed_hook`)
     so that the seconds of each call are appended to the returned list."""
     encoder_s: List[float] = []
-    owner, name = embed_hook(gen, ours)
+    hook = embed_hook(gen, ours)
+    if hook is None:
+        return encoder_s
+    owner, name = hook
     embed = getattr(owner, name)
 
     def timed_embed(image, *a, **k):
@@ -289,6 +321,8 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
     encoder_s = time_image_encoder(gen, args.worker == 'ours', clock)
 
     image = mmcv.imread(args.image, channel_order='rgb')
+    if hasattr(gen, 'segmenter'):  # text features: once per vocabulary
+        gen.segmenter.text_features(gen.prompts)
     if not args.no_warmup:
         with torch.no_grad():
             warm_up(gen, args.worker == 'ours', image, args.points_per_batch)
@@ -352,12 +386,17 @@ def worker_arguments(args: argparse.Namespace) -> List[str]:
         str(args.points_per_batch), '--crop-n-layers',
         str(args.crop_n_layers), '--repeats',
         str(args.repeats)
-    ] + (['--no-warmup'] if args.no_warmup else [])
+    ] + (['--no-warmup'] if args.no_warmup else []) + ([
+        '--prompt-batch-size',
+        str(args.prompt_batch_size)
+    ] if args.prompt_batch_size is not None else [])
 
 
 def setup_line(args: argparse.Namespace) -> str:
     """The first output line: generator, device, image and settings."""
-    if args.generator == 'sam3':
+    if args.generator == 'felzenszwalb':
+        setup = f'weight-free, the settings of {FELZENSZWALB_CONFIG}'
+    elif args.generator == 'sam3':
         setup = ('the VOC concept vocabulary (45 text prompts), '
                  'min_mask_region_area 100')
     else:
@@ -367,7 +406,9 @@ def setup_line(args: argparse.Namespace) -> str:
                  f' {args.crop_n_layers}, min_mask_region_area 100; '
                  'thresholds lowered for random weights, identically for '
                  f'both: {LOWERED}')
-    return (f'{args.generator} {args.model_type} (random weights, seed 0) '
+    model = ('' if args.generator == 'felzenszwalb' else
+             f' {args.model_type} (random weights, seed 0)')
+    return (f'{args.generator}{model} '
             f'on {args.device}; image {args.image}; {setup}; {args.repeats} '
             f'timed run(s){"" if args.no_warmup else " after a warm-up"}.')
 
@@ -405,6 +446,36 @@ def print_comparison(results: Dict[str, Dict]) -> None:
           f'ratio={ours_s / stock_s:.4f}')
 
 
+def compare_prompt_batching(args: argparse.Namespace, unit: str) -> None:
+    """SAM 3: one pass per prompt vs the prompts batched, each worker in
+    its own process; prints both and the summary lines."""
+    results = {}
+    batched = args.prompt_batch_size
+    for name, size in (('per_prompt', 1), ('batched', batched)):
+        wargs = argparse.Namespace(**vars(args))
+        wargs.prompt_batch_size = size
+        results[name] = spawn_worker(
+            osp.abspath(__file__),
+            ['--worker', 'ours'] + worker_arguments(wargs),
+            name,
+            quiet=True)
+        label = 'one pass per prompt' if size == 1 else (
+            f'batched ({size or "default"} per pass)')
+        print(f'{label}: ' + result_line('ours', results[name], unit))
+    per, bat = results['per_prompt'], results['batched']
+    rest = ((per['time_s'] - per['encoder_s']) /
+            max(bat['time_s'] - bat['encoder_s'], 1e-9))
+    print(f'without the image encoder: speedup {rest:.2f}')
+    peak = {
+        n: r.get('cuda_peak_mib', r['rss_peak_mib'])
+        for n, r in results.items()
+    }
+    print(f'per_prompt_peak_mib={peak["per_prompt"]:.1f} '
+          f'batched_peak_mib={peak["batched"]:.1f}')
+    print(f'per_prompt_s={per["time_s"]:.4f} batched_s={bat["time_s"]:.4f} '
+          f'speedup={per["time_s"] / max(bat["time_s"], 1e-9):.2f}')
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run both workers and print the comparison."""
     args = parse_args(argv)
@@ -421,6 +492,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     print(setup_line(args))
     unit = 's' if args.device.startswith('cuda') else 'CPU-s'
+    if args.generator == 'sam3':
+        compare_prompt_batching(args, unit)
+        return
     results = {}
     names = ('ours', ) if args.no_stock else ('stock', 'ours')
     for name in names:

@@ -86,8 +86,9 @@ class SAM3ConceptSeeder(TrainingFreeSeeder):
         masks: List[Tensor] = []
         scores: List[Tensor] = []
         labels: List[Tensor] = []
-        for c in classes:
-            inst = self.segmenter.segment(state, self.text_names[c - 1])
+        found = self.segmenter.segment_prompts(
+            state, [self.text_names[c - 1] for c in classes])  # batched
+        for c, inst in zip(classes, found):
             masks.append(inst.probs > 0.5)
             scores.append(inst.scores)
             labels.append(torch.full_like(inst.scores, c, dtype=torch.long))
