@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> List[Dict]:
     import torch
     import torch.nn.functional as F
 
-    from mmwsss.models.sams.seeding import sams_seed
+    from mmwsss.functional.sams import sams_seed
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     cuda = device.type == 'cuda'
