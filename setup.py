@@ -98,9 +98,9 @@ setup(
     entry_points={
         'console_scripts': [
             'mmwsss-pipeline = mmwsss.cli.pipeline:main',
-            'mmwsss-gen-masks = mmwsss.cli.gen_sam_masks:main',
-            'mmwsss-eval-seeds = mmwsss.cli.eval_seeds:main',
-            'mmwsss-compare-seeds = mmwsss.cli.compare_seeds:main',
+            'mmwsss-gen-masks = mmwsss.cli.gen_sam_masks:console',
+            'mmwsss-eval-seeds = mmwsss.cli.eval_seeds:console',
+            'mmwsss-compare-seeds = mmwsss.cli.compare_seeds:console',
             'mmwsss-gpu-check = mmwsss.cli.gpu_check:main',
             'mmwsss-train = mmwsss.cli.train:main',
             'mmwsss-test = mmwsss.cli.test:main',

@@ -19,7 +19,8 @@ import sys
 from typing import List, Optional
 
 __all__ = [
-    'amp_arguments', 'finish_distributed', 'mmseg_tool_path', 'run_mmseg_tool'
+    'amp_arguments', 'config_argument', 'finish_distributed',
+    'mmseg_tool_path', 'run_mmseg_tool'
 ]
 
 AMP_WRAPPER = 'DeviceAmpOptimWrapper'
@@ -105,6 +106,27 @@ def amp_arguments(args: List[str]) -> List[str]:
     return out
 
 
+def config_argument(args: List[str]) -> List[str]:
+    """The arguments with a ``scope::`` config name (the first positional
+    argument, e.g. ``mmwsss::fma/voc_prompts.py``) turned into its file,
+    which mmseg's tools load with ``Config.fromfile``.
+
+    Args:
+        args (list[str]): A tool's arguments.
+
+    Returns:
+        list[str]: The arguments, the config resolved.
+    """
+    from mmwsss.utils.package_files import resolve_config
+    out = list(args)
+    for i, arg in enumerate(out):
+        if not arg.startswith('-'):
+            if '::' in arg:
+                out[i] = resolve_config(arg)
+            break
+    return out
+
+
 def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     """Run ``mmseg/.mim/tools/<name>`` as ``__main__`` with mmwsss loaded.
 
@@ -115,7 +137,7 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmwsss.compat import CheckpointFileError, checked_checkpoint_loading
     path = mmseg_tool_path(name)
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = config_argument(sys.argv[1:] if argv is None else list(argv))
     if name == 'train.py':
         args = amp_arguments(args)
     sys.argv = [path] + args

@@ -41,21 +41,26 @@ def resolve_config(name: str, base_dir: Optional[str] = None) -> str:
 
     Args:
         name (str): ``mmwsss::<folder>/<file>.py`` (a config of mmwsss, from
-            any directory), another ``scope::`` name (returned as it is:
-            mmengine resolves it), an existing path, or a path relative to
+            any directory), another package's ``scope::`` name
+            (``mmseg::...``: the file in that installed package's
+            ``.mim/configs``, as mmengine finds it), an existing path, or a
+            path relative to
             :func:`package_root` (``configs/fma/voc_prompts.py``, the names
             of a clone).
         base_dir (str, optional): Folder of relative paths (default: the
             current directory).
 
     Returns:
-        str: An absolute path, or the ``scope::`` name of another package.
+        str: An absolute path.
     """
     if '::' in name:
         scope, _, rel = name.partition('::')
-        if scope != SCOPE:
-            return name
-        return osp.join(package_root(), 'configs', rel)
+        if scope == SCOPE:
+            return osp.join(package_root(), 'configs', rel)
+        from mmengine.config.utils import MODULE2PACKAGE
+        from mmengine.utils import get_installed_path
+        package = MODULE2PACKAGE.get(scope, scope)
+        return osp.join(get_installed_path(package), '.mim', 'configs', rel)
     if osp.isabs(name):
         return name
     local = osp.abspath(osp.join(base_dir or '.', name))
