@@ -97,7 +97,7 @@ setup(
     package_data={'mmwsss': mim_package_data()},
     entry_points={
         'console_scripts': [
-            'mmwsss-pipeline = mmwsss.cli.pipeline:main',
+            'mmwsss-pipeline = mmwsss.cli.pipeline:console',
             'mmwsss-gen-masks = mmwsss.cli.gen_sam_masks:console',
             'mmwsss-eval-seeds = mmwsss.cli.eval_seeds:console',
             'mmwsss-compare-seeds = mmwsss.cli.compare_seeds:console',

@@ -26,7 +26,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-__all__ = ['parse_args', 'build_runner', 'main']
+__all__ = ['parse_args', 'build_runner', 'main', 'console']
 
 from mmwsss.apis.pipeline import STAGES
 from mmwsss.apis.stage_configs import (SAM_GENERATOR, WEIGHT_FREE_GENERATOR,
@@ -85,7 +85,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--sam-checkpoint',
         default=env('MMWSSS_SAM_CHECKPOINT'),
         help='SAM checkpoint (env MMWSSS_SAM_CHECKPOINT)')
-    p.add_argument('--python', default=sys.executable)
+    p.add_argument(
+        '--python',
+        default=sys.executable,
+        help='interpreter of the stages\' child processes')
+    p.add_argument(
+        '--in-process',
+        action='store_true',
+        help='run the stages in this process instead of one child process '
+        'each (faster on small data: no interpreter start per stage; '
+        'memory is not given back between stages)')
     return p.parse_args(argv)
 
 
@@ -119,7 +128,7 @@ def build_runner(args: argparse.Namespace, **kwargs):
         prompt_iters=tuple(args.prompt_iters) if args.prompt_iters else None,
         stage2_iters=args.stage2_iters,
         python=args.python,
-        **kwargs)
+        **dict(dict(in_process=args.in_process), **kwargs))
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -127,5 +136,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
     return build_runner(parse_args(argv)).run()
 
 
+def console(argv: Optional[List[str]] = None) -> None:
+    """The command ``mmwsss-pipeline`` (:func:`main`, exit code 0)."""
+    main(argv)
+
+
 if __name__ == '__main__':
-    main()
+    console()
