@@ -28,15 +28,16 @@ import os.path as osp
 import time
 from typing import Any, Dict, Optional, Union
 
+from .mm_tools import AMP_REPLACES, AMP_WRAPPER
+
 __all__ = [
     'load_config', 'write_results', 'train', 'test', 'prompt_learning',
-    'seeds', 'sam_masks', 'score_seeds', 'STAGE_FUNCTIONS', 'ConfigLike'
+    'seeds', 'sam_masks', 'score_seeds', 'STAGE_FUNCTIONS', 'ConfigLike',
+    'call_stage'
 ]
 
+#: A config: a Config, a dict, a file or an ``mmwsss::`` / ``mmseg::`` name.
 ConfigLike = Union[str, dict, 'Config']  # noqa: F821
-
-#: The optimizer wrappers ``amp=True`` may replace (see :mod:`.mm_tools`).
-from .mm_tools import AMP_REPLACES, AMP_WRAPPER  # noqa: E402
 
 
 def _plain(value: Any) -> Any:
