@@ -322,9 +322,11 @@ class PipelineRunner:
         """
         log_path = osp.join(self.work, 'logs', log)
         os.makedirs(osp.dirname(log_path), exist_ok=True)
-        shown = ', '.join(
-            f'{k}={osp.relpath(v, self.work) if isinstance(v, str) and v.startswith(self.work) else v}'  # noqa: E501
-            for k, v in kwargs.items())
+        def short(value):  # paths in the work dir relative to it
+            inside = isinstance(value, str) and value.startswith(self.work)
+            return osp.relpath(value, self.work) if inside else value
+
+        shown = ', '.join(f'{k}={short(v)}' for k, v in kwargs.items())
         print(f'  $ mmwsss.apis.{stage}({shown})', flush=True)
         with open(log_path, 'w') as f:
             sink = _LogSink(f)
