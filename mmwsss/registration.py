@@ -15,8 +15,10 @@ import importlib
 __all__ = ['register_all_modules', 'REGISTERING_PACKAGES']
 
 #: The packages whose modules register components (MODELS, DATASETS,
-#: TRANSFORMS, METRICS, HOOKS, LOOPS, PARAM_SCHEDULERS, OPTIM_WRAPPERS).
-REGISTERING_PACKAGES = ('mmwsss.datasets', 'mmwsss.models',
+#: TRANSFORMS, METRICS, HOOKS, LOOPS, PARAM_SCHEDULERS, OPTIM_WRAPPERS), and
+#: mmwsss.testing, which adds the tiny random architectures (``'tiny'``,
+#: ``'mmwsss-tiny-ViT-16'``, ``'tiny_bert'``) to the models' tables.
+REGISTERING_PACKAGES = ('mmwsss.datasets', 'mmwsss.models', 'mmwsss.testing',
                         'mmwsss.evaluation', 'mmwsss.engine')
 
 

@@ -11,6 +11,9 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+from _helpers import is_blank_png, open_in_chromium
+
 
 def test_demo_figures_are_not_zero(repo_root, tmp_path):
     work = str(tmp_path / 'demo')
@@ -36,3 +39,19 @@ def test_demo_figures_are_not_zero(repo_root, tmp_path):
     assert sorted(os.listdir(osp.join(work, 'seeds'))) and sorted(
         os.listdir(osp.join(work, 'overlays')))
     assert 'SAMS changed' in out and 'Felzenszwalb' in out
+    # the HTML report (issue 22): written at the end, its path printed,
+    # with the curves of both prompt phases and stage 2, and a browser
+    # shows it whole
+    report = osp.join(work, 'report', 'report.html')
+    assert f'Report: {osp.abspath(report)}' in proc.stdout
+    with open(osp.join(work, 'report', 'report.json')) as f:
+        data = json.load(f)
+    assert len(data['curves']) == 3 and data['missing_curves'] == []
+    assert list(data['seed_sets']) == ['coarse seeds', 'fine seeds']
+    assert data['seed_sets']['coarse seeds']['mIoU'] == pytest.approx(
+        res['prompts']['coarse_seed_mIoU'], abs=0.006)
+    assert not any('differs' in n for n in data['cam_notes'])
+    seen = open_in_chromium(report, str(tmp_path / 'shot.png'))
+    assert seen['errors'] == [] and all(i['width'] > 0
+                                        for i in seen['images'])
+    assert not is_blank_png(str(tmp_path / 'shot.png'))

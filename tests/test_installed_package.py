@@ -15,7 +15,6 @@ temporary directory:
   ``mmwsss::sams_tta/sams_tta_base.py`` base runs ``mmwsss-test --tta``.
 """
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -33,15 +32,6 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 IGNORED = ('.git', '.venv', 'venv', 'work_dirs', 'build', 'dist', '.mim',
            '__pycache__', '*.egg-info', 'VOCdevkit', 'coco', '*.pyc',
            '.pytest_cache')
-
-
-def _load_pipeline_tests():
-    spec = importlib.util.spec_from_file_location(
-        '_pipeline_tests', osp.join(REPO, 'tests', 'apis',
-                                    'test_run_pipeline.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -153,11 +143,11 @@ def test_the_one_command_from_the_installed_package(installed, user_dir,
     """mmwsss-pipeline on a tiny folder: every stage, every number (the
     stages in this process: no interpreter start each); then the last stage
     again in a child process, as a plain run has them: the same number."""
+    from _helpers import PIPELINE_TRAIN, PIPELINE_VAL, make_label_folder
     site, bin_dir = installed
-    tests = _load_pipeline_tests()
     train, val = osp.join(user_dir, 'train'), osp.join(user_dir, 'val')
-    tests.make_folder(voc_mini_root, train, tests.TRAIN[:3], max_side=64)
-    tests.make_folder(voc_mini_root, val, tests.VAL[:1], max_side=64)
+    make_label_folder(voc_mini_root, train, PIPELINE_TRAIN[:3], max_side=64)
+    make_label_folder(voc_mini_root, val, PIPELINE_VAL[:1], max_side=64)
     with open(osp.join(user_dir, 'masks_fast.py'), 'w') as f:
         f.write("_base_ = ['mmwsss::sams/felzenszwalb.py']\n")
     t0 = time.time()

@@ -23,6 +23,9 @@ code 1, naming the figure) when one of the figures that show this is 0
 coarse seeds), ``phase2_cal_loss_last`` (last logged CAL loss) or
 ``tta_changed_fraction`` (share of val pixels SAMS TTA relabels).
 
+At the end the HTML report (``mmwsss-report``) is written to
+``<work-dir>/report/report.html`` and its path printed.
+
 Every option of tools/run_pipeline.py is accepted, and ``--allow-zero``.
 """
 import os
@@ -35,7 +38,6 @@ if osp.isdir(osp.join(_REPO, 'mmwsss')):  # a clone: its own code
     sys.path.insert(0, _REPO)
 
 from mmwsss.cli import pipeline as run_pipeline  # noqa: E402
-
 
 #: (stage, result key) of the figures that must not be 0 (see above).
 NONZERO = (('prompts', 'coarse_seed_fg_fraction'),
@@ -88,10 +90,13 @@ def main(argv: Optional[List[str]] = None) -> None:
                                                  'voc_mini')):
         data = 'data/voc_mini'  # as the demo has always shown it
     args = run_pipeline.parse_args([data] + argv)
-    results = run_pipeline.build_runner(
+    runner = run_pipeline.build_runner(
         args,
         results_name='demo_results.json',
-        title='FMA-WSSS demo on data/voc_mini').run()
+        title='FMA-WSSS demo on data/voc_mini')
+    results = runner.run()
+    if not args.no_report:
+        run_pipeline.write_run_report(runner)
     check_nonzero(results, strict)
 
 

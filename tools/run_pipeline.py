@@ -10,7 +10,7 @@ if osp.isdir(osp.join(_REPO, 'mmwsss')):  # a clone: its own code
 
 from mmwsss.cli.pipeline import (STAGES, SAM_GENERATOR,  # noqa: F401,E402
                                  WEIGHT_FREE_GENERATOR, build_runner, main,
-                                 parse_args)
+                                 parse_args, write_run_report)
 
 if __name__ == '__main__':
     main()

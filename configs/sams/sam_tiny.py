@@ -1,4 +1,4 @@
-# A tiny randomly initialised SAM (mmwsss.models.sams.sam_builder
+# A tiny randomly initialised SAM (model_type='tiny': mmwsss.testing's
 # build_tiny_sam) for tests and the CPU demo. Its masks are meaningless: with
 # random weights the predicted IoUs lie near 0 and the mask logits near 0, so
 # the IoU filter is off and the stability score uses a small logit offset,

@@ -13,10 +13,11 @@ unsafe file ends the tool with one line that names it. One difference: ``train.p
 autocast on a CPU, where mmengine's refuses to start), see
 :func:`amp_arguments`.
 """
+import os
 import os.path as osp
 import runpy
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 __all__ = [
     'amp_arguments', 'config_argument', 'finish_distributed',
@@ -127,8 +128,33 @@ def config_argument(args: List[str]) -> List[str]:
     return out
 
 
+def _tool_config(args: List[str]) -> Any:
+    """The config a tool runs (file + ``--cfg-options``), for messages;
+    None when it cannot be read here (the tool will say why)."""
+    import argparse
+
+    from mmengine.config import Config, DictAction
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    try:
+        known, _ = parser.parse_known_args(args)
+        cfg = Config.fromfile(known.config)
+        if known.cfg_options:
+            cfg.merge_from_dict(known.cfg_options)
+        return cfg
+    except Exception:  # noqa: BLE001  (only used to name a key)
+        return None
+
+
 def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     """Run ``mmseg/.mim/tools/<name>`` as ``__main__`` with mmwsss loaded.
+
+    A config mistake that makes a component refuse its arguments (an
+    unknown key, a value outside its choices, an unregistered type) ends the
+    tool with one line naming the key and exit code 2
+    (:func:`~mmwsss.apis.config_errors.explain_build_error`); ``--debug``
+    or ``MMWSSS_DEBUG=1`` shows the traceback instead.
 
     Args:
         name (str): Script name, e.g. ``'train.py'``.
@@ -136,8 +162,12 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     """
     import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmwsss.compat import CheckpointFileError, checked_checkpoint_loading
+    from .config_errors import DEBUG_ENV, explain_build_error
     path = mmseg_tool_path(name)
     args = config_argument(sys.argv[1:] if argv is None else list(argv))
+    debug = '--debug' in args or os.environ.get(DEBUG_ENV, '') not in ('',
+                                                                      '0')
+    args = [a for a in args if a != '--debug']
     if name == 'train.py':
         args = amp_arguments(args)
     sys.argv = [path] + args
@@ -146,5 +176,13 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
             runpy.run_path(path, run_name='__main__')
     except CheckpointFileError as err:
         raise SystemExit(f'{type(err).__name__}: {err}') from None
+    except (TypeError, ValueError, KeyError) as err:
+        line = None if debug else explain_build_error(err,
+                                                      _tool_config(args))
+        if line is None:
+            raise
+        print(f'config error: {line} (--debug shows the traceback)',
+              file=sys.stderr)
+        raise SystemExit(2) from None
     finally:
         finish_distributed()

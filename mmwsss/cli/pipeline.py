@@ -9,7 +9,9 @@ DATA_DIR in :class:`~mmwsss.datasets.ImageLabelFolderDataset`'s layout
 runs). Stages: SAM masks -> two-phase prompts -> seeds (+ seed mIoU where
 masks exist) -> stage-2 model -> test (+ SAMS TTA); see
 :mod:`mmwsss.apis.pipeline`. Every stage writes the config it ran to
-``<work-dir>/configs/<stage>.py`` first; rerunning resumes.
+``<work-dir>/configs/<stage>.py`` first; rerunning resumes. At the end
+``<work-dir>/report/report.html`` (``mmwsss-report``) is written and its
+path printed (``--no-report`` skips it).
 
 Weights: without any, a tiny RANDOM CLIP and weight-free (Felzenszwalb)
 quasi-superpixels run, and the output says so loudly. Real models::
@@ -26,7 +28,9 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-__all__ = ['parse_args', 'build_runner', 'main', 'console']
+__all__ = [
+    'parse_args', 'build_runner', 'write_run_report', 'main', 'console'
+]
 
 from mmwsss.apis.pipeline import STAGES
 from mmwsss.apis.stage_configs import (SAM_GENERATOR, WEIGHT_FREE_GENERATOR,
@@ -95,6 +99,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='run the stages in this process instead of one child process '
         'each (faster on small data: no interpreter start per stage; '
         'memory is not given back between stages)')
+    p.add_argument(
+        '--no-report',
+        action='store_true',
+        help='do not write <work-dir>/report/report.html at the end')
     return p.parse_args(argv)
 
 
@@ -104,6 +112,7 @@ def build_runner(args: argparse.Namespace, **kwargs):
     Raises:
         SystemExit: With one line naming the bad input.
     """
+    import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmwsss.apis import DataError, PipelineRunner, Weights, data_spec
     classes = [c.strip()
                for c in args.classes.split(',')] if args.classes else None
@@ -131,9 +140,31 @@ def build_runner(args: argparse.Namespace, **kwargs):
         **dict(dict(in_process=args.in_process), **kwargs))
 
 
+def write_run_report(runner) -> str:
+    """Write the HTML report of a finished run (``mmwsss-report`` on its
+    work dir) and print its path.
+
+    Args:
+        runner (PipelineRunner): The runner after :meth:`run`.
+
+    Returns:
+        str: Path of ``<work_dir>/report/report.html``.
+    """
+    from mmwsss.evaluation.report import write_report
+    path = write_report(runner.work)
+    print(f'Report: {path}', flush=True)
+    return path
+
+
 def main(argv: Optional[List[str]] = None) -> dict:
-    """Run the pipeline; return the results of every stage."""
-    return build_runner(parse_args(argv)).run()
+    """Run the pipeline (and write its report); return the results of
+    every stage."""
+    args = parse_args(argv)
+    runner = build_runner(args)
+    results = runner.run()
+    if not args.no_report:
+        write_run_report(runner)
+    return results
 
 
 def console(argv: Optional[List[str]] = None) -> None:

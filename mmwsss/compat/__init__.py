@@ -1,8 +1,9 @@
 """Everything mmwsss does to the stack it runs on, listed in one place.
 
-``import mmwsss`` (which ``custom_imports`` triggers in any mm config)
-changes no existing function, class or registry entry of torch, mmengine,
-mmcv, mmseg or mmdet; ``tests/test_compat.py`` checks this by comparing them
+:func:`apply_all` (made by :mod:`mmwsss.registration`, which
+``custom_imports`` names in every mm config, and by each mm-facing package of
+mmwsss before it imports mmseg; idempotent) changes no existing function,
+class or registry entry of torch, mmengine, mmcv, mmseg or mmdet; ``tests/test_compat.py`` checks this by comparing them
 before and after the import. What the plugin needs from the pinned stack
 (``requirements/pinned.txt``: torch 2.14, mmengine 0.10.7, mmcv-lite 2.1.0,
 mmsegmentation 1.2.2) is either *added* on import or *scoped* to mmwsss's own
@@ -108,7 +109,12 @@ def install_no_checkpoint_scheme() -> None:
 
 
 def apply_all() -> None:
-    """Make the additions 1-5 above; called by :mod:`mmwsss.registration`.
+    """Make the additions 1-5 above (idempotent).
+
+    Called by :mod:`mmwsss.registration` and by the packages of mmwsss that
+    import mmseg (``datasets``, ``models``, ``evaluation``, ``engine``,
+    ``apis``): mmseg's imports reach mmcv's compiled ops, which mmcv-lite
+    lacks. ``import mmwsss`` itself makes none of them.
     """
     install_mmcv_ext_fallback()
     add_config_scope()

@@ -18,9 +18,13 @@ file with one name a line. Index 0 is background: if the first name is not
 - JSON: ``{"img_001": ["cat", "dog"], "img_002.jpg": [2], ...}``: class
   names or indices into the class list (1..C);
 - CSV: ``image,labels`` rows, labels separated by ``;`` or (when the field
-  holds no ``;``) by spaces, e.g. ``img_001,cat;dog`` or ``img_001,1 2``. A
-  first row ``image,labels`` is taken as a header. Class names containing
-  spaces need ``;`` as separator.
+  holds no ``;``) by spaces, e.g. ``img_001,cat;dog`` or ``img_001,1 2``;
+  or one label a column (``img_001,cat,dog``). As spreadsheets save it too:
+  ``;`` or tab as the field separator (then ``,`` separates labels inside
+  a field: ``img_001;cat,dog``), UTF-8 with a BOM, CRLF line ends, a header
+  row (first cell ``image``, ``file``, ``filename``, ``name``, ``id``...),
+  empty trailing columns. Class names containing spaces need ``;`` (or
+  their own column).
 
 Names match exactly, else case-insensitively; ``background`` / 0 in a label
 list is dropped (it is always implied). Images are the ones the label file
@@ -34,15 +38,16 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from mmengine.fileio import join_path
 from mmengine.logging import print_log
 from mmseg.registry import DATASETS
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from mmwsss.class_names import read_classes_txt, voc_colormap
-from .image_label import (BaseImageLabelDataset, _listing, label_file_format,
-                          list_stems, read_json_labels)
+from mmwsss.io import displayed_size, exif_orientation
+from .image_label import (BaseImageLabelDataset, _listing, derive_mask_labels,
+                          label_file_format, list_stems, read_json_labels)
 
 __all__ = [
     'ImageLabelFolderDataset', 'read_class_names', 'read_label_entries',
-    'IMG_EXTENSIONS', 'check_mask_sizes'
+    'IMG_EXTENSIONS', 'check_image_files'
 ]
 
 #: Image file extensions the folder dataset picks up (lower case).
@@ -82,6 +87,67 @@ def read_class_names(classes: Union[str, Sequence[str]]) -> Tuple[str, ...]:
     return tuple(names)
 
 
+#: First cells of a CSV header row (lower case), e.g. ``image,labels``.
+CSV_HEADER_KEYS = ('image', 'images', 'img', 'image_id', 'id', 'file',
+                   'filename', 'file_name', 'name')
+
+
+def _csv_delimiter(lines: Sequence[str]) -> str:
+    """The field delimiter of a label CSV: tab, or whichever of ``,`` and
+    ``;`` first follows the image name on the first line that has one
+    (``img,cat;dog`` is comma-separated, ``img;cat,dog`` semicolon-separated,
+    as spreadsheets in many locales save it)."""
+    for line in lines:
+        if '\t' in line:
+            return '\t'
+        hits = [i for i in (line.find(','), line.find(';')) if i >= 0]
+        if hits:
+            return line[min(hits)]
+    return ','
+
+
+def _split_labels(fields: Sequence[str], delimiter: str) -> List[str]:
+    """Label names of a CSV row's label fields: one field holds several
+    labels separated by the other separator (``;`` / ``,``) or by spaces;
+    several fields (one label a column) hold one label each."""
+    fields = [f.strip() for f in fields if f.strip()]
+    if len(fields) > 1:
+        return fields
+    if not fields:
+        return []
+    other = ',' if delimiter == ';' else ';'
+    if delimiter == '\t' and ',' in fields[0]:
+        other = ','
+    parts = fields[0].split(other) if other in fields[0] else fields[0].split()
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _read_csv_entries(path: str) -> List[Tuple[str, List[Union[str, int]]]]:
+    """Entries of a CSV label file, as spreadsheets save them too: UTF-8
+    with or without BOM, LF or CRLF, ``,``/``;``/tab separated, an optional
+    header row, trailing empty columns, one or several label columns."""
+    try:
+        with open(path, encoding='utf-8-sig', newline='') as f:
+            text = f.read()
+    except UnicodeDecodeError as e:
+        raise ValueError(f'label file {path} is not UTF-8 text ({e.reason} '
+                         f'at byte {e.start}); save it as UTF-8 CSV') from e
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    delimiter = _csv_delimiter(lines)
+    rows = [
+        r for r in csv.reader(lines, delimiter=delimiter)
+        if r and any(c.strip() for c in r)
+    ]
+    if rows and rows[0][0].strip().lower() in CSV_HEADER_KEYS:
+        rows = rows[1:]
+    entries: List[Tuple[str, List[Union[str, int]]]] = []
+    for row in rows:
+        labels = _split_labels(row[1:], delimiter)
+        entries.append((row[0].strip(),
+                        [int(p) if p.isdigit() else p for p in labels]))
+    return entries
+
+
 def read_label_entries(path: str) -> List[Tuple[str, List[Union[str, int]]]]:
     """Raw ``(image key, labels)`` entries of a JSON or CSV label file.
 
@@ -109,56 +175,65 @@ def read_label_entries(path: str) -> List[Tuple[str, List[Union[str, int]]]]:
                                  f'a list of classes, got {labels!r}')
             entries.append((str(key), list(labels)))
     elif ext == '.csv':
-        with open(path, encoding='utf-8', newline='') as f:
-            rows = [
-                r for r in csv.reader(f) if r and any(c.strip() for c in r)
-            ]
-        if rows and [c.strip().lower() for c in rows[0][:2]] == [
-                'image', 'labels'
-        ]:
-            rows = rows[1:]
-        for row in rows:
-            if len(row) > 2:
-                raise ValueError(
-                    f'label file {path}: row {row!r} has {len(row)} fields; '
-                    'expected image,labels (separate labels with ";" or '
-                    'spaces, not commas, or quote the field)')
-            field = row[1].strip() if len(row) > 1 else ''
-            parts = field.split(';') if ';' in field else field.split()
-            labels = [p.strip() for p in parts if p.strip()]
-            entries.append((row[0].strip(), [
-                int(p) if p.isdigit() else p for p in labels
-            ]))
+        entries = _read_csv_entries(path)
     else:
         raise ValueError(f'label file {path}: unknown format {ext!r}; use '
                          '.json or .csv')
     return entries
 
 
-def check_mask_sizes(infos: Sequence[dict], owner: str) -> None:
-    """Raise on the first GT mask whose size differs from its image's.
+def check_image_files(infos: Sequence[dict], owner: str,
+                      num_fg: int) -> None:
+    """Check the files of a folder before any stage uses them: every image
+    decodes (its header), every GT mask has its image's displayed size and
+    holds only ``0..C`` and 255.
 
-    Only the file headers are read. Either orientation is accepted, as
-    EXIF rotation may swap the image's sides.
+    Masks belong to the image *as displayed* (:mod:`mmwsss.io.images`): a
+    mask that has only the stored size of an EXIF-rotated photo is refused
+    with the way forward. Mask values are read once per process (and cached
+    with the image-label derivation).
 
     Args:
         infos (Sequence[dict]): Data infos (``img_path``, ``seg_map_path``).
         owner (str): Dataset name for the message.
+        num_fg (int): Number of foreground classes ``C``.
 
     Raises:
-        ValueError: Naming the mask, the image and both sizes.
+        ValueError: One line naming the first bad file and what is wrong.
     """
+    masks = []
     for info in infos:
+        img = info['img_path']
+        try:
+            h, w = displayed_size(img)
+        except ValueError as e:
+            raise ValueError(f'{owner}: {e} (not an image?)') from e
         mask = info.get('seg_map_path')
         if not mask:
             continue
-        with Image.open(mask) as m, Image.open(info['img_path']) as im:
-            ms, ims = m.size, im.size
-        if ms != ims and ms != ims[::-1]:
+        try:
+            with Image.open(mask) as m:
+                mw, mh = m.size
+        except (UnidentifiedImageError, OSError) as e:
+            raise ValueError(f'{owner}: cannot decode mask {mask}: {e}') from e
+        masks.append(mask)
+        if (mh, mw) == (h, w):
+            continue
+        if (mh, mw) == (w, h) and exif_orientation(img) != 1:
             raise ValueError(
-                f'{owner}: mask {mask} is {ms[0]}x{ms[1]} but its image '
-                f'{info["img_path"]} is {ims[0]}x{ims[1]} (masks must have '
-                'their image\'s size)')
+                f'{owner}: mask {mask} is {mw}x{mh}, the stored size of '
+                f'{img}, but that photo is displayed rotated (EXIF '
+                f'orientation {exif_orientation(img)}) as {w}x{h}; mmwsss '
+                'uses images as displayed, so draw the mask on the displayed '
+                'image (or rotate it, or strip the orientation tag from the '
+                'photo)')
+        raise ValueError(
+            f'{owner}: mask {mask} is {mw}x{mh} but its image {img} is '
+            f'{w}x{h} (masks must have their image\'s size)')
+    try:
+        derive_mask_labels(masks, num_fg)
+    except ValueError as e:
+        raise ValueError(f'{owner}: {e}') from e
 
 
 @DATASETS.register_module()
@@ -327,10 +402,14 @@ class ImageLabelFolderDataset(BaseImageLabelDataset):
         masks = self._mask_files(seg_dir)
         data_list, seen = self._match_entries(entries, img_dir, seg_dir,
                                               files, masks)
-        check_mask_sizes(data_list, self._owner())
-        unlabelled = len(set(files) - seen)
+        if self.check_files and self.backend_args is None:
+            check_image_files(data_list, self._owner(), self.num_fg_classes)
+        unlabelled = sorted(set(files) - seen)
+        kept = self.finalize(data_list)
         if unlabelled:
+            self.dropped_images['no label entry'] = unlabelled
             print_log(
-                f'{self._owner()}: {unlabelled} images in {img_dir} have no '
-                'label entry and are not used', logger='current')
-        return self.finalize(data_list)
+                f'{self._owner()}: {len(unlabelled)} images in {img_dir} have '
+                f'no label entry and are not used:{_listing(unlabelled)}',
+                logger='current')
+        return kept

@@ -591,13 +591,17 @@ class BaseImageLabelDataset(BaseSegDataset):
             ValueError: If no image is left.
         """
         kept = data_list
+        #: Images left out, by reason (names), for logs and results.
+        self.dropped_images: Dict[str, List[str]] = {}
         if self.skip_unlabeled:
             kept = [d for d in data_list if d['img_labels']]
-            dropped = len(data_list) - len(kept)
+            dropped = [d['img_id'] for d in data_list if not d['img_labels']]
             if dropped:
+                self.dropped_images['no foreground label'] = dropped
                 print_log(
-                    f'{self._owner()}: skipped {dropped} images without '
-                    'foreground labels (skip_unlabeled=True)',
+                    f'{self._owner()}: skipped {len(dropped)} images without '
+                    'foreground labels (skip_unlabeled=True):'
+                    f'{_listing(dropped)}',
                     logger='current')
         if not kept:
             raise ValueError(f'{self._owner()}: no images to load')

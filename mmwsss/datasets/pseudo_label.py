@@ -51,10 +51,9 @@ import numpy as np
 from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
-from PIL import Image
 
 from mmwsss.class_names import IGNORE_INDEX
-from mmwsss.io import read_seed_png, seed_path
+from mmwsss.io import displayed_size, read_seed_png, seed_path
 from .image_label import _listing
 
 __all__ = ['PseudoLabelDataset']
@@ -209,18 +208,15 @@ class PseudoLabelDataset(BaseSegDataset):
                         f'holds class id {int(bad[0])} outside the class '
                         f'list (0..{c - 1}, {self.ignore_index} = ignore)')
                 try:
-                    with Image.open(info['img_path']) as img:
-                        size = img.size
-                except Exception as e:
-                    raise ValueError(f'PseudoLabelDataset: cannot read image '
-                                     f'{info["img_path"]}: {e}') from e
-                # Either orientation: decoders that apply EXIF rotation
-                # (mmcv's cv2 backend) swap width and height.
-                if size != seed.shape[::-1] and size != seed.shape:
+                    size = displayed_size(info['img_path'])
+                except ValueError as e:
+                    raise ValueError(f'PseudoLabelDataset: {e}') from e
+                if size != seed.shape:
                     raise ValueError(
                         f'PseudoLabelDataset: seed {info["seg_map_path"]} is '
                         f'{seed.shape[1]}x{seed.shape[0]} but its image '
-                        f'{info["img_path"]} is {size[0]}x{size[1]}')
+                        f'{info["img_path"]} is {size[1]}x{size[0]} as '
+                        'displayed (EXIF orientation applied)')
                 counts += hist
             total = max(int(counts.sum()), 1)
             share = counts[:c] / total

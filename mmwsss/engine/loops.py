@@ -43,8 +43,8 @@ from torch.utils.data import DataLoader
 
 from mmwsss.engine.derived_data import (fill_coarse_dataloader,
                                         fill_seg_dataloader)
-from mmwsss.io import (is_done, read_seed_png, seed_path,
-                                       write_seed_png)
+from mmwsss.io import (pending_seeds, read_seed_png, seed_path,
+                       write_seed_png)
 from mmwsss.evaluation.seed_scores import (scores_from_confusion,
                                            seed_confusion)
 from mmwsss.utils.progress import Progress
@@ -71,12 +71,20 @@ def _diff_rank_seed(runner) -> bool:
     return runner._randomness_cfg.get('diff_rank_seed', False)
 
 
-def _save_via_checkpoint_hook(runner) -> bool:
+def _save_via_checkpoint_hook(runner, done_iters: int) -> bool:
     """Save through the CheckpointHook (its naming, ``max_keep_ckpts`` and
-    ``last_checkpoint``); False when the runner has no such hook."""
+    ``last_checkpoint``) as the checkpoint of ``done_iters`` completed
+    iterations; False when the runner has no such hook.
+
+    The hook's own ``_save_checkpoint`` runs inside ``after_train_iter``,
+    before the loop counts the iteration, and so names it ``iter + 1``;
+    between the phases the iteration is already counted.
+    """
     for hook in runner.hooks:
-        if isinstance(hook, CheckpointHook):
-            hook._save_checkpoint(runner)
+        if isinstance(hook, CheckpointHook) and not hook.by_epoch:
+            hook._save_checkpoint_with_step(
+                runner, done_iters,
+                dict(epoch=runner.epoch, iter=done_iters))
             return True
     return False
 
@@ -85,13 +93,12 @@ def _save_via_checkpoint_hook(runner) -> bool:
 # write_model_seeds, step by step
 # ---------------------------------------------------------------------------
 def _pending_images(dataset, dirs: Dict, overwrite: bool):
-    """Data infos, the indices with every seed written, the others."""
+    """Data infos, the indices with every seed written, the others
+    (:func:`~mmwsss.io.pending_seeds`)."""
     infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    done = [
-        i for i, info in enumerate(infos) if not overwrite and all(
-            is_done(seed_path(d, info['img_path'])) for d in dirs.values())
-    ]
-    todo = sorted(set(range(len(dataset))) - set(done))
+    todo = pending_seeds([info['img_path'] for info in infos],
+                         list(dirs.values()), overwrite)
+    done = sorted(set(range(len(dataset))) - set(todo))
     return infos, done, todo
 
 
@@ -147,8 +154,9 @@ class _SeedScores:
 
 
 def _seed_batch(model, seeder, batch, task: str, dirs: Dict, palette,
-                scores: _SeedScores) -> None:
-    """Seeds of one batch for every alpha: written, scored against GT."""
+                scores: _SeedScores, overwrite: bool) -> None:
+    """Seeds of one batch for every alpha: written (over what is there with
+    ``overwrite``, so the files are the seeds scored), scored against GT."""
     data = model.data_preprocessor(batch, False)
     samples = data['data_samples']
     for (cams, fg), ds in zip(
@@ -163,7 +171,11 @@ def _seed_batch(model, seeder, batch, task: str, dirs: Dict, palette,
             kwargs = {} if a is None else dict(alpha=a)
             seed = seeder(cams, fg, ori, data_sample=ds, **kwargs)
             seed = seed.cpu().numpy().astype(np.uint8)
-            write_seed_png(seed_path(folder, ds.img_path), seed, palette)
+            write_seed_png(
+                seed_path(folder, ds.img_path),
+                seed,
+                palette,
+                overwrite=overwrite)
             if gt is not None:
                 scores.add(a, seed, gt)
 
@@ -213,7 +225,7 @@ def write_model_seeds(runner,
         (scores from :func:`scores_from_confusion`, None without GT).
     """
     model = _unwrap(runner.model)
-    seeder = model.seeders[task]
+    seeder = model.seed_predictor.seeder(task)
     alphas = list(alphas) if alphas else [getattr(seeder, 'alpha', None)]
     dirs = {
         a: (out_dir if len(alphas) == 1 else osp.join(out_dir, f'alpha_{a}'))
@@ -238,7 +250,7 @@ def write_model_seeds(runner,
     with torch.no_grad():
         for batch in loader:
             _seed_batch(model, seeder, batch, task, dirs,
-                        dataset.metainfo.get('palette'), scores)
+                        dataset.metainfo.get('palette'), scores, overwrite)
             if bar is not None:
                 bar.update()
     if bar is not None:
@@ -311,9 +323,15 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             self.runner.work_dir, 'coarse_seeds')
 
     def _save_phase_checkpoint(self) -> None:
-        if not _save_via_checkpoint_hook(self.runner):
-            self.runner.save_checkpoint(self.runner.work_dir,
-                                        f'iter_{self._iter}.pth')
+        """The checkpoint of phase 1, named and recorded as the iterations it
+        completed (``iter_<cls_iters>.pth``, ``meta.iter == cls_iters``), so a
+        resumed run starts phase 2 at its first iteration."""
+        if not _save_via_checkpoint_hook(self.runner, self._iter):
+            self.runner.save_checkpoint(
+                self.runner.work_dir,
+                f'iter_{self._iter}.pth',
+                meta=dict(iter=self._iter),
+                by_epoch=False)
 
     def _train_until(self, stop: int) -> None:
         while self._iter < stop and not self.stop_training:

@@ -41,7 +41,7 @@ from PIL import Image
 from mmwsss.class_names import check_class_list, get_dataset_info
 from mmwsss.utils.progress import Progress
 from mmwsss.io import read_seed_png, seed_path
-from .seed_scores import seed_confusion, seed_report
+from .seed_scores import scores_from_confusion, seed_confusion, seed_report
 
 __all__ = [
     'SeedEvalError', 'GTItem', 'BUILTIN_DATASETS', 'builtin_dataset_cfg',
@@ -75,19 +75,21 @@ class GTItem:
     label_map: Optional[dict] = None
 
 
-def add_dataset_arguments(parser) -> None:
-    """The dataset and scoring options shared by ``tools/eval_seeds.py``
-    and ``tools/compare_seeds.py`` (``--dataset``, ``--split``,
-    ``--data-root``, ``--ignore-index``, ``--allow-missing``, ``--nproc``,
-    ``--cfg-options``).
+def add_dataset_arguments(parser, required: bool = True) -> None:
+    """The dataset and scoring options shared by ``tools/eval_seeds.py``,
+    ``tools/compare_seeds.py`` and ``tools/report.py`` (``--dataset``,
+    ``--split``, ``--data-root``, ``--ignore-index``, ``--allow-missing``,
+    ``--nproc``, ``--cfg-options``).
 
     Args:
         parser (argparse.ArgumentParser): The tool's parser.
+        required (bool): Whether ``--dataset`` must be given. Defaults to
+            True.
     """
     from mmengine.config import DictAction
     parser.add_argument(
         '--dataset',
-        required=True,
+        required=required,
         help='built-in name (voc, coco) or a config file whose `dataset` '
         'or `test_dataloader.dataset` defines the dataset')
     parser.add_argument(
@@ -412,21 +414,29 @@ def _missing_seeds(seed_dirs: Dict[str, str], scored: Sequence[GTItem],
     return missing
 
 
-def _sum_confusions(seed_dirs: Dict[str, str], scored: Sequence[GTItem],
-                    num_classes: int, ignore_index: int, nproc: int,
-                    show_progress: bool
-                    ) -> Tuple[Dict[str, np.ndarray], Dict[str, int]]:
+def _sum_confusions(
+    seed_dirs: Dict[str, str],
+    scored: Sequence[GTItem],
+    num_classes: int,
+    ignore_index: int,
+    nproc: int,
+    show_progress: bool,
+    per_image: bool = False
+) -> Tuple[Dict[str, np.ndarray], Dict[str, int], Dict[str, Dict[str, dict]]]:
     """Confusion histograms summed over the images, per method.
 
     Returns:
-        tuple[dict, dict]: Method name -> (C, C + 1) summed confusion, and
-        method name -> number of images whose seed was found.
+        tuple[dict, dict, dict]: Method name -> (C, C + 1) summed
+        confusion; method name -> number of images whose seed was found;
+        method name -> {image stem: :func:`_image_scores`} of those images
+        (empty unless ``per_image``).
     """
     conf = {
         name: np.zeros((num_classes, num_classes + 1), np.int64)
         for name in seed_dirs
     }
     counted = {name: 0 for name in seed_dirs}
+    images: Dict[str, Dict[str, dict]] = {name: {} for name in seed_dirs}
     work = partial(
         _score_item,
         seed_dirs=dict(seed_dirs),
@@ -438,11 +448,14 @@ def _sum_confusions(seed_dirs: Dict[str, str], scored: Sequence[GTItem],
         results = (
             pool.imap(work, scored, chunksize=8) if pool is not None else map(
                 work, scored))
-        for res in results:
+        for item, res in zip(scored, results):
             for name, c in res.items():
                 if c is not None:
                     conf[name] += c
                     counted[name] += 1
+                    if per_image:
+                        stem = osp.splitext(osp.basename(item.img_path))[0]
+                        images[name][stem] = _image_scores(c)
             if bar is not None:
                 bar.update()
     finally:
@@ -451,7 +464,17 @@ def _sum_confusions(seed_dirs: Dict[str, str], scored: Sequence[GTItem],
             pool.join()
     if bar is not None:
         bar.close()
-    return conf, counted
+    return conf, counted, images
+
+
+def _image_scores(conf: np.ndarray) -> dict:
+    """One image's own mIoU (percent, None when undefined) and scored
+    pixels, from its confusion (:func:`scores_from_confusion`)."""
+    s = scores_from_confusion(conf)
+    miou = s['mIoU']
+    return dict(
+        mIoU=None if np.isnan(miou) else float(miou) * 100.0,
+        num_pixels=int(s['num_pixels']))
 
 
 def score_seed_dirs(seed_dirs: Dict[str, str],
@@ -460,7 +483,8 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
                     allow_missing: bool = False,
                     nproc: int = 1,
                     show_progress: bool = True,
-                    extra: Optional[dict] = None) -> Dict[str, dict]:
+                    extra: Optional[dict] = None,
+                    per_image: bool = False) -> Dict[str, dict]:
     """Score one or more seed folders on the same dataset, GT read once.
 
     Args:
@@ -474,11 +498,15 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
         nproc (int): Worker processes reading the PNGs. Defaults to 1.
         show_progress (bool): Show a progress bar. Defaults to True.
         extra (dict, optional): Entries added to every report.
+        per_image (bool): Also report each image's own scores, as
+            ``per_image`` ({image stem: {``mIoU`` (percent, None when
+            undefined), ``num_pixels``}}, in dataset order). Defaults to
+            False.
 
     Returns:
         dict[str, dict]: Method name -> :func:`seed_report` dict, with
         ``seed_dir``, ``num_images``, ``num_images_without_gt`` and
-        ``num_missing_seeds`` added.
+        ``num_missing_seeds`` added (and ``per_image`` if asked).
 
     Raises:
         SeedEvalError: Missing seeds (listed) unless ``allow_missing``;
@@ -493,8 +521,9 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
         raise SeedEvalError(str(err)) from err
     scored, no_gt = _items_with_gt(dataset)
     missing = _missing_seeds(seed_dirs, scored, allow_missing)
-    conf, counted = _sum_confusions(seed_dirs, scored, len(classes),
-                                    ignore_index, nproc, show_progress)
+    conf, counted, images = _sum_confusions(seed_dirs, scored, len(classes),
+                                            ignore_index, nproc, show_progress,
+                                            per_image)
     reports = {}
     for name, folder in seed_dirs.items():
         if counted[name] == 0:
@@ -508,6 +537,8 @@ def score_seed_dirs(seed_dirs: Dict[str, str],
             num_images_without_gt=no_gt,
             num_missing_seeds=len(missing[name]),
             **(extra or {}))
+        if per_image:
+            reports[name]['per_image'] = images[name]
     return reports
 
 

@@ -23,8 +23,9 @@ from mmengine.logging import print_log
 
 from mmseg.registry import METRICS
 from mmwsss.class_names import check_class_list
-from mmwsss.io import (dump_json_atomic, is_done, read_seed_png, seed_path,
-                      write_seed_overlay, write_seed_png)
+from mmwsss.io import (dump_json_atomic, finished_seed, is_done,
+                       read_seed_png, seed_path, write_seed_overlay,
+                       write_seed_png)
 from .seed_scores import format_seed_table, seed_confusion, seed_report
 
 __all__ = ['SeedMetric']
@@ -72,7 +73,9 @@ class SeedMetric(BaseMetric):
         out_dir (str, optional): Folder for the JSON report
             (``<out_dir>/seed_scores.json``) when ``output_file`` is None.
         seed_dir (str, optional): If set, every ``pred_sem_seg`` is written
-            to ``<seed_dir>/<image stem>.png`` (palette PNG, atomic).
+            to ``<seed_dir>/<image stem>.png`` (palette PNG, atomic); a seed
+            finished there (:func:`mmwsss.io.finished_seed`) is kept and
+            scored instead.
         overlay_dir (str, optional): If set, also writes
             ``<overlay_dir>/<image stem>.jpg``: the image with the seed
             blended in and a legend of the classes present (atomic).
@@ -177,14 +180,14 @@ class SeedMetric(BaseMetric):
                 raise KeyError(f'SeedMetric: data sample of {img_path} has '
                                'no pred_sem_seg')
             if self.seed_dir is not None:
-                path = seed_path(self.seed_dir, img_path)
-                if not self.overwrite and is_done(path):
+                done = finished_seed(self.seed_dir, img_path, self.overwrite)
+                if done is not None:
                     # a finished seed is kept, so it is what gets scored
-                    pred = torch.from_numpy(read_seed_png(path).astype(
+                    pred = torch.from_numpy(read_seed_png(done).astype(
                         np.int64))
                 else:
                     write_seed_png(
-                        path,
+                        seed_path(self.seed_dir, img_path),
                         pred,
                         palette=(self.dataset_meta or {}).get('palette'),
                         overwrite=self.overwrite)

@@ -10,17 +10,23 @@ reads them with :func:`read_seed_png`:
 .. code-block:: python
 
     path = seed_path(seed_dir, data_sample.img_path)   # <seed_dir>/<stem>.png
-    if not is_done(path):                               # resume
+    if finished_seed(seed_dir, data_sample.img_path) is None:   # resume
         write_seed_png(path, seed)                      # atomic, VOC palette
 
 All writers are atomic (a hidden temporary file in the destination folder,
 then :func:`os.replace`), so an interrupted run never leaves a truncated file
 that a rerun would take as finished; existing files are kept unless
 ``overwrite=True``.
+
+Resume has one rule, :func:`finished_seed`: a seed is finished when its PNG
+in the seed folder is a non-empty file (:func:`~.atomic.is_done`) and the
+run does not overwrite. Every path that skips finished images asks it (the
+prompt model's ``reuse_seeds_from``, SeedMetric, ``LoadImageForSeeds``, the
+coarse-seed stage of the training loop through :func:`pending_seeds`).
 """
 import io
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -30,7 +36,8 @@ from mmwsss.class_names import voc_colormap
 from .atomic import atomic_write_bytes, is_done
 
 __all__ = [
-    'SEED_SUFFIX', 'seed_path', 'write_seed_png', 'read_seed_png',
+    'SEED_SUFFIX', 'seed_path', 'finished_seed', 'pending_seeds',
+    'write_seed_png', 'read_seed_png',
     'seed_palette_colors', 'render_seed_overlay', 'write_seed_overlay'
 ]
 
@@ -50,6 +57,62 @@ def seed_path(seed_dir: str, img_path: str) -> str:
     """
     stem = osp.splitext(osp.basename(img_path))[0]
     return osp.join(seed_dir, stem + SEED_SUFFIX)
+
+
+def finished_seed(seed_dir: Optional[str],
+                  img_path: str,
+                  overwrite: bool = False) -> Optional[str]:
+    """The finished seed of an image, if a run may keep it (resume).
+
+    The one place that answers "is this seed already written?": a seed is
+    finished when :func:`seed_path` is a non-empty file (writers are atomic,
+    so such a file is complete, see :func:`~.atomic.is_done`). A run that
+    overwrites, or has no seed folder, keeps nothing.
+
+    Args:
+        seed_dir (str, optional): Folder of seed PNGs; None or ``''``: no
+            folder, nothing is finished.
+        img_path (str): Path (or file name) of the image.
+        overwrite (bool): The run recomputes its seeds. Defaults to False.
+
+    Returns:
+        str | None: Path of the finished seed to keep (read it back, score
+        it, skip the image), or None when the seed must be computed.
+    """
+    if not seed_dir or overwrite:
+        return None
+    path = seed_path(seed_dir, img_path)
+    return path if is_done(path) else None
+
+
+def pending_seeds(img_paths: Iterable[str],
+                  seed_dirs: Union[str, Sequence[str], None],
+                  overwrite: bool = False) -> List[int]:
+    """Indices of the images that still need a seed.
+
+    An image is pending when :func:`finished_seed` finds no finished seed
+    of it in at least one of ``seed_dirs`` (a run that writes several
+    folders at once, e.g. one per SAMS alpha, redoes an image unless all of
+    them hold it).
+
+    Args:
+        img_paths (Iterable[str]): Image paths (or file names), in order.
+        seed_dirs (str | Sequence[str] | None): The seed folder(s) the run
+            writes; None: every image is pending.
+        overwrite (bool): The run recomputes its seeds: every image is
+            pending. Defaults to False.
+
+    Returns:
+        list[int]: Positions in ``img_paths`` of the pending images,
+        ascending.
+    """
+    dirs = [seed_dirs] if isinstance(seed_dirs, str) else list(
+        seed_dirs or [])
+    return [
+        i for i, img_path in enumerate(img_paths)
+        if not dirs or any(
+            finished_seed(d, img_path, overwrite) is None for d in dirs)
+    ]
 
 
 def seed_palette_colors(

@@ -13,7 +13,12 @@ apply_all()
 
 from . import baselines, clip, decode_heads, sams  # noqa: E402,F401
 from . import fma_prompt_model, losses, prompt_learners, seeders  # noqa: E402,E501,F401
+from .clip_cams import CLIPCAMExtractor  # noqa: E402
 from .fma_prompt_model import FMAPromptModel  # noqa: E402
 from .losses import CALLoss, MCLLoss  # noqa: E402
+from .seed_predictor import SeedPredictor  # noqa: E402
 
-__all__ = ['FMAPromptModel', 'MCLLoss', 'CALLoss']
+__all__ = [
+    'FMAPromptModel', 'CLIPCAMExtractor', 'SeedPredictor', 'MCLLoss',
+    'CALLoss'
+]

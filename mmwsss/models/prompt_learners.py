@@ -32,7 +32,7 @@ from torch import Tensor
 
 __all__ = [
     'PromptLearner', 'FixedPromptLearner', 'ClsPromptLearner',
-    'SegPromptLearner'
+    'SegPromptLearner', 'build_prompt_learners'
 ]
 
 
@@ -289,3 +289,48 @@ class SegPromptLearner(PromptLearner):
             class_specific=class_specific,
             label_position=label_position,
             init_cfg=init_cfg)
+
+
+def build_prompt_learners(
+        cls_prompt: Optional[dict], seg_prompt: Optional[dict],
+        clip: nn.Module, class_names: Sequence[str],
+        bg_names: Sequence[str]
+) -> Tuple[Optional[nn.Module], Optional[nn.Module]]:
+    """Build the cls / seg prompt learners of a prompt model.
+
+    Args:
+        cls_prompt (dict, optional): Config of the cls prompt learner; it
+            gets ``clip``, ``class_names`` and ``bg_names``.
+        seg_prompt (dict, optional): Config of the seg prompt learner; it
+            gets ``clip`` and ``class_names``. ``bg_names='clip_es'`` gives
+            it ``bg_names`` (the authors' COCO setting); without
+            ``bg_names``, ``num_bg`` defaults to ``len(bg_names)``.
+        clip (nn.Module): The frozen CLIP.
+        class_names (Sequence[str]): Foreground prompt names.
+        bg_names (Sequence[str]): Background prompt names of the cls task.
+
+    Returns:
+        tuple: ``(cls_learner, seg_learner)``, None for a task without a
+        config.
+
+    Raises:
+        ValueError: If both configs are None.
+    """
+    cls_learner = seg_learner = None
+    if cls_prompt is not None:
+        cls_learner = MODELS.build(
+            cls_prompt,
+            default_args=dict(
+                clip=clip, class_names=class_names, bg_names=bg_names))
+    if seg_prompt is not None:
+        seg_prompt = dict(seg_prompt)
+        if seg_prompt.get('bg_names') == 'clip_es':  # COCO setting
+            seg_prompt['bg_names'] = bg_names
+        if seg_prompt.get('bg_names') is None:
+            seg_prompt.setdefault('num_bg', len(bg_names))
+        seg_learner = MODELS.build(
+            seg_prompt,
+            default_args=dict(clip=clip, class_names=class_names))
+    if cls_learner is None and seg_learner is None:
+        raise ValueError('FMAPromptModel needs cls_prompt or seg_prompt')
+    return cls_learner, seg_learner

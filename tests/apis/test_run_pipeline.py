@@ -1,10 +1,9 @@
 """tools/run_pipeline.py (mmwsss-pipeline) end to end on a 3-class folder
 made from the bundled images (classes renamed and ordered unlike VOC's),
 tiny random models, the shortest schedules, with every log line that names
-a metric reworded (the numbers travel as data); and its one-line errors on
-bad input."""
+a metric reworded (the numbers travel as data; tests/conftest.py); and its
+one-line errors on bad input."""
 import json
-import logging
 import os
 import os.path as osp
 import sys
@@ -18,96 +17,19 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(REPO, 'tools'))
 import run_pipeline  # noqa: E402
 
-#: Our classes, in an order unlike VOC's, with their VOC class ids.
-CLASSES = {'person': 15, 'car': 7, 'plane': 1}
-TRAIN = ('2007_000032', '2007_000033', 'dlv3p_3597d9a_0417',
-         'dlv3p_c516a72_0294', 'dlv3p_d1182fc_0582')
-VAL = ('dlv3p_977985f_0001', 'dlv3p_c516a72_0166')
+from _helpers import PIPELINE_CLASSES as CLASSES  # noqa: E402
+from _helpers import PIPELINE_TRAIN as TRAIN  # noqa: E402
+from _helpers import PIPELINE_VAL as VAL  # noqa: E402
+from _helpers import make_label_folder as make_folder  # noqa: E402
 
 
-def make_folder(voc_root, out, ids, with_masks=None, max_side=96):
-    """images/, masks/ (for ``with_masks``, default all), labels.json and
-    classes.txt, the images shrunk to ``max_side``; returns the labels."""
-    names = list(CLASSES)
-    for sub in ('images', 'masks'):
-        os.makedirs(osp.join(out, sub), exist_ok=True)
-    labels = {}
-    for i in ids:
-        img = Image.open(osp.join(voc_root, 'JPEGImages', i + '.jpg'))
-        gt = np.array(
-            Image.open(osp.join(voc_root, 'SegmentationClass', i + '.png')))
-        ours = np.where(gt == 255, 255, 0).astype(np.uint8)
-        for k, voc in enumerate(CLASSES.values(), 1):
-            ours[gt == voc] = k
-        f = max_side / max(img.size)
-        size = (round(img.size[0] * f), round(img.size[1] * f))
-        img.convert('RGB').resize(size, Image.BILINEAR).save(
-            osp.join(out, 'images', i + '.jpg'))
-        mask = Image.fromarray(ours).resize(size, Image.NEAREST)
-        if with_masks is None or i in with_masks:
-            mask.save(osp.join(out, 'masks', i + '.png'))
-        present = sorted(set(np.unique(np.array(mask)).tolist()) - {0, 255})
-        labels[i] = [names[c - 1] for c in present]
-    with open(osp.join(out, 'labels.json'), 'w') as f:
-        json.dump(labels, f)
-    with open(osp.join(out, 'classes.txt'), 'w') as f:
-        f.write('\n'.join(names) + '\n')
-    return labels
-
-
-@pytest.fixture
-def folders(voc_mini_root, tmp_path):
-    train, val = str(tmp_path / 'train'), str(tmp_path / 'val')
-    labels = make_folder(voc_mini_root, train, TRAIN, with_masks=TRAIN[:3])
-    make_folder(voc_mini_root, val, VAL)
-    return train, val, labels
-
-
-def _fast_mask_generator(tmp_path):
-    """The mask-generator option: tiny SAM with a 4x4 point grid."""
-    path = str(tmp_path / 'sam_fast.py')
-    with open(path, 'w') as f:
-        f.write(f"_base_ = ['{REPO}/configs/sams/sam_tiny.py']\n"
-                'sam_generator = dict(points_per_side=4, crop_n_layers=0)\n')
-    return path
-
-
-def _reword_metric_log_lines(monkeypatch):
-    """Every log record reads ``mean-IoU`` for ``mIoU`` (and ``cal-loss``
-    for ``loss_cal``): a reworded log line may not lose a number."""
-    plain = logging.LogRecord.getMessage
-
-    def reworded(record):
-        return plain(record).replace('mIoU', 'mean-IoU').replace(
-            'loss_cal', 'cal-loss')
-
-    monkeypatch.setattr(logging.LogRecord, 'getMessage', reworded)
-
-
-def test_one_command_on_a_custom_folder(folders, tmp_path, capsys,
-                                        monkeypatch):
-    train, val, labels = folders
-    _reword_metric_log_lines(monkeypatch)
-    work = str(tmp_path / 'work')
-    argv = [
-        train, '--val-data', val, '--work-dir', work, '--prompt-iters', '1',
-        '1', '--stage2-iters', '1', '--mask-generator',
-        _fast_mask_generator(tmp_path)
-    ]
-    # a stage metric plugs in without touching the stages
-    from mmwsss.apis.pipeline import STAGE_METRICS
-
-    def count_seeds(runner, result):
-        return dict(seed_files=len(os.listdir(runner.seeds)))
-
-    STAGE_METRICS['seeds'].append(count_seeds)
-    try:
-        results = run_pipeline.build_runner(
-            run_pipeline.parse_args(argv), in_process=True).run()
-    finally:
-        STAGE_METRICS['seeds'].remove(count_seeds)
+def test_one_command_on_a_custom_folder(tiny_pipeline, capsys):
+    # the session's one pipeline run (tests/conftest.py), which carries a
+    # stage metric plugged in without touching the stages (seed_files)
+    train, val = tiny_pipeline['train'], tiny_pipeline['val']
+    work, argv = tiny_pipeline['work'], tiny_pipeline['argv']
+    results, out = tiny_pipeline['results'], tiny_pipeline['out']
     assert results['seeds']['seed_files'] == len(TRAIN)
-    out = capsys.readouterr().out
     assert 'RANDOM WEIGHTS' in out and 'test + SAMS TTA' in out
     assert set(results) == {
         'sam_masks', 'prompts', 'seeds', 'stage2', 'test', 'test_sams'

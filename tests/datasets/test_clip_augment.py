@@ -92,15 +92,17 @@ def test_model_cam_input_is_pil_bicubic(voc_mini_root):
             data_preprocessor=cfg.clip_data_preprocessor,
             seeder=dict(seg=dict(type='ThresholdSeeder'))))
     data = model.data_preprocessor(pseudo_collate([ds[idx]]), False)
-    img = model._prepare_image(data['inputs'], 0, data['data_samples'][0])
+    img = model.cam_extractor.prepare_image(data['inputs'], 0,
+                                            data['data_samples'][0])
     pil = pil_resize(_rgb(voc_mini_root), (288, 512), 'bicubic')
     want = (torch.from_numpy(pil).permute(2, 0, 1).float() / 255 -
             torch.tensor(CLIP_MEAN).view(
                 3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
     torch.testing.assert_close(img[0], want, atol=2e-6, rtol=0)
     # 'pad' keeps the image as it is
-    model.cam_input_size = 'pad'
-    img = model._prepare_image(data['inputs'], 0, data['data_samples'][0])
+    model.cam_extractor.cam_input_size = 'pad'
+    img = model.cam_extractor.prepare_image(data['inputs'], 0,
+                                            data['data_samples'][0])
     assert img.shape[-2:] == (281, 500)
 
 

@@ -134,15 +134,18 @@ def test_cam_dtype_default_float32_under_outer_autocast(batch):
     model.eval()
     data = model.data_preprocessor(copy.deepcopy(batch), False)
     inputs, samples = data['inputs'], data['data_samples']
-    labels = model._multi_hot(samples)
-    ref, fg = model.image_cams(inputs, 0, samples[0], labels, 'seg')
+    labels = model.multi_hot(samples)
+    ref, fg = model.seed_predictor.image_cams(inputs, 0, samples[0], labels,
+                                              'seg')
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        cams, _ = model.image_cams(inputs, 0, samples[0], labels, 'seg')
+        cams, _ = model.seed_predictor.image_cams(inputs, 0, samples[0],
+                                                  labels, 'seg')
     assert cams.dtype is torch.float32
     torch.testing.assert_close(cams, ref, rtol=0, atol=0)
 
     bf16 = build_tiny_prompt_model(cam_dtype='bfloat16').eval()
-    low, fg16 = bf16.image_cams(inputs, 0, samples[0], labels, 'seg')
+    low, fg16 = bf16.seed_predictor.image_cams(inputs, 0, samples[0], labels,
+                                               'seg')
     assert torch.equal(fg16, fg) and low.dtype is torch.float32  # CAA f32
     assert not torch.equal(low, ref)  # the GradCAM did run in bfloat16
     torch.testing.assert_close(low, ref, rtol=0, atol=0.1)

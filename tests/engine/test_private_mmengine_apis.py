@@ -25,8 +25,10 @@ def test_runner_randomness_cfg_and_checkpoint_hook_save():
     assert 'self._randomness_cfg' in src, (
         f'mmengine {mmengine.__version__}: Runner no longer stores '
         '_randomness_cfg (used by loops._diff_rank_seed)')
-    assert callable(getattr(CheckpointHook, '_save_checkpoint', None)), (
-        f'mmengine {mmengine.__version__}: CheckpointHook._save_checkpoint '
-        'is gone (used by loops._save_via_checkpoint_hook)')
-    params = list(inspect.signature(CheckpointHook._save_checkpoint).parameters)
-    assert params[:2] == ['self', 'runner'], params
+    save = getattr(CheckpointHook, '_save_checkpoint_with_step', None)
+    assert callable(save), (
+        f'mmengine {mmengine.__version__}: CheckpointHook.'
+        '_save_checkpoint_with_step is gone (used by '
+        'loops._save_via_checkpoint_hook)')
+    params = list(inspect.signature(save).parameters)
+    assert params[:4] == ['self', 'runner', 'step', 'meta'], params

@@ -110,6 +110,54 @@ def test_full_schedule_then_resume_in_phase_two(repo_root, tmp_path,
         warmup_cosine_value(3, 4, 1e-3, 1, 1e-5, 0.), abs=1e-9)
 
 
+@HOOKS.register_module(force=True)
+class RecordIters(Hook):
+    """Test hook: the iterations trained, in order, with their phase."""
+
+    trained = []
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        model = runner.model.module if hasattr(runner.model,
+                                               'module') else runner.model
+        RecordIters.trained.append((runner.iter, model.phase))
+
+
+def test_killed_in_phase_two_resumes_the_same_iterations(
+        repo_root, tmp_path, gt_mask_cache):
+    """Issue 25: the phase-1 checkpoint is named and recorded as the
+    iterations it completed (iter_4 after 4, not iter_5), and a run killed
+    at its first phase-2 iteration, then resumed, trains the iterations of
+    a run that was never killed, in the same order."""
+    def cfg(work, **kw):
+        c = _cfg(repo_root, work, gt_mask_cache, **kw)
+        c.default_hooks.checkpoint.update(interval=100)  # phase end only
+        c.custom_hooks.append(dict(type='RecordIters', priority='HIGHEST'))
+        return c
+
+    RecordIters.trained = []
+    _run(cfg(tmp_path / 'whole'))
+    whole = list(RecordIters.trained)
+    assert whole == [(i, 'cls') for i in range(4)] + [(i, 'seg')
+                                                      for i in range(4, 8)]
+
+    work = tmp_path / 'killed'
+    RecordIters.trained = []
+    with pytest.raises(_Stop):
+        _run(cfg(work, stop_at=5))
+    first = list(RecordIters.trained)
+    assert osp.isfile(work / 'iter_4.pth')
+    assert not osp.isfile(work / 'iter_5.pth')
+    assert torch.load(work / 'iter_4.pth',
+                      weights_only=False)['meta']['iter'] == 4
+    with open(work / 'last_checkpoint') as f:
+        assert f.read().strip().endswith('iter_4.pth')
+    RecordIters.trained = []
+    _run(cfg(work, resume=True))
+    resumed = list(RecordIters.trained)
+    # the killed iteration (4) is trained again: nothing of it was saved
+    assert first[:4] + resumed == whole
+
+
 def test_interrupted_coarse_seeds_resume(repo_root, tmp_path, gt_mask_cache):
     """A run that stops while writing D_C resumes from the phase-1
     checkpoint and writes only the missing seeds; with several alphas the
@@ -128,8 +176,6 @@ def test_interrupted_coarse_seeds_resume(repo_root, tmp_path, gt_mask_cache):
     for p in lost:
         os.remove(p)
     os.remove(choice)
-    os.remove(work / 'iter_5.pth') if osp.isfile(work / 'iter_5.pth') \
-        else None
     with open(work / 'last_checkpoint', 'w') as f:
         f.write(str(work / 'iter_4.pth'))
     mtimes = {p: os.stat(p).st_mtime_ns for p in kept}
@@ -137,6 +183,27 @@ def test_interrupted_coarse_seeds_resume(repo_root, tmp_path, gt_mask_cache):
     assert all(osp.isfile(p) for p in lost)
     assert {p: os.stat(p).st_mtime_ns for p in kept} == mtimes
     assert choice.is_file()
+
+
+def test_coarse_seeds_overwrite_rewrites_the_files(repo_root, tmp_path,
+                                                  gt_mask_cache):
+    """coarse_seeds.overwrite=True recomputes every seed and writes it over
+    the finished one (it used to compute and score the new seed but keep
+    the old file)."""
+    from mmwsss.io import read_seed_png, seed_path, write_seed_png
+    work = tmp_path / 'work'
+    cfg = _cfg(repo_root, work, gt_mask_cache)
+    cfg.train_cfg.cls_iters = 0
+    cfg.train_cfg.seg_iters = 1
+    cfg.train_cfg.coarse_seeds.overwrite = True
+    cfg.param_scheduler[1].update(begin=0, end=1, warmup_iters=0)
+    stale = seed_path(str(work / 'coarse_seeds'), '2007_000032.jpg')
+    old = read_seed_png(
+        osp.join(repo_root, 'data', 'voc_mini', 'SegmentationClass',
+                 '2007_000032.png'))
+    write_seed_png(stale, (old * 0 + 7))
+    _run(cfg)
+    assert not (read_seed_png(stale) == 7).all()
 
 
 def test_warmup_cosine_values():

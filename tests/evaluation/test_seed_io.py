@@ -9,10 +9,9 @@ from PIL import Image
 
 from mmwsss.class_names import voc_colormap
 from mmwsss.io import atomic
-from mmwsss.io import (dump_json_atomic, is_done,
-                                       read_seed_png, render_seed_overlay,
-                                       seed_path, write_seed_overlay,
-                                       write_seed_png)
+from mmwsss.io import (dump_json_atomic, finished_seed, is_done,
+                       pending_seeds, read_seed_png, render_seed_overlay,
+                       seed_path, write_seed_overlay, write_seed_png)
 
 
 def _seed(h=6, w=9):
@@ -31,6 +30,37 @@ def test_seed_path_and_is_done(tmp_path):
     assert not is_done(str(p))  # empty file is not a finished output
     p.write_bytes(b'x')
     assert is_done(str(p))
+
+
+def test_finished_seed_is_the_one_rule_of_resume(tmp_path):
+    """finished_seed: a non-empty seed PNG in the folder, unless the run
+    overwrites or has no folder; pending_seeds: the images without one in
+    every folder, in order."""
+    a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
+    imgs = ['/data/JPEGImages/x.jpg', 'y.jpg', 'z.jpeg', 'w.jpg']
+    write_seed_png(seed_path(a, imgs[0]), _seed())
+    write_seed_png(seed_path(a, imgs[1]), _seed())
+    write_seed_png(seed_path(b, imgs[0]), _seed())
+    os.makedirs(b, exist_ok=True)
+    open(seed_path(b, imgs[1]), 'wb').close()  # empty: not finished
+    write_seed_png(seed_path(b, imgs[3]), _seed())
+
+    assert finished_seed(a, imgs[0]) == seed_path(a, imgs[0])
+    assert finished_seed(a, 'other/dir/x.png') == seed_path(a, imgs[0])
+    assert finished_seed(a, imgs[2]) is None  # not written
+    assert finished_seed(b, imgs[1]) is None  # empty file
+    assert finished_seed(a, imgs[0], overwrite=True) is None
+    assert finished_seed(None, imgs[0]) is None
+    assert finished_seed('', imgs[0]) is None
+
+    assert pending_seeds(imgs, a) == [2, 3]
+    assert pending_seeds(imgs, [a]) == [2, 3]
+    assert pending_seeds(imgs, b) == [1, 2]
+    assert pending_seeds(imgs, [a, b]) == [1, 2, 3]  # all folders needed
+    assert pending_seeds(imgs, [a, b], overwrite=True) == [0, 1, 2, 3]
+    assert pending_seeds(imgs, None) == [0, 1, 2, 3]
+    assert pending_seeds(iter(imgs), (a, )) == [2, 3]  # any iterable
+    assert pending_seeds([], a) == []
 
 
 def test_round_trip_palette_png(tmp_path):

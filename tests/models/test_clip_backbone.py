@@ -12,11 +12,11 @@ import torch.nn.functional as F
 from mmengine.config import Config
 
 from mmseg.registry import MODELS
-from mmwsss.models.clip import (TINY_CLIP_NAME, FrozenCLIP,
-                                interpolate_pos_embed, pad_to_patch_multiple,
-                                read_clip_checkpoint)
+from mmwsss.models.clip import (FrozenCLIP, interpolate_pos_embed,
+                                pad_to_patch_multiple, read_clip_checkpoint)
 from mmwsss.models.clip.loading import model_quick_gelu
 from mmwsss.models.clip.vit_ops import block_forward
+from mmwsss.testing import TINY_CLIP_NAME
 
 TINY = dict(type='FrozenCLIP', model_name=TINY_CLIP_NAME, pretrained=None)
 

@@ -385,13 +385,15 @@ def test_joint_loss_equals_mcl_plus_cal_computed_separately(crops):
     model.phase = 'cls'
     mcl = model.loss(inputs, samples)['loss_mcl']
     # D_C of each crop from its cls CAMs, made step by step
-    labels = model._multi_hot(samples)
-    cams, pairs, out = model.compute_cams(inputs, labels, 'cls', attn_layers=8)
+    labels = model.multi_hot(samples)
+    cams, pairs, out = model.cam_extractor.compute_cams(
+        inputs, labels, 'cls', attn_layers=8)
     h, w = inputs.shape[-2:]
     seg_samples = []
     for b, ds in enumerate(samples):
         sel = pairs[:, 0] == b
-        refined = model.refine(cams[sel].detach(), out.attn[b], 'cls')
+        refined = model.seed_predictor.refine(cams[sel].detach(), out.attn[b],
+                                              'cls')
         d_c = MODELS.build(seeder)(refined, pairs[sel, 1], (h, w)).long()
         gt = ds.gt_sem_seg.data[0]
         d_c[gt == 255] = 255
@@ -413,3 +415,25 @@ def test_bad_cam_options_name_the_key():
                      ('cal_labels', 'all')):
         with pytest.raises(ValueError, match=f'{key} must be one of'):
             build_model(**{key: bad})
+
+
+def test_parts_share_the_model_modules_and_moved_names_say_where():
+    """The extractor and the seed predictor use the model's own CLIP and
+    prompts (also in a deep copy), hold no keys of the checkpoint, and an
+    attribute that moved to them is an error naming its new place, not a
+    silently unused value."""
+    model = build_model()
+    for m in (model, copy.deepcopy(model)):
+        assert m.cam_extractor.clip is m.clip
+        assert m.cam_extractor.prompts == dict(
+            cls=m.cls_prompt, seg=m.seg_prompt)
+        assert m.seed_predictor.cam_extractor is m.cam_extractor
+    assert sorted(model.state_dict()) == ['cls_prompt.ctx', 'seg_prompt.ctx']
+    with pytest.raises(
+            AttributeError, match='use model.cam_extractor.cam_input_size'):
+        model.cam_input_size = 'pad'
+    with pytest.raises(
+            AttributeError, match='use model.seed_predictor.seeders'):
+        model.seeders
+    model.cam_extractor.cam_input_size = 'pad'
+    assert model.cam_extractor.cam_input_size == 'pad'

@@ -36,7 +36,7 @@ def _predict(mk, model, **model_attrs):
             ori_shape=(h, w),
             img_labels=list(mk.LABELS)))
     for k, v in model_attrs.items():
-        setattr(model, k, v)
+        setattr(model.cam_extractor, k, v)
     model.output_cams = True
     data = model.data_preprocessor(
         pseudo_collate([dict(inputs=bgr, data_samples=ds)]), False)

@@ -8,7 +8,8 @@ from mmengine.logging import MMLogger
 
 import mmwsss.utils.log as log_module
 from mmwsss.evaluation import SeedMetric
-from mmwsss.models.clip import TINY_CLIP_NAME, FrozenCLIP
+from mmwsss.models.clip import FrozenCLIP
+from mmwsss.testing import TINY_CLIP_NAME
 from mmwsss.utils import print_log_once
 
 

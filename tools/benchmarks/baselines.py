@@ -121,8 +121,7 @@ def pipeline_config(name: str, args: argparse.Namespace):
             m.detector_random_init = args.detector_checkpoint is None
             if args.bert is None:
                 from mmwsss.class_names import get_dataset_info
-                from mmwsss.models.baselines.tiny_bert import \
-                    write_tiny_bert
+                from mmwsss.testing import write_tiny_bert
                 info = get_dataset_info('voc')
                 args.bert = write_tiny_bert(
                     osp.join(args.scratch, 'bert_base_random'),

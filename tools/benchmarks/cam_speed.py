@@ -13,7 +13,7 @@ real architecture, which do not change the amount of work, so timings hold
 for the OpenAI weights too). Each image of ``data/voc_mini`` (train then
 val list, the first ``--images``) goes through the config's test pipeline
 and data preprocessor, and then through the steps of
-``FMAPromptModel.image_cams`` as the seed stage runs them, timed
+``SeedPredictor.image_cams`` as the seed stage runs them, timed
 separately:
 
 - ``clip``: the reference, one CLIP image forward + backward with the graph
@@ -174,10 +174,11 @@ def run_image(model, sample: Dict, task: str, clock: Clock,
     from mmengine.dataset import pseudo_collate
     data = model.data_preprocessor(pseudo_collate([sample]), False)
     inputs, ds = data['inputs'], data['data_samples'][0]
-    labels = model._multi_hot([ds])
+    labels = model.multi_hot([ds])
     fg = torch.nonzero(labels[0]).flatten()
-    img = model._prepare_image(inputs, 0, ds)  # sides rounded up to x16
-    caa = model.caa_cfg[task]
+    # sides rounded up to x16
+    img = model.cam_extractor.prepare_image(inputs, 0, ds)
+    caa = model.seed_predictor.caa_cfg[task]
     last_k = caa.get('last_k', 8) if caa else 0
     times = {}
 
@@ -191,16 +192,18 @@ def run_image(model, sample: Dict, task: str, clock: Clock,
     with timed('clip'):
         clip_forward_backward(model.clip, img)
     with timed('gradcam'):
-        cams, _, out = model.compute_cams(
+        cams, _, out = model.cam_extractor.compute_cams(
             img, labels, task, attn_layers=last_k)
     with timed('caa'):
-        refined = model.refine(cams.detach(), out.attn[0] if caa else None,
-                               task)
+        refined = model.seed_predictor.refine(cams.detach(),
+                                              out.attn[0] if caa else None,
+                                              task)
     times['cam'] = tuple(a + b for a, b in zip(times['gradcam'], times['caa']))
     if with_sams:
         ori = tuple(ds.metainfo['ori_shape'][:2])
         with timed('sams'):
-            model.seeders[task](refined, fg, ori, data_sample=ds)
+            model.seed_predictor.seeders[task](
+                refined, fg, ori, data_sample=ds)
     times['meta'] = (tuple(ds.metainfo['ori_shape'][:2]),
                      tuple(img.shape[-2:]), int(fg.numel()))
     return times
@@ -211,7 +214,8 @@ def time_text_features(model, task: str, clock: Clock) -> None:
     import torch
     w0, c0 = clock()
     with torch.no_grad():
-        model.text_features(task)  # cached from here on (eval mode)
+        # cached from here on (eval mode)
+        model.cam_extractor.text_features(task)
     w1, c1 = clock()
     print(f'{task} text features (once per run, cached): '
           f'{(w1 - w0) * 1e3:.0f} ms wall, {(c1 - c0) * 1e3:.0f} ms CPU')

@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmseg.registry import TRANSFORMS
 from PIL import Image
 
-from mmwsss.io import is_done, seed_path
+from mmwsss.io import finished_seed
 
 __all__ = ['LoadImageForSeeds', 'LoadOptionalAnnotations']
 
@@ -20,9 +20,10 @@ class LoadImageForSeeds(LoadImageFromFile):
 
     An image that cannot be read (corrupt or not an image) is
 
-    - skipped when its seed in ``seed_dir`` is finished and ``overwrite``
-      is False: a black placeholder of the seed's size stands in for it (a
-      warning names it), and the model reads the finished seed back
+    - skipped when its seed in ``seed_dir`` is finished
+      (:func:`mmwsss.io.finished_seed` with ``overwrite``): a black
+      placeholder of the seed's size stands in for it (a warning names it),
+      and the model reads the finished seed back
       (``FMAPromptModel.reuse_seeds_from``) and SeedMetric scores the file;
     - otherwise one error naming the image.
 
@@ -61,10 +62,8 @@ class LoadImageForSeeds(LoadImageFromFile):
             reason = 'no such file'
         except Exception as err:  # decoder / file errors, mmcv's assert
             reason = f'{type(err).__name__}: {err}'
-        done = (
-            seed_path(self.seed_dir, path)
-            if self.seed_dir and not self.overwrite else None)
-        if done is None or not is_done(done):
+        done = finished_seed(self.seed_dir, path, self.overwrite)
+        if done is None:
             raise ValueError(
                 f'cannot read image {path} ({reason}); fix it or drop it '
                 'from the split')

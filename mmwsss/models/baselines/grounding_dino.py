@@ -39,12 +39,19 @@ from mmengine.runner.checkpoint import load_checkpoint
 from torch import Tensor
 
 from mmwsss.compat.mmcv_ops import use_portable_msda
+from ..architectures import ArchitectureTable
 from .box_seeds import LabelledBoxes, assign_box_entities
-from .tiny_bert import write_tiny_bert
 
 __all__ = [
-    'GROUNDING_DINO_CHECKPOINT_URL', 'GroundingDINOBoxes', 'rescale_size'
+    'GROUNDING_DINO_CHECKPOINT_URL', 'GroundingDINOBoxes', 'rescale_size',
+    'LANGUAGE_MODEL_WRITERS'
 ]
+
+#: name -> ``write(folder, words)``: writes a local language model (config,
+#: weights, tokenizer) that ``detector.language_model.name`` then points at.
+#: :mod:`mmwsss.testing` adds ``'tiny_bert'`` (a tiny random BERT).
+LANGUAGE_MODEL_WRITERS = ArchitectureTable(
+    'Grounding DINO', key='language model writer')
 
 #: mmdet's converted Grounding DINO Swin-T (O365, GoldG, Cap4M) weights.
 GROUNDING_DINO_CHECKPOINT_URL = (
@@ -83,7 +90,8 @@ class GroundingDINOBoxes(BaseModule):
         tiny_bert_words (Sequence[str], optional): Tests / CPU demos: write
             a tiny random BERT with this vocabulary into the folder
             ``detector.language_model.name`` first, unless it exists
-            (:func:`~.tiny_bert.write_tiny_bert`).
+            (the ``'tiny_bert'`` writer of :data:`LANGUAGE_MODEL_WRITERS`,
+            :func:`mmwsss.testing.write_tiny_bert`).
         scale (Sequence[int]): Test resize (short, long edge limits), mmdet's
             ``FixScaleResize(scale=(800, 1333), keep_ratio=True)``.
         owner (str): Config key for error messages.
@@ -109,7 +117,8 @@ class GroundingDINOBoxes(BaseModule):
             raise ValueError(f'{owner}.type must be GroundingDINO, got '
                              f'{cfg.get("type")!r}')
         if tiny_bert_words is not None:
-            write_tiny_bert(cfg.language_model.name, tiny_bert_words)
+            write = LANGUAGE_MODEL_WRITERS.get('tiny_bert')
+            write(cfg.language_model.name, tiny_bert_words)
         with DefaultScope.overwrite_default_scope('mmdet'):
             self.detector = DET_MODELS.build(cfg)
         use_portable_msda(self.detector)

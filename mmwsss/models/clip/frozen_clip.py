@@ -1,62 +1,36 @@
 """FrozenCLIP: an open_clip ViT CLIP, frozen, with the hooks WSSS needs.
 
-Image side (:meth:`FrozenCLIP.encode_image`): one batched pass that returns
+One class, three files by job:
 
-* the image embedding used for classification logits (mean of the projected
-  patch tokens as in FMA-WSSS, or the class token as in plain CLIP);
-* the Softmax-GradCAM target: the last block's ``ln_1`` output, as a leaf
-  tensor with ``requires_grad`` from which the embedding is computed, so the
-  first L-1 blocks run without autograd graph;
-* the head-averaged attention probabilities of the last K blocks (CAA), from
-  the same pass;
-
-at any input size (positional embedding interpolated bilinearly, inputs
-padded to the patch size).
-
-Text side: tokenizer, frozen token embedding lookup, and a text encoder that
-takes token EMBEDDINGS plus EOT positions, so learned context vectors can be
-spliced in (CoOp) and get gradients of any order.
+* this file: building and loading CLIP (:func:`~.loading.build_open_clip`),
+  checking that its blocks are the standard ones the hooks reimplement,
+  freezing it, and the module state (train / eval, init);
+* :mod:`.image_encoder` (:class:`~.image_encoder.CLIPImageEncoderMixin`):
+  :meth:`FrozenCLIP.encode_image`, one batched pass that returns the image
+  embedding, the Softmax-GradCAM target and the attention of the last K
+  blocks (CAA), at any input size;
+* :mod:`.text_encoder` (:class:`~.text_encoder.CLIPTextEncoderMixin`):
+  tokenizer, frozen token embedding lookup, and a text encoder that takes
+  token EMBEDDINGS plus EOT positions, so learned context vectors can be
+  spliced in (CoOp) and get gradients of any order.
 """
 import logging
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple
 
 import open_clip
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 
-from mmwsss.utils import print_log_once
+from .image_encoder import CLIPImageEncoderMixin, CLIPImageOutput, pair
 from .loading import build_open_clip
-from .vit_ops import (block_forward, check_standard_block,
-                      interpolate_pos_embed, native_block_forward,
-                      pad_to_patch_multiple)
+from .text_encoder import CLIPTextEncoderMixin
+from .vit_ops import check_standard_block, pad_to_patch_multiple
 
 _POOLINGS = ('patch_mean', 'cls')
-
-
-class CLIPImageOutput(NamedTuple):
-    """Result of :meth:`FrozenCLIP.encode_image`.
-
-    Attributes:
-        embedding (Tensor): (B, E) image embedding, not L2-normalised,
-            computed from ``target``.
-        target (Tensor): (B, 1 + h*w, C) tokens entering the last block's
-            attention (its ``ln_1`` output), token 0 = class token, patch
-            tokens in row-major grid order. A leaf with ``requires_grad``
-            when asked for (``target_grad=True``).
-        attn (Tensor | None): (B, K, 1 + h*w, 1 + h*w) attention
-            probabilities averaged over heads, of the last K blocks in order
-            (the last block last); rows sum to 1; float32 (also under
-            autocast); no autograd graph.
-        grid (tuple[int, int]): Patch grid ``(h, w)`` (of the padded input).
-    """
-    embedding: Tensor
-    target: Tensor
-    attn: Optional[Tensor]
-    grid: Tuple[int, int]
 
 
 def sharpen_random_attention(visual: torch.nn.Module, scale: float) -> None:
@@ -76,12 +50,37 @@ def sharpen_random_attention(visual: torch.nn.Module, scale: float) -> None:
                 blk.attn.in_proj_bias[:2 * d] *= scale
 
 
+def check_frozen_clip_architecture(model: nn.Module, model_name: str) -> None:
+    """Raise ValueError unless every block of both towers is a standard
+    open_clip block (what the hooks reimplement), the image tower has no
+    attentional pooling and square patches.
+
+    Args:
+        model (nn.Module): ``open_clip.CLIP``.
+        model_name (str): For the messages.
+    """
+    visual = model.visual
+    if getattr(visual, 'attn_pool', None) is not None:
+        raise ValueError(
+            f'{model_name}: attentional pooling is not supported')
+    for i, blk in enumerate(visual.transformer.resblocks):
+        check_standard_block(blk, f'{model_name} visual block {i}')
+    for i, blk in enumerate(model.transformer.resblocks):
+        check_standard_block(blk, f'{model_name} text block {i}')
+    ph, pw = pair(visual.patch_size)
+    if ph != pw:
+        raise ValueError(f'{model_name}: non-square patches {ph}x{pw}')
+
+
 @MODELS.register_module()
-class FrozenCLIP(BaseModule):
+class FrozenCLIP(CLIPImageEncoderMixin, CLIPTextEncoderMixin, BaseModule):
     """Frozen open_clip ViT CLIP with GradCAM / attention / prompt hooks.
 
     Every CLIP parameter has ``requires_grad=False`` and CLIP stays in eval
-    mode even when the enclosing model is put in train mode.
+    mode even when the enclosing model is put in train mode. The image side
+    (:meth:`encode_image`) and the text side (:meth:`encode_text`, ...) are
+    :class:`~.image_encoder.CLIPImageEncoderMixin` and
+    :class:`~.text_encoder.CLIPTextEncoderMixin`.
 
     Args:
         model_name (str): open_clip architecture name (``'ViT-B-16'``,
@@ -146,17 +145,8 @@ class FrozenCLIP(BaseModule):
         elif random_attn_scale is not None:
             sharpen_random_attention(self.model.visual, random_attn_scale)
 
+        check_frozen_clip_architecture(self.model, model_name)
         visual = self.model.visual
-        if getattr(visual, 'attn_pool', None) is not None:
-            raise ValueError(
-                f'{model_name}: attentional pooling is not supported')
-        for i, blk in enumerate(visual.transformer.resblocks):
-            check_standard_block(blk, f'{model_name} visual block {i}')
-        for i, blk in enumerate(self.model.transformer.resblocks):
-            check_standard_block(blk, f'{model_name} text block {i}')
-        ph, pw = _pair(visual.patch_size)
-        if ph != pw:
-            raise ValueError(f'{model_name}: non-square patches {ph}x{pw}')
         self._num_layers = len(visual.transformer.resblocks)
         self.attn_layers = self._check_attn_layers(attn_layers, 'attn_layers')
         self._vision_batch_first = getattr(visual.transformer, 'batch_first',
@@ -189,40 +179,9 @@ class FrozenCLIP(BaseModule):
     # properties
     # ------------------------------------------------------------------
     @property
-    def patch_size(self) -> int:
-        """Patch size in pixels."""
-        return _pair(self.model.visual.patch_size)[0]
-
-    @property
     def embed_dim(self) -> int:
         """Size E of the joint image-text embedding."""
         return int(self.model.visual.output_dim)
-
-    @property
-    def vision_width(self) -> int:
-        """Width C of the image tokens (the GradCAM target's channels)."""
-        return int(self.model.visual.transformer.width)
-
-    @property
-    def text_width(self) -> int:
-        """Size D of the text token embeddings."""
-        return int(self.model.token_embedding.embedding_dim)
-
-    @property
-    def context_length(self) -> int:
-        """Text context length T (77)."""
-        return int(self.model.context_length)
-
-    @property
-    def num_layers(self) -> int:
-        """Number of blocks of the image transformer."""
-        return self._num_layers
-
-    @property
-    def pretrained_grid(self) -> Tuple[int, int]:
-        """Patch grid of the pretrained positional embedding (14x14 for
-        ViT-B/16 at 224)."""
-        return tuple(self.model.visual.grid_size)
 
     @property
     def logit_scale(self) -> Tensor:
@@ -234,253 +193,6 @@ class FrozenCLIP(BaseModule):
     def device(self) -> torch.device:
         """Device of CLIP's weights."""
         return self.model.visual.conv1.weight.device
-
-    # ------------------------------------------------------------------
-    # image side
-    # ------------------------------------------------------------------
-    def _check_attn_layers(self, k: Optional[int], key: str) -> int:
-        """Validate K; more blocks than the model has -> all blocks."""
-        k = int(k or 0)
-        if k < 0:
-            raise ValueError(f'FrozenCLIP {key}={k}: must be >= 0')
-        if k > self._num_layers:
-            # once per run, whichever option asked (constructor, CAA's K)
-            print_log_once(
-                f'FrozenCLIP: {k} attention layers asked ({key}) > '
-                f'{self._num_layers} blocks of {self.model_name}: using all '
-                f'{self._num_layers}',
-                key=('FrozenCLIP attn_layers', self.model_name, k))
-            k = self._num_layers
-        return k
-
-    def _embed_patches(self, img: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
-        """Patch embedding + class token + (interpolated) positions + ln_pre.
-
-        Returns:
-            tuple[Tensor, tuple[int, int]]: (B, 1 + h*w, C) tokens and the
-            grid (h, w).
-        """
-        visual = self.model.visual
-        x = visual.conv1(img.to(visual.conv1.weight.dtype))  # (B, C, h, w)
-        grid = (int(x.shape[-2]), int(x.shape[-1]))
-        x = x.flatten(2).transpose(1, 2)
-        cls_tok = visual.class_embedding.to(x.dtype).view(1, 1, -1)
-        x = torch.cat([cls_tok.expand(x.shape[0], -1, -1), x], dim=1)
-        pos = interpolate_pos_embed(visual.positional_embedding,
-                                    self.pretrained_grid, grid)
-        x = x + pos.to(x.dtype)
-        return visual.ln_pre(x), grid
-
-    def _pool(self, tokens: Tensor) -> Tensor:
-        """(B, 1 + L, C) last-block output -> (B, E) image embedding."""
-        visual = self.model.visual
-        ln_after = getattr(visual, 'final_ln_after_pool', False)
-        if self.pooling == 'cls':
-            pooled = visual.ln_post(tokens[:, 0])
-        elif ln_after:
-            pooled = visual.ln_post(tokens[:, 1:].mean(dim=1))
-        else:
-            pooled = visual.ln_post(tokens[:, 1:]).mean(dim=1)
-        if visual.proj is not None:
-            pooled = pooled @ visual.proj
-        return pooled
-
-    def encode_image(self,
-                     img: Tensor,
-                     *,
-                     target_grad: bool = True,
-                     attn_layers: Optional[int] = None) -> CLIPImageOutput:
-        """Encode normalised RGB images.
-
-        Inputs whose H or W is not a multiple of the patch size are
-        zero-padded on the bottom/right (:func:`pad_to_patch_multiple`);
-        other grids than the pretrained one get the positional embedding
-        interpolated bilinearly (``align_corners=False``, as CLIP-ES).
-
-        Blocks 1..L-1 run under ``torch.no_grad()``; only the last block
-        carries an autograd graph, from ``target`` (a detached leaf) to
-        ``embedding``, so ``torch.autograd.grad(score(embedding), target)``
-        gives the GradCAM gradients (also to second order). Attention of
-        the blocks asked for is computed explicitly in the same pass.
-
-        Args:
-            img (Tensor): (B, 3, H, W) images normalised with
-                :attr:`mean` / :attr:`std`.
-            target_grad (bool): Make ``target`` a leaf requiring grad and
-                build the last block's graph (also inside an outer
-                ``torch.no_grad()``). False: the whole pass without graph.
-            attn_layers (int, optional): Number K of last blocks whose
-                attention to return; None uses the constructor's
-                ``attn_layers``; 0 returns ``attn=None``.
-
-        Returns:
-            CLIPImageOutput: ``(embedding, target, attn, grid)``.
-        """
-        if img.dim() != 4 or img.shape[1] != 3:
-            raise ValueError(
-                'FrozenCLIP.encode_image expects (B, 3, H, W) images, got '
-                f'{tuple(img.shape)}')
-        k = self.attn_layers if attn_layers is None else \
-            self._check_attn_layers(attn_layers, 'encode_image attn_layers')
-        blocks = self.model.visual.transformer.resblocks
-        first_attn = self._num_layers - k
-        img, _ = pad_to_patch_multiple(img, self.patch_size)
-        attns: List[Tensor] = []
-        with torch.no_grad():
-            x, grid = self._embed_patches(img)
-            for i in range(self._num_layers - 1):
-                if i >= first_attn:
-                    x, w = block_forward(blocks[i], x, need_weights=True)
-                    attns.append(w.float())
-                else:
-                    x = native_block_forward(blocks[i], x,
-                                             self._vision_batch_first)
-            last = blocks[-1]
-            target = last.ln_1(x)
-        grad_ctx = torch.enable_grad() if target_grad else torch.no_grad()
-        with grad_ctx:
-            target = target.detach().requires_grad_(target_grad)
-            y, w = block_forward(last, x, need_weights=k > 0, ln_1_out=target)
-            embedding = self._pool(y)
-        if k > 0:
-            attns.append(w.detach().float())
-        attn = torch.stack(attns, dim=1) if k > 0 else None
-        return CLIPImageOutput(embedding, target, attn, grid)
-
-    def forward(self, img: Tensor) -> Tensor:
-        """(B, 3, H, W) normalised images -> (B, E) embeddings, no graph."""
-        return self.encode_image(
-            img, target_grad=False, attn_layers=0).embedding
-
-    # ------------------------------------------------------------------
-    # text side
-    # ------------------------------------------------------------------
-    def tokenize(self, texts: Union[str, Sequence[str]]) -> Tensor:
-        """open_clip's tokenizer for this model.
-
-        Each row is ``[SOS] tokens... [EOT] 0 ...``, truncated to
-        :attr:`context_length` (the EOT kept).
-
-        Args:
-            texts (str | Sequence[str]): N strings.
-
-        Returns:
-            Tensor: (N, T) long token ids on CLIP's device.
-        """
-        if isinstance(texts, str):
-            texts = [texts]
-        ids = self._tokenizer(list(texts))
-        return ids.long().to(self.device)
-
-    def eot_index(self, ids: Tensor) -> Tensor:
-        """Position of the token whose feature pools the text, per row.
-
-        For OpenAI-style BPE the EOT token has the largest id (open_clip's
-        ``'argmax'`` pooling).
-
-        Args:
-            ids (Tensor): (N, T) token ids from :meth:`tokenize`.
-
-        Returns:
-            Tensor: (N,) long positions.
-        """
-        pool = getattr(self.model, 'text_pool_type', 'argmax')
-        if pool == 'eos':
-            return (ids == self.model.text_eos_id).int().argmax(dim=-1)
-        if pool == 'first':
-            return ids.new_zeros(ids.shape[0])
-        if pool == 'last':
-            return ids.new_full((ids.shape[0], ), ids.shape[1] - 1)
-        return ids.argmax(dim=-1)
-
-    def token_embedding(self, ids: Tensor) -> Tensor:
-        """Frozen token embedding lookup.
-
-        Args:
-            ids (Tensor): (N, T) token ids.
-
-        Returns:
-            Tensor: (N, T, D) embeddings (no graph), CLIP's dtype/device.
-        """
-        with torch.no_grad():
-            return self.model.token_embedding(ids.to(self.device))
-
-    def encode_text(self, token_embeds: Tensor, eot_idx: Tensor) -> Tensor:
-        """Text transformer on token embeddings.
-
-        Adds the positional embedding, runs the causal transformer (explicit
-        attention: differentiable to any order w.r.t. ``token_embeds``),
-        takes the token at ``eot_idx``, then ``ln_final`` and
-        ``text_projection``. With ``token_embeds =
-        token_embedding(tokenize(texts))`` and ``eot_idx =
-        eot_index(ids)`` this equals open_clip's ``encode_text(ids)``.
-
-        A CoOp prompt is laid out as ``[SOS] [V]1..[V]N name . [EOT] 0..``:
-        build it from :meth:`token_embedding` of a tokenized template, splice
-        learned (N, D) vectors into rows 1..N, and pass the template's
-        ``eot_index``.
-
-        Args:
-            token_embeds (Tensor): (N, T, D) token embeddings, T <=
-                :attr:`context_length`.
-            eot_idx (Tensor): (N,) position pooled for each row.
-
-        Returns:
-            Tensor: (N, E) text embeddings, not L2-normalised.
-        """
-        if token_embeds.dim() != 3 or token_embeds.shape[-1] != \
-                self.text_width or token_embeds.shape[1] > \
-                self.context_length:
-            raise ValueError(
-                'FrozenCLIP.encode_text expects (N, T<=%d, %d) token '
-                'embeddings, got %s' % (self.context_length, self.text_width,
-                                        tuple(token_embeds.shape)))
-        N, T, _ = token_embeds.shape
-        eot_idx = torch.as_tensor(eot_idx, device=token_embeds.device).long()
-        if eot_idx.shape != (N, ):
-            raise ValueError(
-                f'FrozenCLIP.encode_text: eot_idx must have shape ({N},), '
-                f'got {tuple(eot_idx.shape)}')
-        model = self.model
-        mask = getattr(model, 'attn_mask', None)
-        if mask is not None and N:
-            # causal attention: tokens after the last EOT never reach a
-            # pooled one, so the padding is not computed (~3.5x faster for
-            # 16-token prompts, identical output)
-            T = min(T, int(eot_idx.max()) + 1)
-            token_embeds = token_embeds[:, :T]
-            mask = mask[:T, :T]
-        dtype = model.token_embedding.weight.dtype
-        x = token_embeds.to(dtype) + model.positional_embedding[:T].to(dtype)
-        for blk in model.transformer.resblocks:
-            x, _ = block_forward(blk, x, attn_mask=mask)
-        pooled = x[torch.arange(N, device=x.device), eot_idx]
-        pooled = model.ln_final(pooled)
-        proj = model.text_projection
-        if proj is None:
-            return pooled
-        if isinstance(proj, torch.nn.Linear):
-            return proj(pooled)
-        return pooled @ proj
-
-    def encode_text_from_strings(self, texts: Union[str,
-                                                    Sequence[str]]) -> Tensor:
-        """Tokenize, embed and encode strings.
-
-        Args:
-            texts (str | Sequence[str]): N strings.
-
-        Returns:
-            Tensor: (N, E) text embeddings, not L2-normalised.
-        """
-        ids = self.tokenize(texts)
-        return self.encode_text(self.token_embedding(ids), self.eot_index(ids))
-
-
-def _pair(v) -> Tuple[int, int]:
-    if isinstance(v, (tuple, list)):
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
 
 
 def _model_mean_std(model) -> Tuple[Sequence[float], Sequence[float]]:

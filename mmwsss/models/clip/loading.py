@@ -11,9 +11,12 @@ with QuickGELU. Here the file is read first (TorchScript archives through
 ``torch.jit.load``), the activation follows the weights, and the state dict
 goes through the same fix-ups as in open_clip's ``load_checkpoint``.
 """
+import copy
 import difflib
+import json
 import logging
 import os.path as osp
+import tempfile
 import warnings
 import zipfile
 from typing import Dict, Optional, Tuple
@@ -25,6 +28,36 @@ from torch import Tensor, nn
 
 # keys of the OpenAI TorchScript archives that are not parameters
 _OPENAI_EXTRA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
+#: Names of the tiny test architectures that mmwsss.testing registers.
+_TESTING_PREFIX = 'mmwsss-tiny-'
+
+
+def register_open_clip_config(name: str, cfg: Dict) -> None:
+    """Make ``cfg`` known to open_clip as model ``name`` (idempotent).
+
+    The config goes into open_clip's architecture registry, where
+    ``open_clip.create_model`` / ``get_tokenizer`` / ``list_models`` find it;
+    open_clip's own rescans keep entries already there. Should a future
+    open_clip hide that registry, the config is written as JSON and added
+    with the public ``open_clip.add_model_config``.
+
+    Args:
+        name (str): Model name.
+        cfg (dict): open_clip model config (``embed_dim``, ``vision_cfg``,
+            ``text_cfg``).
+    """
+    if name in open_clip.list_models():
+        return
+    factory = getattr(open_clip, 'factory', None)
+    registry = getattr(factory, '_MODEL_CONFIGS', None)
+    if isinstance(registry, dict):
+        registry[name] = copy.deepcopy(cfg)
+        return
+    path = osp.join(
+        tempfile.mkdtemp(prefix='mmwsss_clip_cfg_'), f'{name}.json')
+    with open(path, 'w') as f:
+        json.dump(cfg, f)
+    open_clip.add_model_config(path)
 
 
 def _short_model_list(name: str, limit: int = 40) -> str:
@@ -57,6 +90,12 @@ def check_model_name(model_name: str) -> Dict:
             transformer CLIP).
     """
     cfg = open_clip.get_model_config(model_name)
+    if cfg is None and model_name.startswith(_TESTING_PREFIX):
+        raise ValueError(
+            f'Unknown open_clip model name {model_name!r} (FrozenCLIP '
+            'model_name): the tiny test architectures are registered with '
+            'open_clip by mmwsss.testing: import it (or mmwsss.registration, '
+            "or custom_imports=['mmwsss.registration'] in the config).")
     if cfg is None:
         raise ValueError(
             f'Unknown open_clip model name {model_name!r} (FrozenCLIP '

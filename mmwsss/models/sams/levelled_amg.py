@@ -28,26 +28,28 @@ crop size and their predicted IoUs) and :attr:`mask_threshold`. With the
 offsets at 0 and ``t_r=None`` a subclass's output equals its family's own
 automatic mask generator on the same image and weights (tested for SAM and
 SAM 2). The stored ``predicted_iou`` is the model's raw value.
+
+The pipeline, by job: :mod:`.amg_crops` decodes the crops and point batches
+(the hooks, changes 1 and 2); :mod:`.mask_data` holds the level filter
+(change 3) and turns the result into annotations or a mask cache record;
+this module holds the configuration, its fingerprint and the generation.
 """
 import hashlib
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from segment_anything import SamAutomaticMaskGenerator
-from segment_anything.utils.amg import (
-    MaskData, area_from_rle, batch_iterator, batched_mask_to_box,
-    build_all_layer_point_grids, calculate_stability_score,
-    is_box_near_crop_edge, mask_to_rle_pytorch, uncrop_boxes_xyxy,
-    uncrop_masks, uncrop_points)
-from torchvision.ops.boxes import batched_nms
+from segment_anything.utils.amg import MaskData, build_all_layer_point_grids
 
-from mmwsss.io.mask_cache import SAMMaskRecord, config_fingerprint, rle_to_dense
-from mmwsss.functional.mask_filter import filter_quasi_superpixels
+from mmwsss.io.mask_cache import SAMMaskRecord, config_fingerprint
+from .amg_crops import LevelledCropAMG
+from .mask_data import (check_rgb_image, filter_mask_data_levels,
+                        mask_data_annotations, mask_data_record,
+                        xyxy_to_xywh)
 
 __all__ = [
     'LevelledMaskGenerator', 'ALGORITHM_VERSION', 'check_rgb_image',
-    'make_point_grids'
+    'make_point_grids', 'xyxy_to_xywh'
 ]
 
 #: Bumped whenever the generation changes the masks it makes for the same
@@ -57,7 +59,6 @@ ALGORITHM_VERSION = 'fma-amg-v1'
 #: Multimask levels a promptable model answers each point with.
 NUM_LEVELS = 3
 
-HW = Tuple[int, ...]
 #: Per-level offsets by name (``score_thresh_offset``, ...), as configured.
 LevelOffsets = Dict[str, Sequence[float]]
 
@@ -105,14 +106,14 @@ def make_point_grids(point_grids: Optional[List[Any]],
     return grids
 
 
-class LevelledMaskGenerator(SamAutomaticMaskGenerator):
+class LevelledMaskGenerator(LevelledCropAMG):
     """AMG + FMA-WSSS's three changes for any promptable SAM-family model.
 
     Subclasses build their model and predictor, call this ``__init__`` with
-    the predictor, and implement the hooks (see the module docstring).
-    ``SamAutomaticMaskGenerator`` is the base for its family-independent
-    steps (``_generate_masks``, ``postprocess_small_regions``); its own
-    ``__init__`` (which wraps a SAM-1 model) is not called.
+    the predictor, and implement the hooks of
+    :class:`~.amg_crops.LevelledCropAMG` (which decodes the crops and point
+    batches, changes 1 and 2). This class holds the configuration and its
+    fingerprint, the level filter (change 3) and the outputs.
 
     Args:
         predictor (Any): The family's predictor (kept as ``self.predictor``).
@@ -260,166 +261,22 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
         """
         return self._fingerprint
 
-    @property
-    def device(self) -> torch.device:
-        """Device the model runs on."""
-        return self.predictor.device
-
-    # ------------------------------------------------------------------
-    # Hooks of a model family
-    # ------------------------------------------------------------------
-    @property
-    def mask_threshold(self) -> float:
-        """Logit threshold that binarises masks."""
-        return self.predictor.model.mask_threshold
-
-    def _embed(self, image: np.ndarray) -> None:
-        """Compute the image embedding of one crop (HWC uint8 RGB)."""
-        self.predictor.set_image(image)
-
-    def _release(self) -> None:
-        """Drop the crop's embedding."""
-        self.predictor.reset_image()
-
-    def _predict_levels(self, points: np.ndarray,
-                        im_size: HW) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Decode point prompts against the current embedding.
-
-        Args:
-            points (np.ndarray): (B, 2) prompts in crop pixels (x, y).
-            im_size (tuple): Crop (H, W).
-
-        Returns:
-            tuple[Tensor, Tensor]: (B, 3, H, W) mask logits at crop size and
-            (B, 3) predicted IoUs; index 0 sub-part, 1 part, 2 whole.
-        """
-        raise NotImplementedError
-
-    # ------------------------------------------------------------------
-    # The three changes
-    # ------------------------------------------------------------------
-    def _process_batch(self, points: np.ndarray, im_size: HW,
-                       crop_box: List[int], orig_size: HW) -> MaskData:
-        """Decode one batch of point prompts (upstream + levels, change 1).
-
-        Args:
-            points (np.ndarray): (B, 2) prompts in crop pixel coordinates.
-            im_size (tuple): Crop (H, W).
-            crop_box (list[int]): Crop XYXY in the image.
-            orig_size (tuple): Image (H, W).
-
-        Returns:
-            MaskData: ``rles``, ``iou_preds``, ``stability_score``,
-            ``levels``, ``boxes`` (crop frame), ``points``.
-        """
-        masks, iou_preds = self._predict_levels(points, im_size)
-        levels = torch.arange(
-            masks.shape[1], device=masks.device).expand(masks.shape[0], -1)
-        data = MaskData(
-            masks=masks.flatten(0, 1),
-            iou_preds=iou_preds.flatten(0, 1),
-            levels=levels.flatten(0, 1),
-            points=torch.as_tensor(points.repeat(masks.shape[1], axis=0)))
-        del masks
-
-        # change 1: level-wise IoU threshold (strict, as upstream)
-        if self.pred_iou_thresh > 0.0:
-            score = data['iou_preds'] + self.score_thresh_offset[
-                data['levels']]
-            data.filter(score > self.pred_iou_thresh)
-
-        data['stability_score'] = calculate_stability_score(
-            data['masks'], self.mask_threshold, self.stability_score_offset)
-        if self.stability_score_thresh > 0.0:
-            stab = data['stability_score'] + self.stability_score_bias[
-                data['levels']]
-            data.filter(stab >= self.stability_score_thresh)
-
-        data['masks'] = data['masks'] > self.mask_threshold
-        data['boxes'] = batched_mask_to_box(data['masks'])
-
-        orig_h, orig_w = orig_size
-        keep = ~is_box_near_crop_edge(data['boxes'], crop_box,
-                                      [0, 0, orig_w, orig_h])
-        if not torch.all(keep):
-            data.filter(keep)
-
-        data['masks'] = uncrop_masks(data['masks'], crop_box, orig_h, orig_w)
-        data['rles'] = mask_to_rle_pytorch(data['masks'])
-        del data['masks']
-        return data
-
-    def _process_crop(self, image: np.ndarray, crop_box: List[int],
-                      crop_layer_idx: int, orig_size: HW) -> MaskData:
-        """One crop: embed once, decode the grid in batches, NMS (change 2).
-
-        Args:
-            image (np.ndarray): The whole HWC uint8 image.
-            crop_box (list[int]): Crop XYXY.
-            crop_layer_idx (int): Crop layer (selects the point grid).
-            orig_size (tuple): Image (H, W).
-
-        Returns:
-            MaskData: The crop's masks in image coordinates.
-        """
-        x0, y0, x1, y1 = crop_box
-        cropped = image[y0:y1, x0:x1, :]
-        cropped_size = cropped.shape[:2]
-        self._embed(cropped)
-
-        points_scale = np.array(cropped_size)[None, ::-1]
-        points_for_image = self.point_grids[crop_layer_idx] * points_scale
-
-        data = MaskData()
-        for (points, ) in batch_iterator(self.points_per_batch,
-                                         points_for_image):
-            data.cat(
-                self._process_batch(points, cropped_size, crop_box, orig_size))
-        self._release()
-
-        # change 2: within-crop NMS scores favour wholes
-        nms_scores = data['iou_preds'] + self.score_nms_offset[data['levels']]
-        keep = batched_nms(
-            data['boxes'].float(),
-            nms_scores,
-            torch.zeros_like(data['boxes'][:, 0]),
-            iou_threshold=self.box_nms_thresh)
-        data.filter(keep)
-
-        data['boxes'] = uncrop_boxes_xyxy(data['boxes'], crop_box)
-        data['points'] = uncrop_points(data['points'], crop_box)
-        # (N, 4) also when N == 0 (upstream's (0,) breaks cross-crop NMS)
-        n_masks = len(data['rles'])
-        data['crop_boxes'] = torch.tensor([crop_box]).repeat(n_masks, 1)
-        return data
-
     def filter_levels(self, data: MaskData) -> MaskData:
-        """Change 3: the whole > part > sub-part filter, in place.
+        """Change 3: the whole > part > sub-part filter, in place
+        (:func:`~.mask_data.filter_mask_data_levels`; nothing when ``t_r`` is
+        None).
 
         Args:
             data (MaskData): Post-processed masks (numpy fields, ``rles``,
                 ``levels``).
 
         Returns:
-            MaskData: The kept masks, wholes first (see
-            :func:`~.mask_filter.filter_quasi_superpixels`).
+            MaskData: The kept masks, wholes first.
         """
-        if self.t_r is None or len(data['rles']) == 0:
+        if self.t_r is None:
             return data
-        rles = data['rles']
-        h, w = rles[0]['size']
-        lens = [len(r['counts']) for r in rles]
-        counts = np.concatenate(
-            [np.asarray(r['counts'], np.int64) for r in rles])
-        offsets = np.concatenate([[0], np.cumsum(lens)])
-        dense = torch.from_numpy(rle_to_dense(counts, offsets, (h, w)))
-        keep = filter_quasi_superpixels(
-            dense.to(self.device),
-            np.asarray(data['levels']),
-            t_r=self.t_r,
-            chunk_size=self.filter_chunk_size)
-        data.filter(torch.from_numpy(keep))
-        return data
+        return filter_mask_data_levels(data, self.t_r, self.device,
+                                       self.filter_chunk_size)
 
     # ------------------------------------------------------------------
     # Outputs
@@ -452,24 +309,10 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
         Returns:
             list[dict]: ``segmentation``, ``area``, ``bbox`` (XYWH),
             ``predicted_iou``, ``point_coords``, ``stability_score``,
-            ``crop_box`` (XYWH), ``level`` per mask.
+            ``crop_box`` (XYWH), ``level`` per mask
+            (:func:`~.mask_data.mask_data_annotations`).
         """
-        data = self.generate_mask_data(image)
-        anns = []
-        for i, rle in enumerate(data['rles']):
-            box = np.asarray(data['boxes'][i], np.float64)
-            crop = np.asarray(data['crop_boxes'][i], np.float64)
-            anns.append(
-                dict(
-                    segmentation=rle,
-                    area=area_from_rle(rle),
-                    bbox=xyxy_to_xywh(box).tolist(),
-                    predicted_iou=float(data['iou_preds'][i]),
-                    point_coords=[np.asarray(data['points'][i]).tolist()],
-                    stability_score=float(data['stability_score'][i]),
-                    crop_box=xyxy_to_xywh(crop).tolist(),
-                    level=int(data['levels'][i])))
-        return anns
+        return mask_data_annotations(self.generate_mask_data(image))
 
     def generate_record(self, image: np.ndarray) -> SAMMaskRecord:
         """Quasi-superpixels of one image, ready for the mask cache.
@@ -481,31 +324,5 @@ class LevelledMaskGenerator(SamAutomaticMaskGenerator):
             SAMMaskRecord: RLE masks, levels, predicted IoU, stability score,
             XYWH boxes, the image size and :attr:`fingerprint`.
         """
-        data = self.generate_mask_data(image)
-        n = len(data['rles'])
-        boxes = np.asarray(data['boxes'], np.float32).reshape(n, 4)
-        return SAMMaskRecord.from_rles(
-            data['rles'],
-            levels=np.asarray(data['levels']).reshape(n),
-            predicted_iou=np.asarray(data['iou_preds']).reshape(n),
-            stability_score=np.asarray(data['stability_score']).reshape(n),
-            image_size=image.shape[:2],
-            fingerprint=self.fingerprint,
-            bbox=xyxy_to_xywh(boxes))
-
-
-def xyxy_to_xywh(boxes: np.ndarray) -> np.ndarray:
-    """XYXY boxes (..., 4) -> XYWH, as a new array."""
-    out = np.array(boxes, copy=True)
-    out[..., 2:] = out[..., 2:] - out[..., :2]
-    return out
-
-
-def check_rgb_image(image: Any) -> None:
-    """Raise ValueError unless ``image`` is an HWC uint8 RGB array."""
-    if not (isinstance(image, np.ndarray) and image.ndim == 3
-            and image.shape[2] == 3 and image.dtype == np.uint8):
-        desc = (f'{type(image).__name__} {getattr(image, "dtype", "")} '
-                f'{getattr(image, "shape", "")}')
-        raise ValueError('SAM mask generation needs an HWC uint8 RGB image, '
-                         f'got {desc}.')
+        return mask_data_record(
+            self.generate_mask_data(image), image.shape[:2], self.fingerprint)

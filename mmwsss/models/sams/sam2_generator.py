@@ -20,24 +20,25 @@ quasi-superpixels of every family follow the paper's definition.
 
 Models: the official SAM 2 / SAM 2.1 Hiera configs shipped in the sam2
 package (hydra), e.g. ``'sam2.1_hiera_l'``; weights are local checkpoints
-(``{'model': state_dict}``, SAM 2's key layout). ``'tiny'`` is a small random
-Hiera (the ``sam2.1_hiera_t`` config shrunk, 256 px input) for tests.
+(``{'model': state_dict}``, SAM 2's key layout). ``'tiny'``, a small random
+Hiera (the ``sam2.1_hiera_t`` config shrunk, 256 px input) for tests, is
+added to :data:`SAM2_ARCHITECTURES` by :mod:`mmwsss.testing`.
 """
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from mmseg.registry import MODELS
+from ..architectures import ArchitectureTable
 from .levelled_amg import LevelledMaskGenerator
 from .mask_generator import build_generator_model
-from .sam_builder import (build_seeded_model, check_checkpoint_args,
-                          check_model_type, smooth_transposed_convs)
+from .sam_builder import build_seeded_model, check_checkpoint_args
 
 __all__ = [
-    'SAM2_CONFIGS', 'SAM2_CHECKPOINT_URLS', 'build_sam2_model',
-    'SAM2QuasiSuperpixelGenerator'
+    'SAM2_CONFIGS', 'SAM2_CHECKPOINT_URLS', 'SAM2_ARCHITECTURES',
+    'build_sam2_model', 'sam2_model_config', 'SAM2QuasiSuperpixelGenerator'
 ]
 
 _URL = 'https://dl.fbaipublicfiles.com/segment_anything_2/'
@@ -59,46 +60,12 @@ SAM2_CONFIGS: Dict[str, Tuple[str, str]] = {
                       '072824/sam2_hiera_base_plus.pt'),
     'sam2_hiera_l': ('configs/sam2/sam2_hiera_l.yaml',
                      '072824/sam2_hiera_large.pt'),
-    'tiny': ('configs/sam2.1/sam2.1_hiera_t.yaml', ''),
 }
 #: Official SAM 2 checkpoints (the facebookresearch/sam2 README).
 SAM2_CHECKPOINT_URLS: Dict[str, str] = {
     k: _URL + v[1]
-    for k, v in SAM2_CONFIGS.items() if v[1]
+    for k, v in SAM2_CONFIGS.items()
 }
-
-# The tiny random model: sam2.1_hiera_t shrunk (widths 8..64, 1-1-2-1 blocks,
-# the 2nd block of stage 3 global as in Hiera, 32-channel neck and decoder,
-# 256 px input).
-_TINY_OVERRIDES: Dict[str, Any] = dict(
-    image_size=256,
-    image_encoder=dict(
-        trunk=dict(
-            embed_dim=8,
-            num_heads=1,
-            stages=[1, 1, 2, 1],
-            global_att_blocks=[3],
-            window_pos_embed_bkg_spatial_size=[4, 4]),
-        neck=dict(
-            position_encoding=dict(num_pos_feats=32),
-            d_model=32,
-            backbone_channel_list=[64, 32, 16, 8])),
-    memory_attention=dict(
-        d_model=32,
-        num_layers=1,
-        layer=dict(
-            dim_feedforward=64,
-            d_model=32,
-            self_attention=dict(embedding_dim=32, feat_sizes=[16, 16]),
-            cross_attention=dict(
-                embedding_dim=32, kv_in_dim=16, feat_sizes=[16, 16]))),
-    memory_encoder=dict(
-        out_dim=16,
-        in_dim=32,
-        position_encoding=dict(num_pos_feats=16),
-        mask_downsampler=dict(embed_dim=32),
-        fuser=dict(layer=dict(dim=32), num_layers=1)),
-)
 
 HW = Tuple[int, ...]
 
@@ -114,13 +81,20 @@ def _import_sam2() -> Any:
     return build_sam
 
 
-def _model_config(model_type: str) -> Any:
-    """The OmegaConf ``model`` node of a SAM 2 architecture."""
+def sam2_model_config(config_name: str,
+                      overrides: Optional[Dict[str, Any]] = None) -> Any:
+    """The resolved OmegaConf ``model`` node of a SAM 2 hydra config.
+
+    Args:
+        config_name (str): Config in the sam2 package (e.g.
+            ``'configs/sam2.1/sam2.1_hiera_l.yaml'``).
+        overrides (dict, optional): Merged into the ``model`` node.
+    """
     from hydra import compose
     from omegaconf import OmegaConf
     _import_sam2()
     cfg = compose(
-        config_name=SAM2_CONFIGS[model_type][0],
+        config_name=config_name,
         overrides=[
             # as sam2.build_sam.build_sam2(apply_postprocessing=True)
             '++model.sam_mask_decoder_extra_args.'
@@ -131,11 +105,30 @@ def _model_config(model_type: str) -> Any:
             'dynamic_multimask_stability_thresh=0.98',
         ])
     model_cfg = cfg.model
-    if model_type == 'tiny':
+    if overrides:
         OmegaConf.set_struct(model_cfg, False)
-        model_cfg = OmegaConf.merge(model_cfg, _TINY_OVERRIDES)
+        model_cfg = OmegaConf.merge(model_cfg, overrides)
     OmegaConf.resolve(model_cfg)
     return model_cfg
+
+
+def instantiate_sam2(model_cfg: Any) -> nn.Module:
+    """Construct ``SAM2Base`` from its (resolved) ``model`` node."""
+    from hydra.utils import instantiate
+    return instantiate(model_cfg, _recursive_=True)
+
+
+def _official(config_name: str) -> Callable[[], Any]:
+    """Config reader of an official SAM 2 architecture."""
+    return lambda: sam2_model_config(config_name)
+
+
+#: model_type -> (reads the model config, constructs the model from it).
+SAM2_ARCHITECTURES = ArchitectureTable(
+    'SAM 2', {
+        t: (_official(cfg), instantiate_sam2)
+        for t, (cfg, _) in SAM2_CONFIGS.items()
+    })
 
 
 def build_sam2_model(model_type: str = 'sam2.1_hiera_l',
@@ -146,7 +139,8 @@ def build_sam2_model(model_type: str = 'sam2.1_hiera_l',
     """Build a SAM 2 image model (``SAM2Base``).
 
     Args:
-        model_type (str): A key of :data:`SAM2_CONFIGS`.
+        model_type (str): A key of :data:`SAM2_ARCHITECTURES` (those of
+            :data:`SAM2_CONFIGS`; ``'tiny'`` from :mod:`mmwsss.testing`).
         checkpoint (str, optional): Local checkpoint in SAM 2's layout
             (``{'model': state_dict}``; a bare state dict is accepted).
         random_init (bool): Allow an official architecture without a
@@ -164,17 +158,13 @@ def build_sam2_model(model_type: str = 'sam2.1_hiera_l',
             ``random_init``.
         RuntimeError: The checkpoint does not fit the architecture.
     """
-    check_model_type('SAM 2', model_type, tuple(SAM2_CONFIGS))
+    read_config, instantiate = SAM2_ARCHITECTURES.get(model_type)
     url = SAM2_CHECKPOINT_URLS.get(model_type)
     check_checkpoint_args('SAM 2', model_type, checkpoint, random_init, url)
-    from hydra.utils import instantiate
-    model_cfg = _model_config(model_type)
+    model_cfg = read_config()
 
     def construct() -> nn.Module:
-        model = instantiate(model_cfg, _recursive_=True)
-        if model_type == 'tiny':
-            smooth_transposed_convs(model.sam_mask_decoder)
-        return model
+        return instantiate(model_cfg)
 
     return build_seeded_model(
         'SAM 2',
@@ -219,8 +209,8 @@ class SAM2QuasiSuperpixelGenerator(LevelledMaskGenerator):
     """FMA-WSSS quasi-superpixels from SAM 2's three multimask outputs.
 
     Args:
-        model_type (str): A key of :data:`SAM2_CONFIGS` (default
-            ``'sam2.1_hiera_l'``) or ``'tiny'``.
+        model_type (str): A key of :data:`SAM2_ARCHITECTURES` (default
+            ``'sam2.1_hiera_l'``; ``'tiny'`` from :mod:`mmwsss.testing`).
         checkpoint (str, optional): Local path of the SAM 2 weights.
         random_init (bool): Random weights for an official architecture.
         seed (int): Seed of a random initialisation.

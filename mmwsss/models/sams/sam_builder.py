@@ -1,11 +1,11 @@
 """Build SAM models from a name and a local checkpoint.
 
-``model_type`` is one of segment-anything's official architectures
-(``'vit_h'``, ``'vit_l'``, ``'vit_b'``; built by
-``segment_anything.sam_model_registry``) or ``'tiny'``, a small random
-architecture with the same structure (a 2-block ViT image encoder, prompt
-encoder and two-way mask decoder) that runs an image in about a second on a
-CPU, for tests and demos.
+``model_type`` is a key of :data:`SAM_ARCHITECTURES`: segment-anything's
+official architectures (``'vit_h'``, ``'vit_l'``, ``'vit_b'``; built by
+``segment_anything.sam_model_registry``), and ``'tiny'``, a small random
+architecture with the same structure for tests and demos, which
+:mod:`mmwsss.testing` adds to the table when imported
+(:mod:`mmwsss.registration` imports it).
 
 Official weights are never downloaded here: ``checkpoint`` is a local path
 (see :data:`SAM_CHECKPOINT_URLS` for where to get the files). A random
@@ -17,19 +17,19 @@ import hashlib
 import os
 import os.path as osp
 from functools import partial
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
-import segment_anything.modeling
 import torch
 from segment_anything import sam_model_registry
-from segment_anything.modeling import MaskDecoder, Sam
+from segment_anything.modeling import Sam
 from torch import nn
 
+from ..architectures import ArchitectureTable
+
 __all__ = [
-    'SAM_CHECKPOINT_URLS', 'SAM_MODEL_TYPES', 'build_sam_model',
-    'build_tiny_sam', 'build_tiny_sam_like', 'build_seeded_model',
-    'check_checkpoint_args', 'check_model_type', 'checkpoint_identity',
-    'resolve_device', 'smooth_transposed_convs'
+    'SAM_CHECKPOINT_URLS', 'SAM_ARCHITECTURES', 'build_sam_model',
+    'build_seeded_model', 'check_checkpoint_args', 'check_model_type',
+    'checkpoint_identity', 'resolve_device'
 ]
 
 #: Official SAM checkpoints (Meta's segment-anything README).
@@ -45,7 +45,12 @@ SAM_CHECKPOINT_URLS: Dict[str, str] = {
     'sam_vit_b_01ec64.pth',
 }
 
-SAM_MODEL_TYPES = ('vit_h', 'vit_l', 'vit_b', 'tiny')
+#: model_type -> constructor of the random model (no arguments).
+SAM_ARCHITECTURES = ArchitectureTable(
+    'SAM', {
+        t: partial(sam_model_registry[t], checkpoint=None)
+        for t in ('vit_h', 'vit_l', 'vit_b')
+    })
 
 _MIB = 1 << 20
 
@@ -55,105 +60,6 @@ def resolve_device(device: Optional[str] = None) -> torch.device:
     if device is None:
         device = 'cuda' if torch.cuda.is_available() else 'cpu'
     return torch.device(device)
-
-
-def build_tiny_sam() -> Sam:
-    """A small randomly initialised SAM with the official structure.
-
-    Image encoder: 256 px input, patch 16, embed 32, 2 blocks (windowed
-    attention of size 4, global attention in the last block), 32 output
-    channels; prompt encoder and mask decoder at 32 channels, a 1-layer
-    two-way transformer. Initialise under a seed for reproducible weights.
-
-    One deterministic change to PyTorch's default initialisation: the
-    kernels of the mask decoder's two 2x2 transposed convolutions are made
-    constant over their taps (each tap gets the mean of the random taps).
-    Random transposed convolutions paint a pixel-scale checkerboard over
-    every mask, which makes masks of pixel noise with huge RLEs; with
-    constant taps the random masks are smooth, image-dependent blobs at
-    patch resolution, closer to what the generator sees from real SAM.
-
-    Returns:
-        Sam: The model in eval mode, on the CPU.
-    """
-    return build_tiny_sam_like(segment_anything.modeling, MaskDecoder)
-
-
-def build_tiny_sam_like(modeling: Any, mask_decoder: Callable[..., nn.Module],
-                        **decoder_kwargs: Any) -> nn.Module:
-    """The tiny SAM of :func:`build_tiny_sam`, built from the modules of a
-    SAM-1 style package (``segment_anything.modeling`` or
-    ``segment_anything_hq.modeling``) with its own mask decoder class.
-
-    Modules are constructed in the same order for every package (image
-    encoder, prompt encoder, two-way transformer, mask decoder), so a seeded
-    RNG gives the same weights as before; the transposed convolutions of
-    the mask decoder are smoothed (:func:`smooth_transposed_convs`).
-
-    Args:
-        modeling (module): Provides ``Sam``, ``ImageEncoderViT``,
-            ``PromptEncoder`` and ``TwoWayTransformer``.
-        mask_decoder (type): The mask decoder class.
-        **decoder_kwargs: Extra mask decoder arguments (e.g. HQ-SAM's
-            ``vit_dim``).
-
-    Returns:
-        nn.Module: ``modeling.Sam`` in eval mode, on the CPU.
-    """
-    dim = 32
-    image_size = 256
-    patch_size = 16
-    embed_size = image_size // patch_size
-    sam = modeling.Sam(
-        image_encoder=modeling.ImageEncoderViT(
-            depth=2,
-            embed_dim=32,
-            img_size=image_size,
-            mlp_ratio=2,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
-            num_heads=2,
-            patch_size=patch_size,
-            qkv_bias=True,
-            use_rel_pos=True,
-            global_attn_indexes=(1, ),
-            window_size=4,
-            out_chans=dim),
-        prompt_encoder=modeling.PromptEncoder(
-            embed_dim=dim,
-            image_embedding_size=(embed_size, embed_size),
-            input_image_size=(image_size, image_size),
-            mask_in_chans=8),
-        mask_decoder=mask_decoder(
-            num_multimask_outputs=3,
-            transformer=modeling.TwoWayTransformer(
-                depth=1, embedding_dim=dim, mlp_dim=64, num_heads=2),
-            transformer_dim=dim,
-            iou_head_depth=3,
-            iou_head_hidden_dim=32,
-            **decoder_kwargs),
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375])
-    smooth_transposed_convs(sam.mask_decoder)
-    return sam.eval()
-
-
-def smooth_transposed_convs(module: torch.nn.Module) -> None:
-    """Make every transposed-convolution kernel of ``module`` constant
-    over its taps (each tap gets the mean of the random taps), in place.
-
-    Random transposed convolutions paint a pixel-scale checkerboard over
-    every mask; with constant taps the masks of random models are smooth
-    blobs (used by the tiny test models of every SAM family).
-
-    Args:
-        module (nn.Module): A (mask decoder) module.
-    """
-    with torch.no_grad():
-        for layer in module.modules():
-            if isinstance(layer, torch.nn.ConvTranspose2d):
-                layer.weight.copy_(
-                    layer.weight.mean((2, 3),
-                                      keepdim=True).expand_as(layer.weight))
 
 
 def checkpoint_identity(path: str) -> str:
@@ -295,8 +201,9 @@ def build_sam_model(model_type: str = 'vit_h',
     """Build a SAM model.
 
     Args:
-        model_type (str): ``'vit_h'``, ``'vit_l'``, ``'vit_b'`` or
-            ``'tiny'``.
+        model_type (str): A key of :data:`SAM_ARCHITECTURES`
+            (``'vit_h'``, ``'vit_l'``, ``'vit_b'``; ``'tiny'`` once
+            :mod:`mmwsss.testing` is imported).
         checkpoint (str, optional): Local path of the weights (official
             key layout, i.e. the ``state_dict`` of
             :class:`segment_anything.modeling.Sam`).
@@ -317,14 +224,8 @@ def build_sam_model(model_type: str = 'vit_h',
         ValueError: An official architecture with neither a checkpoint nor
             ``random_init``.
     """
-    check_model_type('SAM', model_type, SAM_MODEL_TYPES)
+    construct = SAM_ARCHITECTURES.get(model_type)
     check_checkpoint_args('SAM', model_type, checkpoint, random_init,
                           SAM_CHECKPOINT_URLS.get(model_type))
-
-    def construct() -> nn.Module:
-        if model_type == 'tiny':
-            return build_tiny_sam()
-        return sam_model_registry[model_type](checkpoint=None)
-
     return build_seeded_model('SAM', model_type, construct, checkpoint, seed,
                               device)

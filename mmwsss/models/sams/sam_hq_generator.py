@@ -15,23 +15,24 @@ predicted IoU) this equals HQ-SAM's multimask output exactly (tested).
 
 Weights: the official checkpoints (``sam_hq_vit_{h,l,b}.pth``, full model
 state dicts in HQ-SAM's key layout) are local files; nothing is downloaded.
-``'tiny'`` is a small random architecture for tests.
+``'tiny'``, a small random architecture for tests, is added to
+:data:`SAM_HQ_ARCHITECTURES` by :mod:`mmwsss.testing`.
 """
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from mmseg.registry import MODELS
+from ..architectures import ArchitectureTable
 from .levelled_amg import LevelledMaskGenerator
 from .mask_generator import build_generator_model
-from .sam_builder import (build_seeded_model, build_tiny_sam_like,
-                          check_checkpoint_args, check_model_type)
+from .sam_builder import build_seeded_model, check_checkpoint_args
 
 __all__ = [
-    'SAM_HQ_CHECKPOINT_URLS', 'SAM_HQ_MODEL_TYPES', 'build_sam_hq_model',
-    'build_tiny_sam_hq', 'SAMHQQuasiSuperpixelGenerator'
+    'SAM_HQ_CHECKPOINT_URLS', 'SAM_HQ_ARCHITECTURES', 'build_sam_hq_model',
+    'SAMHQQuasiSuperpixelGenerator'
 ]
 
 #: Official HQ-SAM checkpoints (the SysCV/sam-hq README).
@@ -40,12 +41,11 @@ SAM_HQ_CHECKPOINT_URLS: Dict[str, str] = {
     for t in ('vit_h', 'vit_l', 'vit_b')
 }
 
-SAM_HQ_MODEL_TYPES = ('vit_h', 'vit_l', 'vit_b', 'tiny')
-
 HW = Tuple[int, ...]
 
 
-def _import_hq() -> Any:
+def import_sam_hq() -> Any:
+    """The ``segment_anything_hq`` package (an optional dependency)."""
     try:
         import segment_anything_hq
     except ImportError as err:
@@ -55,21 +55,19 @@ def _import_hq() -> Any:
     return segment_anything_hq
 
 
-def build_tiny_sam_hq() -> nn.Module:
-    """A small randomly initialised HQ-SAM with the official structure.
+def _official(model_type: str) -> Callable[[], nn.Module]:
+    """Constructor of an official HQ-SAM architecture (random weights)."""
 
-    :func:`~.sam_builder.build_tiny_sam`'s sizes (256 px input, patch 16,
-    2 ViT blocks of width 32, the last one global so it provides HQ-SAM's
-    early feature) with HQ-SAM's ``MaskDecoderHQ`` (``vit_dim`` 32) and the
-    same smoothing of the transposed convolutions (also of the HQ feature
-    branch) so random masks are blobs, not pixel noise.
+    def construct() -> nn.Module:
+        return import_sam_hq().sam_model_registry[model_type](checkpoint=None)
 
-    Returns:
-        nn.Module: ``segment_anything_hq.modeling.Sam`` in eval mode, CPU.
-    """
-    _import_hq()
-    from segment_anything_hq import modeling
-    return build_tiny_sam_like(modeling, modeling.MaskDecoderHQ, vit_dim=32)
+    return construct
+
+
+#: model_type -> constructor of the random model (no arguments).
+SAM_HQ_ARCHITECTURES = ArchitectureTable(
+    'SAM-HQ', {t: _official(t)
+               for t in ('vit_h', 'vit_l', 'vit_b')})
 
 
 def build_sam_hq_model(model_type: str = 'vit_h',
@@ -80,7 +78,8 @@ def build_sam_hq_model(model_type: str = 'vit_h',
     """Build an HQ-SAM model.
 
     Args:
-        model_type (str): ``'vit_h'``, ``'vit_l'``, ``'vit_b'`` or ``'tiny'``.
+        model_type (str): A key of :data:`SAM_HQ_ARCHITECTURES` (``'vit_h'``,
+            ``'vit_l'``, ``'vit_b'``; ``'tiny'`` from :mod:`mmwsss.testing`).
         checkpoint (str, optional): Local path of the weights (HQ-SAM's key
             layout: the full ``Sam`` state dict incl. ``mask_decoder.hf_*``).
         random_init (bool): Allow an official architecture without a
@@ -98,16 +97,10 @@ def build_sam_hq_model(model_type: str = 'vit_h',
             ``random_init``.
         RuntimeError: The checkpoint does not fit the architecture.
     """
-    check_model_type('SAM-HQ', model_type, SAM_HQ_MODEL_TYPES)
+    construct = SAM_HQ_ARCHITECTURES.get(model_type)
     url = SAM_HQ_CHECKPOINT_URLS.get(model_type)
     check_checkpoint_args('SAM-HQ', model_type, checkpoint, random_init, url)
-    hq = _import_hq()
-
-    def construct() -> nn.Module:
-        if model_type == 'tiny':
-            return build_tiny_sam_hq()
-        return hq.sam_model_registry[model_type](checkpoint=None)
-
+    import_sam_hq()
     return build_seeded_model('SAM-HQ', model_type, construct, checkpoint,
                               seed, device)
 

@@ -9,7 +9,8 @@ from torch import nn
 from mmwsss.models.sams.levelled_amg import make_point_grids
 from mmwsss.io.mask_cache import config_fingerprint
 from mmwsss.models.sams.sam_builder import (build_seeded_model,
-                                           build_tiny_sam, check_model_type)
+                                           check_model_type)
+from mmwsss.testing import build_tiny_sam
 
 
 def test_build_seeded_model_seeds_construction_only():

@@ -7,10 +7,17 @@ this repository's tests) :func:`write_tiny_bert` writes a randomly
 initialised BERT (1 layer by default) with a word-level vocabulary of the
 given words into a folder; ``language_model.name`` then points at that
 folder. Real runs use ``bert-base-uncased`` (or a local copy of it).
+
+Importing this module adds the writer as ``'tiny_bert'`` to
+:data:`~mmwsss.models.baselines.grounding_dino.LANGUAGE_MODEL_WRITERS`
+(``GroundingDINOBoxes(tiny_bert_words=...)``, the ``detector_tiny_bert``
+option of the SAM-text configs).
 """
 import os
 import os.path as osp
 from typing import Iterable
+
+from mmwsss.models.baselines.grounding_dino import LANGUAGE_MODEL_WRITERS
 
 __all__ = ['TINY_BERT_SPECIAL_TOKENS', 'write_tiny_bert']
 
@@ -64,3 +71,6 @@ def write_tiny_bert(folder: str,
         torch.manual_seed(seed)
         BertModel(config).save_pretrained(folder)
     return folder
+
+
+LANGUAGE_MODEL_WRITERS.register('tiny_bert', write_tiny_bert, force=True)
