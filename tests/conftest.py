@@ -62,6 +62,19 @@ def gt_mask_cache(tmp_path_factory) -> str:
     return out
 
 
+def _reword_metric_log_lines(monkeypatch) -> None:
+    """Every log record reads ``mean-IoU`` for ``mIoU`` (and ``cal-loss``
+    for ``loss_cal``): a reworded log line may not lose a number."""
+    import logging
+    plain = logging.LogRecord.getMessage
+
+    def reworded(record):
+        return plain(record).replace('mIoU', 'mean-IoU').replace(
+            'loss_cal', 'cal-loss')
+
+    monkeypatch.setattr(logging.LogRecord, 'getMessage', reworded)
+
+
 @pytest.fixture(scope='session')
 def tiny_pipeline(voc_mini_root, tmp_path_factory) -> dict:
     """tools/run_pipeline.py once per session, in process: every stage on a
@@ -70,7 +83,10 @@ def tiny_pipeline(voc_mini_root, tmp_path_factory) -> dict:
     iterations, 1 stage-2 iteration), a 4x4-point tiny SAM.
 
     The run carries a stage metric plugged in without touching the stages
-    (``seeds.seed_files``: tests/apis/test_run_pipeline.py checks it).
+    (``seeds.seed_files``: tests/apis/test_run_pipeline.py checks it), and
+    its log lines read ``mean-IoU`` for ``mIoU`` and ``cal-loss`` for
+    ``loss_cal`` (:func:`_reword_metric_log_lines`): the pipeline reports
+    the same numbers, which travel as data.
     Tests read the work dir; they must not change what is in it.
 
     Returns:
@@ -105,7 +121,9 @@ def tiny_pipeline(voc_mini_root, tmp_path_factory) -> dict:
     STAGE_METRICS['seeds'].append(count_seeds)
     out = io.StringIO()
     try:
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), \
+                pytest.MonkeyPatch.context() as patch:
+            _reword_metric_log_lines(patch)
             runner = run_pipeline.build_runner(
                 run_pipeline.parse_args(argv), in_process=True)
             results = runner.run()

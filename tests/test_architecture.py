@@ -30,7 +30,9 @@ FLOORS = {
     'evaluation': 3,
     'engine': 4,
     'registration': 5,
+    'registry': 5,
     'apis': 6,
+    'cli': 7,
 }
 
 #: Pairs on one floor that must not know each other.
@@ -42,7 +44,9 @@ FUNCTIONAL_THIRD_PARTY = {'torch', 'numpy', 'cv2', 'PIL', 'pydensecrf'}
 
 
 def _modules():
-    for folder, _, files in os.walk(PKG):
+    for folder, dirs, files in os.walk(PKG):
+        # mmwsss/.mim: the configs and tools setup.py copies in, no modules
+        dirs[:] = [d for d in dirs if not d.startswith(('.', '__'))]
         for name in files:
             if name.endswith('.py'):
                 path = osp.join(folder, name)

@@ -1,6 +1,6 @@
 """End-to-end FMA-WSSS on the bundled VOC images (``make demo``).
 
-The one-command pipeline (tools/run_pipeline.py, :mod:`mmwsss.apis`) on
+The one-command pipeline (``mmwsss-pipeline``, :mod:`mmwsss.apis`) on
 ``data/voc_mini`` (10 train + 5 val real VOC 2012 images): SAM masks ->
 two-phase prompts -> seeds + seed mIoU -> stage-2 DeepLabV3+ (shrunk) ->
 val mIoU, plain and with SAMS TTA. Outputs go to ``--work-dir``
@@ -23,18 +23,21 @@ code 1, naming the figure) when one of the figures that show this is 0
 coarse seeds), ``phase2_cal_loss_last`` (last logged CAL loss) or
 ``tta_changed_fraction`` (share of val pixels SAMS TTA relabels).
 
-At the end the HTML report (tools/report.py) is written to
+At the end the HTML report (``mmwsss-report``) is written to
 ``<work-dir>/report/report.html`` and its path printed.
 
 Every option of tools/run_pipeline.py is accepted, and ``--allow-zero``.
 """
+import os
 import os.path as osp
 import sys
 from typing import Dict, List, Optional
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+_REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if osp.isdir(osp.join(_REPO, 'mmwsss')):  # a clone: its own code
+    sys.path.insert(0, _REPO)
 
-import run_pipeline  # noqa: E402
+from mmwsss.cli import pipeline as run_pipeline  # noqa: E402
 
 #: (stage, result key) of the figures that must not be 0 (see above).
 NONZERO = (('prompts', 'coarse_seed_fg_fraction'),
@@ -77,7 +80,16 @@ def main(argv: Optional[List[str]] = None) -> None:
     argv = [a for a in argv if a != '--allow-zero']
     if '--work-dir' not in argv:
         argv += ['--work-dir', 'work_dirs/demo']
-    args = run_pipeline.parse_args(['data/voc_mini'] + argv)
+    # the bundled images: data/voc_mini of a clone, or of an installed
+    # mmwsss (mmwsss/.mim/data/voc_mini)
+    data = osp.join(_REPO, 'data', 'voc_mini')
+    if not osp.isdir(data):
+        from mmwsss.utils.package_files import package_root
+        data = osp.join(package_root(), 'data', 'voc_mini')
+    if osp.abspath(data) == osp.abspath(osp.join(os.getcwd(), 'data',
+                                                 'voc_mini')):
+        data = 'data/voc_mini'  # as the demo has always shown it
+    args = run_pipeline.parse_args([data] + argv)
     runner = run_pipeline.build_runner(
         args,
         results_name='demo_results.json',

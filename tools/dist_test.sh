@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
+# Installed mmwsss, no clone: python -m torch.distributed.run --nproc_per_node=GPUS \
+#     -m mmwsss.cli.test ARGS --launcher pytorch   (what this script runs)
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
@@ -9,6 +11,8 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 PYTHON=${PYTHON:-python}
 
+# the clone's mmwsss when run from a clone; an installed mmwsss carries this
+# script in mmwsss/.mim/tools, where the path below adds nothing mmwsss-like
 PYTHONPATH="$(dirname $0)/..":$PYTHONPATH \
 $PYTHON -m torch.distributed.run \
     --nnodes=$NNODES \
@@ -16,7 +20,7 @@ $PYTHON -m torch.distributed.run \
     --master_addr=$MASTER_ADDR \
     --nproc_per_node=$GPUS \
     --master_port=$PORT \
-    $(dirname "$0")/test.py \
+    -m mmwsss.cli.test \
     $CONFIG \
     $CHECKPOINT \
     --launcher pytorch ${@:4}

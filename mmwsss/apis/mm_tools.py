@@ -20,7 +20,8 @@ import sys
 from typing import Any, List, Optional
 
 __all__ = [
-    'amp_arguments', 'finish_distributed', 'mmseg_tool_path', 'run_mmseg_tool'
+    'amp_arguments', 'config_argument', 'finish_distributed',
+    'mmseg_tool_path', 'run_mmseg_tool'
 ]
 
 AMP_WRAPPER = 'DeviceAmpOptimWrapper'
@@ -106,6 +107,27 @@ def amp_arguments(args: List[str]) -> List[str]:
     return out
 
 
+def config_argument(args: List[str]) -> List[str]:
+    """The arguments with a ``scope::`` config name (the first positional
+    argument, e.g. ``mmwsss::fma/voc_prompts.py``) turned into its file,
+    which mmseg's tools load with ``Config.fromfile``.
+
+    Args:
+        args (list[str]): A tool's arguments.
+
+    Returns:
+        list[str]: The arguments, the config resolved.
+    """
+    from mmwsss.utils.package_files import resolve_config
+    out = list(args)
+    for i, arg in enumerate(out):
+        if not arg.startswith('-'):
+            if '::' in arg:
+                out[i] = resolve_config(arg)
+            break
+    return out
+
+
 def _tool_config(args: List[str]) -> Any:
     """The config a tool runs (file + ``--cfg-options``), for messages;
     None when it cannot be read here (the tool will say why)."""
@@ -142,7 +164,7 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     from mmwsss.compat import CheckpointFileError, checked_checkpoint_loading
     from .config_errors import DEBUG_ENV, explain_build_error
     path = mmseg_tool_path(name)
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = config_argument(sys.argv[1:] if argv is None else list(argv))
     debug = '--debug' in args or os.environ.get(DEBUG_ENV, '') not in ('',
                                                                       '0')
     args = [a for a in args if a != '--debug']

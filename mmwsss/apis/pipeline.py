@@ -1,17 +1,30 @@
 """The whole FMA-WSSS pipeline on a data folder, resumable, stage by stage.
 
-Stages (:data:`STAGES`), each a subprocess of the repository's own tools on
-a config written into ``<work_dir>/configs/<stage>.py`` first:
+Stages (:data:`STAGES`), each a library function of :mod:`.stages` run on
+a config written into ``<work_dir>/configs/<stage>.py`` first, in a child
+process (``python -m mmwsss.apis.child``: isolation, memory given back) or,
+with ``in_process``, in this one:
 
-1. ``sam_masks``  quasi-superpixels of every image (tools/gen_sam_masks.py)
+1. ``sam_masks``  quasi-superpixels of every image (:func:`.stages.sam_masks`)
 2. ``prompts``    prompt learning, phase 1 -> coarse seeds -> phase 2
-3. ``seeds``      fine seeds of the training images (+ seed mIoU, overlays)
+   (:func:`.stages.prompt_learning`)
+3. ``seeds``      fine seeds of the training images (+ seed mIoU, overlays;
+   :func:`.stages.seeds`)
 4. ``stage2``     a segmentor (DeepLabV3+, shrunk) trained on the seeds
-5. ``test``       its mIoU on the test images (or predictions without GT)
+   (:func:`.stages.train`)
+5. ``test``       its mIoU on the test images (or predictions without GT;
+   :func:`.stages.test`)
 6. ``test_sams``  the same with multi-scale + flip + SAMS refinement
+   (:func:`.stages.test` with ``tta=True``)
+
+Every number comes back as data: the stage function's result dict (a child
+process writes it as JSON, the parent reads that file); nothing is parsed
+out of log text, which only goes to ``<work_dir>/logs/<stage>.log`` and, for
+the progress lines, to the screen. Base configs are files or
+``mmwsss::`` names (the configs an installed mmwsss carries).
 
 ``<work_dir>/<results_name>`` records finished stages (a rerun resumes;
-``force`` redoes a stage and every later one); the tools themselves skip
+``force`` redoes a stage and every later one); the stages themselves skip
 finished images and resume training from ``last_checkpoint``. Results are a
 dict per stage (:attr:`PipelineRunner.results`); :data:`STAGE_METRICS`
 adds computed entries to a stage's dict and :data:`TABLE_ROWS` says how
@@ -25,27 +38,28 @@ import io
 import json
 import os
 import os.path as osp
-import re
-import runpy
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
 from typing import Callable, Dict, List, Optional, Tuple
 
 from mmwsss.evaluation.pipeline_stats import (changed_fraction,
                                               last_logged_loss,
                                               seed_fg_fraction)
+from mmwsss.utils.package_files import resolve_config
 from .data_spec import DataSpec
 from .stage_configs import (BaseConfigs, Weights, default_mask_generator,
                             dump_config, prompt_config,
                             sam_config, seed_config, set_prompt_iters,
                             set_stage2_iters, stage2_config)
+from .stages import call_stage, write_results
 
-__all__ = ['STAGES', 'TABLE_ROWS', 'PipelineRunner', 'weights_banner', 'REPO']
+__all__ = ['STAGES', 'TABLE_ROWS', 'STAGE_METRICS', 'PipelineRunner',
+           'weights_banner']
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 STAGES = ('sam_masks', 'prompts', 'seeds', 'stage2', 'test', 'test_sams')
-MIOU = re.compile(r'mIoU: ([0-9.]+|nan)')
 SHOWN = ('Iter(', 'Phase', 'seeds in', 'Seed scores over', 'SAM masks in',
          'RANDOM', 'PseudoLabelDataset:', 'SeedMetric:')
 
@@ -102,68 +116,68 @@ class _LogSink(io.TextIOBase):
         return len(text)
 
 
-def _run_subprocess(cmd: List[str], sink: _LogSink) -> int:
-    """Run a tool as a subprocess (the default: isolated, like a user)."""
+def _child_env() -> dict:
+    """The environment of a stage's child process: this mmwsss first on
+    the path (a clone's or an installed one, whichever runs here)."""
+    import mmwsss
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     env.setdefault('OMP_NUM_THREADS', '1')
+    root = osp.dirname(osp.dirname(osp.abspath(mmwsss.__file__)))
+    env['PYTHONPATH'] = os.pathsep.join(
+        [root] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
+    return env
+
+
+def _run_subprocess(python: str, stage: str, kwargs: dict, sink: '_LogSink',
+                    tmp_dir: str) -> dict:
+    """Run a stage function in a child process; its results come back as
+    a JSON file (:mod:`.child`)."""
+    args_file = osp.join(tmp_dir, f'{stage}_kwargs.json')
+    out_file = osp.join(tmp_dir, f'{stage}_results.json')
+    with open(args_file, 'w') as f:
+        json.dump(kwargs, f)
+    cmd = [python, '-m', 'mmwsss.apis.child', stage, args_file, out_file]
     with subprocess.Popen(
             cmd,
-            cwd=REPO,
-            env=env,
+            env=_child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True) as proc:
         for line in proc.stdout:
             sink.write(line)
         proc.wait()
-    return proc.returncode
+    if proc.returncode != 0 or not osp.isfile(out_file):
+        raise RuntimeError(f'exit code {proc.returncode}')
+    with open(out_file) as f:
+        return json.load(f)
 
 
-def _run_in_process(cmd: List[str], sink: _LogSink) -> int:
-    """Run a tool in this process (tests: no interpreter start per stage).
-    """
-    old_argv, old_cwd = sys.argv, os.getcwd()
-    sys.argv = cmd[1:]
-    os.chdir(REPO)
-    try:
-        with contextlib.redirect_stdout(sink), \
-                contextlib.redirect_stderr(sink):
-            runpy.run_path(cmd[1], run_name='__main__')
-        return 0
-    except SystemExit as e:
-        return 0 if e.code in (None, 0) else (
-            e.code if isinstance(e.code, int) else 1)
-    finally:
-        sys.argv = old_argv
-        os.chdir(old_cwd)
-
-
-CAL_LOG = re.compile(r'Iter\(train\).*loss_cal_fg: ([0-9.e+-]+)\s+'
-                     r'loss_cal_bg: ([0-9.e+-]+)')
-
-
-def _last_cal_loss(work_dir: str, log_file: str) -> Optional[float]:
-    """Last logged CAL loss (fg + bg) of a prompt run: from mmengine's
-    ``scalars.json`` (full precision), else from the log lines (4 decimals;
-    a tool run in-process may keep an earlier run's visualizer)."""
-    try:
-        return last_logged_loss(work_dir)
-    except FileNotFoundError:
-        pass
-    with open(log_file) as f:
-        found = CAL_LOG.findall(f.read())
-    return sum(map(float, found[-1])) if found else None
+def _run_in_process(stage: str, kwargs: dict, sink: '_LogSink') -> dict:
+    """Run a stage function in this process (tests: no interpreter start
+    per stage), its output into the log."""
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        try:
+            return call_stage(stage, kwargs)
+        except Exception:
+            sink.write(traceback.format_exc())
+            raise
 
 
 def _prompt_stats(runner: 'PipelineRunner', res: dict) -> dict:
     """Foreground share of the coarse seeds D_C and the last logged CAL
-    loss of phase 2 (0 for either means phase 2 learned nothing)."""
+    loss of phase 2 (0 for either means phase 2 learned nothing): the
+    stage's own figure, else mmengine's ``scalars.json``."""
     wd = osp.join(runner.work, 'prompts')
+    cal = res.get('phase2_cal_loss_last')
+    if cal is None:
+        try:
+            cal = last_logged_loss(wd)
+        except FileNotFoundError:
+            cal = None
     return dict(
         coarse_seed_fg_fraction=seed_fg_fraction(
             osp.join(wd, 'coarse_seeds')),
-        phase2_cal_loss_last=_last_cal_loss(
-            wd, osp.join(runner.work, 'logs', 'prompts.log')))
+        phase2_cal_loss_last=cal)
 
 
 def _seed_stats(runner: 'PipelineRunner', res: dict) -> dict:
@@ -226,14 +240,6 @@ def weights_banner(weights: Weights,
     return '\n'.join(lines)
 
 
-def last_miou(text: str) -> Optional[float]:
-    """The last ``mIoU: x`` a tool printed; None if none (no GT) or nan."""
-    found = MIOU.findall(text)
-    if not found or found[-1] == 'nan':
-        return None
-    return float(found[-1])
-
-
 class PipelineRunner:
     """Runs the stages on one data folder and records what they produced.
 
@@ -248,9 +254,10 @@ class PipelineRunner:
         stage2_iters (int, optional): Default the stage-2 config's.
         results_name (str): File of finished stages in ``work_dir``.
         title (str, optional): Heading of the final table.
-        python (str): Interpreter of the tool subprocesses.
-        in_process (bool): Run the tools in this process instead of
-            subprocesses (tests; saves an interpreter start per stage).
+        python (str): Interpreter of the stages' child processes.
+        in_process (bool): Run the stage functions in this process instead
+            of child processes (tests; saves an interpreter start per
+            stage).
     """
 
     def __init__(self,
@@ -294,50 +301,78 @@ class PipelineRunner:
         return osp.join(self.work, 'configs', f'{stage}.py')
 
     def base(self, name: str) -> str:
-        """A base config: absolute, else relative to the current folder
-        when it exists there, else to the repository."""
+        """A base config as a file: ``mmwsss::`` names from the installed
+        package, paths as they are, relative ones from the current folder
+        when they exist there, else from the package's configs' root
+        (``configs/...``: the names of a clone)."""
         path = getattr(self.configs, name)
         if path is None and name == 'mask_generator':
             path = default_mask_generator(self.weights)
-        if osp.isabs(path) or not osp.isfile(path):
-            return osp.join(REPO, path)
-        return osp.abspath(path)
+        return resolve_config(path)
 
-    def tool(self, name: str, log: str, *argv: str) -> str:
-        """Run tools/<name> with progress lines shown and the full output
-        in ``logs/<log>``; return the output."""
-        cmd = [self.python, osp.join(REPO, 'tools', name), *argv]
+    def call(self, stage: str, log: str, **kwargs) -> dict:
+        """Run the stage function ``stage`` (:data:`.stages.STAGE_FUNCTIONS`)
+        with progress lines shown and the full output in ``logs/<log>``.
+
+        Returns:
+            dict: The stage's results (data, never read from the log).
+
+        Raises:
+            SystemExit: The stage failed (naming it and its log).
+        """
         log_path = osp.join(self.work, 'logs', log)
         os.makedirs(osp.dirname(log_path), exist_ok=True)
-        print(
-            '  $ ' + ' '.join(
-                osp.relpath(c, REPO) if c.startswith(REPO) else c
-                for c in cmd[1:]),
-            flush=True)
+        def short(value):  # paths in the work dir relative to it
+            inside = isinstance(value, str) and value.startswith(self.work)
+            return osp.relpath(value, self.work) if inside else value
+
+        shown = ', '.join(f'{k}={short(v)}' for k, v in kwargs.items())
+        print(f'  $ mmwsss.apis.{stage}({shown})', flush=True)
         with open(log_path, 'w') as f:
             sink = _LogSink(f)
-            run = _run_in_process if self.in_process else _run_subprocess
-            code = run(cmd, sink)
-            sink.file = None
-        if code != 0:
+            try:
+                if self.in_process:
+                    res = _run_in_process(stage, kwargs, sink)
+                else:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        res = _run_subprocess(self.python, stage, kwargs,
+                                              sink, tmp)
+                error = None
+            except Exception as err:  # reported below, naming the log
+                res, error = None, err
+            finally:
+                sink.file = None
+        if error is not None:
             sys.stdout.write(''.join(sink.lines[-40:]))
-            raise SystemExit(f'stage failed ({name}, exit code {code}); '
-                             f'full log: {log_path}')
-        return ''.join(sink.lines)
+            raise SystemExit(f'stage failed ({stage}: '
+                             f'{type(error).__name__}: {error}); '
+                             f'full log: {log_path}') from error
+        return res
 
-    def _resume(self, work_dir: str) -> List[str]:
-        return ['--resume'] if osp.isfile(
-            osp.join(work_dir, 'last_checkpoint')) else []
+    def _resume(self, work_dir: str) -> bool:
+        return osp.isfile(osp.join(work_dir, 'last_checkpoint'))
 
     # ------------------------------------------------------------ stages
     def sam_masks(self) -> dict:
         cfg = sam_config(
             self.base('mask_generator'), self.spec, self.masks, self.weights)
         path = dump_config(cfg, self.config_path('sam_masks'))
-        self.tool('gen_sam_masks.py', 'sam_masks.log', path, '--work-dir',
-                  osp.join(self.work, 'sam_masks_log'))
+        res = self.call(
+            'sam_masks',
+            'sam_masks.log',
+            config=path,
+            work_dir=osp.join(self.work, 'sam_masks_log'))
+        if res.get('exit_code'):
+            raise SystemExit(
+                'stage failed (sam_masks: ' +
+                (res.get('refused') or f'{res.get("failed")} images failed: '
+                 f'{res.get("failed_images")}') + '); full log: ' +
+                osp.join(self.work, 'logs', 'sam_masks.log'))
         n = len([f for f in os.listdir(self.masks) if f.endswith('.npz')])
-        return dict(images=n, config=path)
+        return dict(
+            images=n,
+            config=path,
+            results_file=osp.join(res['work_dir'], 'sam_masks_results.json'))
 
     def prompts(self) -> dict:
         cfg = prompt_config(
@@ -346,27 +381,36 @@ class PipelineRunner:
             set_prompt_iters(cfg, *self.prompt_iters)
         path = dump_config(cfg, self.config_path('prompts'))
         wd = osp.join(self.work, 'prompts')
-        text = self.tool('train.py', 'prompts.log', path, '--work-dir', wd,
-                         *self._resume(wd))
-        coarse = re.findall(r'cls seeds in .*: mIoU ([0-9.]+)', text)
-        iters = cfg.train_cfg.cls_iters + cfg.train_cfg.seg_iters
+        res = self.call(
+            'prompt_learning',
+            'prompts.log',
+            config=path,
+            work_dir=wd,
+            resume=self._resume(wd))
         return dict(
-            checkpoint=osp.join(wd, f'iter_{iters}.pth'),
-            coarse_seed_mIoU=float(coarse[-1]) if coarse else None,
-            config=path)
+            checkpoint=res['checkpoint'],
+            coarse_seed_mIoU=res['coarse_seed_mIoU'],
+            phase2_cal_loss_last=res['phase2_cal_loss_last'],
+            config=path,
+            results_file=osp.join(wd, 'prompts_results.json'))
 
     def seeds_stage(self) -> dict:
         cfg = seed_config(
             self.base('seeds'), self.spec, self.masks, self.weights, self.work)
         path = dump_config(cfg, self.config_path('seeds'))
-        text = self.tool('test.py', 'seeds.log', path,
-                         self.results['prompts']['checkpoint'], '--work-dir',
-                         osp.join(self.work, 'seeds_log'))
+        wd = osp.join(self.work, 'seeds_log')
+        res = self.call(
+            'seeds',
+            'seeds.log',
+            config=path,
+            checkpoint=self.results['prompts']['checkpoint'],
+            work_dir=wd)
         return dict(
-            seed_mIoU=last_miou(text),
+            seed_mIoU=res['seed_mIoU'],
             seed_dir=self.seeds,
             overlay_dir=osp.join(self.work, 'overlays'),
-            config=path)
+            config=path,
+            results_file=osp.join(wd, 'seeds_results.json'))
 
     def stage2(self) -> dict:
         classes = getattr(self.spec, 'classes', None)
@@ -378,32 +422,46 @@ class PipelineRunner:
             set_stage2_iters(cfg, self.stage2_iters)
         path = dump_config(cfg, self.config_path('stage2'))
         wd = osp.join(self.work, 'stage2')
-        self.tool('train.py', 'stage2.log', path, '--work-dir', wd,
-                  *self._resume(wd))
-        iters = cfg.train_cfg.max_iters
+        res = self.call(
+            'train',
+            'stage2.log',
+            config=path,
+            work_dir=wd,
+            resume=self._resume(wd))
         out = dict(
-            checkpoint=osp.join(wd, f'iter_{iters}.pth'),
-            iterations=iters,
-            config=path)
+            checkpoint=res['checkpoint'],
+            iterations=res['iterations'],
+            config=path,
+            results_file=osp.join(wd, 'train_results.json'))
         if cfg.test_evaluator.get('format_only'):  # no GT: predictions
             out['prediction_dir'] = cfg.test_evaluator.output_dir
         return out
 
-    def _test(self, log: str, pred_dir: str, *extra: str) -> dict:
+    def _test(self, log: str, pred_dir: str, tta: bool) -> dict:
         """Test the stage-2 model; label PNGs of its predictions go to
         ``pred_dir`` (mmseg's ``--out``)."""
-        text = self.tool('test.py', log, self.results['stage2']['config'],
-                         self.results['stage2']['checkpoint'], '--work-dir',
-                         osp.join(self.work, 'stage2'), '--out', pred_dir,
-                         *extra)
-        return dict(val_mIoU=last_miou(text), prediction_dir=pred_dir)
+        wd = osp.join(self.work, 'stage2')
+        res = self.call(
+            'test',
+            log,
+            config=self.results['stage2']['config'],
+            checkpoint=self.results['stage2']['checkpoint'],
+            work_dir=wd,
+            out=pred_dir,
+            tta=tta)
+        return dict(
+            val_mIoU=res['metrics'].get('mIoU'),
+            prediction_dir=pred_dir,
+            results_file=osp.join(
+                wd, 'test_tta_results.json' if tta else 'test_results.json'))
 
     def test(self) -> dict:
-        return self._test('test.log', osp.join(self.work, 'predictions'))
+        return self._test('test.log', osp.join(self.work, 'predictions'),
+                          False)
 
     def test_sams(self) -> dict:
         return self._test('test_sams.log',
-                          osp.join(self.work, 'predictions_sams'), '--tta')
+                          osp.join(self.work, 'predictions_sams'), True)
 
     # --------------------------------------------------------------- run
     def run(self) -> Dict[str, dict]:
@@ -434,7 +492,7 @@ class PipelineRunner:
             for metric in STAGE_METRICS[stage]:
                 res.update(metric(self, res))
             res['seconds'] = round(time.time() - t0, 1)
-            self.results[stage] = res
+            self.results[stage] = write_results(res, None)
             self.save()
         print('\n' + self.table(), flush=True)
         print('\n' + weights_banner(self.weights, self.configs.mask_generator).split('\n\n')[0])

@@ -43,25 +43,27 @@ class Weights:
 
 @dataclass
 class BaseConfigs:
-    """The configs the stages start from (paths relative to the repo).
+    """The configs the stages start from: ``mmwsss::`` names (the configs
+    an installed mmwsss carries, from any folder), files, or paths relative
+    to the repository (``configs/...``, the names of a clone).
 
     ``mask_generator`` is THE quasi-superpixel setting: any config with a
-    ``sam_generator`` dict for ``tools/gen_sam_masks.py`` (its dataset and
+    ``sam_generator`` dict for ``mmwsss-gen-masks`` (its dataset and
     ``mask_dir`` are replaced). None: :func:`default_mask_generator`.
     """
     mask_generator: Optional[str] = None
-    prompts: str = 'configs/fma/voc_mini_prompts_demo.py'
-    seeds: str = 'configs/fma/voc_mini_seeds_demo.py'
-    stage2: str = ('configs/deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-800iter_'
+    prompts: str = 'mmwsss::fma/voc_mini_prompts_demo.py'
+    seeds: str = 'mmwsss::fma/voc_mini_seeds_demo.py'
+    stage2: str = ('mmwsss::deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-800iter_'
                    'voc-mini-pseudo-64x64.py')
 
 
 #: Quasi-superpixels with a SAM checkpoint (the paper's generator) ...
-SAM_GENERATOR = 'configs/sams/sam_vit_h.py'
+SAM_GENERATOR = 'mmwsss::sams/sam_vit_h.py'
 #: ... and without one: the weight-free Felzenszwalb generator. The tiny
 #: random SAM (configs/sams/sam_tiny.py) yields one sub-part mask per image,
 #: so every seed would be background; it stays for tests of the SAM path.
-WEIGHT_FREE_GENERATOR = 'configs/sams/felzenszwalb.py'
+WEIGHT_FREE_GENERATOR = 'mmwsss::sams/felzenszwalb.py'
 
 
 def default_mask_generator(weights: 'Weights') -> str:

@@ -33,13 +33,19 @@ Added on import (:func:`apply_all`)
    when the compiled op is missing (:mod:`.mmcv_ops`, which lists every mmcv
    op mmwsss's configs reach).
 
+5. **The config scope ``mmwsss::``**: the entry ``'mmwsss': 'mmwsss'`` in
+   mmengine's package table (``MODULE2PACKAGE``), so ``Config.fromfile``
+   and ``_base_`` resolve ``mmwsss::folder/file.py`` to the configs an
+   installed mmwsss carries in ``mmwsss/.mim/configs``, as ``mmseg::``
+   (:mod:`.config_scope`). No other entry is touched.
+
 Scoped to mmwsss
 
-5. **Portable ops in mmwsss's models only**: the Mask2Former configs ask for
+6. **Portable ops in mmwsss's models only**: the Mask2Former configs ask for
    ``PortableMSDeformAttnPixelDecoder``; ``GroundingDINOBoxes`` converts its
    detector with :func:`~.mmcv_ops.use_portable_msda`. mmcv's own
    ``MultiScaleDeformableAttention`` is left as it is for every other model.
-6. **Checked checkpoint loading**: mmwsss components load files with
+7. **Checked checkpoint loading**: mmwsss components load files with
    :func:`load_checkpoint_file`, and ``tools/train.py`` / ``tools/test.py``
    run mmseg's tool inside :func:`checked_checkpoint_loading`; a file that is
    truncated, empty, text, or holds other types is refused in one line that
@@ -49,6 +55,7 @@ from .checkpoint import (SAFE_GLOBALS, CheckpointFileError,
                          UnsafeCheckpointError, add_safe_globals,
                          check_checkpoint_file, checked_checkpoint_loading,
                          load_checkpoint_file)
+from .config_scope import CONFIG_SCOPE, add_config_scope
 from .mmcv_ext import (MMCVOpUnavailableError, install_mmcv_ext_fallback,
                        mmcv_ext_is_fallback)
 
@@ -58,7 +65,8 @@ __all__ = [
     'SAFE_GLOBALS', 'add_safe_globals', 'check_checkpoint_file',
     'load_checkpoint_file', 'load_local_checkpoint',
     'checked_checkpoint_loading', 'NO_CHECKPOINT',
-    'install_no_checkpoint_scheme', 'apply_all'
+    'install_no_checkpoint_scheme', 'apply_all', 'CONFIG_SCOPE',
+    'add_config_scope'
 ]
 
 #: Former name of :func:`load_checkpoint_file`.
@@ -101,7 +109,7 @@ def install_no_checkpoint_scheme() -> None:
 
 
 def apply_all() -> None:
-    """Make the additions 1-4 above (idempotent).
+    """Make the additions 1-5 above (idempotent).
 
     Called by :mod:`mmwsss.registration` and by the packages of mmwsss that
     import mmseg (``datasets``, ``models``, ``evaluation``, ``engine``,
@@ -109,6 +117,7 @@ def apply_all() -> None:
     lacks. ``import mmwsss`` itself makes none of them.
     """
     install_mmcv_ext_fallback()
+    add_config_scope()
     install_no_checkpoint_scheme()
     add_safe_globals()
     # after the stand-in: mmcv.ops needs an mmcv._ext to import

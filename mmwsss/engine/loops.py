@@ -365,7 +365,10 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
             task='cls',
             alphas=alphas,
             overwrite=self.coarse_cfg.get('overwrite', False))
+        # as data for whoever ran the loop (mmwsss.apis.stages.train)
+        self.coarse_seed_results = dict(folders=results, kept=None)
         if len(results) == 1:
+            self.coarse_seed_results['kept'] = next(iter(results.values()))
             return next(iter(results))
         scored = [r for r in results.values() if r['scores'] is not None]
         if not scored:
@@ -374,6 +377,7 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
                 'mIoU, but the coarse-seed dataloader yields no gt_sem_seg '
                 '(add LoadAnnotations and GT masks, or give one alpha)')
         best = max(scored, key=lambda r: r['scores']['mIoU'])
+        self.coarse_seed_results['kept'] = best
         if is_main_process():
             os.makedirs(out_dir, exist_ok=True)
             tmp = choice_file + '.tmp'

@@ -1,6 +1,8 @@
-"""tools/run_pipeline.py end to end on a 3-class folder made from the
-bundled images (classes renamed and ordered unlike VOC's), tiny random
-models, the shortest schedules; and its one-line errors on bad input."""
+"""tools/run_pipeline.py (mmwsss-pipeline) end to end on a 3-class folder
+made from the bundled images (classes renamed and ordered unlike VOC's),
+tiny random models, the shortest schedules, with every log line that names
+a metric reworded (the numbers travel as data; tests/conftest.py); and its
+one-line errors on bad input."""
 import json
 import os
 import os.path as osp
@@ -44,6 +46,30 @@ def test_one_command_on_a_custom_folder(tiny_pipeline, capsys):
                        ('test_sams', 'tta_changed_fraction')):
         assert 0 <= results[stage][key] <= 1, (stage, key)
     assert results['prompts']['phase2_cal_loss_last'] >= 0
+    # the logs say it otherwise, the numbers are those of the stages' own
+    # JSON reports beside their outputs
+    logs = {
+        name: open(osp.join(work, 'logs', name + '.log')).read()
+        for name in ('prompts', 'seeds', 'test', 'test_sams')
+    }
+    assert 'mean-IoU' in logs['test'] and 'mIoU' not in logs['test']
+    assert 'mean-IoU' in logs['seeds'] and 'mIoU' not in logs['seeds']
+    assert 'cal-loss' in logs['prompts'] and 'loss_cal' not in logs['prompts']
+    for stage in ('sam_masks', 'prompts', 'seeds', 'stage2', 'test',
+                  'test_sams'):
+        assert osp.isfile(results[stage]['results_file']), stage
+    with open(osp.join(work, 'seed_scores.json')) as f:
+        scores = json.load(f)  # SeedMetric's report
+    assert results['seeds']['seed_mIoU'] == round(scores['mIoU'], 2)
+    for stage in ('test', 'test_sams'):
+        with open(results[stage]['results_file']) as f:
+            assert results[stage]['val_mIoU'] == json.load(
+                f)['metrics']['mIoU']
+    with open(results['prompts']['results_file']) as f:
+        prompts = json.load(f)
+    assert results['prompts']['coarse_seed_mIoU'] == pytest.approx(
+        100 * prompts['coarse_seeds']['kept']['scores']['mIoU'])
+    assert prompts['iterations'] == 2
     for name in ('predictions', 'predictions_sams'):
         assert sorted(os.listdir(osp.join(work, name))) == sorted(
             i + '.png' for i in VAL)
@@ -165,19 +191,26 @@ def test_default_mask_generator_and_demo_check(capsys):
         demo.check_nonzero(dict(bad, seeds={}))
 
 
-def test_last_cal_loss_from_scalars_else_log_lines(tmp_path):
-    from mmwsss.apis.pipeline import _last_cal_loss
-    log = tmp_path / 'prompts.log'
-    log.write_text(
-        'x - mmengine - INFO - Iter(train) [5/10]  lr: 1e-05  loss: 0.5000  '
-        'loss_mcl: 0.5000\n'
-        'x - mmengine - INFO - Iter(train) [10/10]  lr: 1e-05  loss: 0.0300'
-        '  loss_cal_fg: 0.0100  loss_cal_bg: 0.0200\n')
+def test_phase2_cal_loss_from_the_stage_else_scalars(tmp_path):
+    """The last CAL loss is the prompt stage's own figure; a result
+    without it (an older run) falls back to mmengine's scalars.json."""
+    from types import SimpleNamespace
+
+    from mmwsss.apis.pipeline import _prompt_stats
+    from mmwsss.io import write_seed_png
     work = tmp_path / 'run'
-    work.mkdir()
-    assert _last_cal_loss(str(work), str(log)) == pytest.approx(0.03)
-    vis = work / '20261130_000000' / 'vis_data'
+    coarse = work / 'prompts' / 'coarse_seeds'
+    coarse.mkdir(parents=True)
+    write_seed_png(str(coarse / 'a.png'), np.array([[0, 1], [1, 1]],
+                                                   np.uint8))
+    runner = SimpleNamespace(work=str(work))
+    stats = _prompt_stats(runner, dict(phase2_cal_loss_last=0.03))
+    assert stats == dict(
+        coarse_seed_fg_fraction=0.75, phase2_cal_loss_last=0.03)
+    assert _prompt_stats(runner, {})['phase2_cal_loss_last'] is None
+    vis = work / 'prompts' / '20261130_000000' / 'vis_data'
     vis.mkdir(parents=True)
     (vis / 'scalars.json').write_text(
         '{"loss_cal_fg": 0.00001, "loss_cal_bg": 0.00002, "step": 10}\n')
-    assert _last_cal_loss(str(work), str(log)) == pytest.approx(3e-5)
+    assert _prompt_stats(runner, {})['phase2_cal_loss_last'] == \
+        pytest.approx(3e-5)
