@@ -170,7 +170,7 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     args = [a for a in args if a != '--debug']
     if name == 'train.py':
         args = amp_arguments(args)
-    sys.argv = [path] + args
+    argv_before, sys.argv = sys.argv, [path] + args
     try:
         with checked_checkpoint_loading():
             runpy.run_path(path, run_name='__main__')
@@ -185,4 +185,5 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
               file=sys.stderr)
         raise SystemExit(2) from None
     finally:
+        sys.argv = argv_before
         finish_distributed()

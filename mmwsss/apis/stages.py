@@ -123,6 +123,14 @@ def _prepare(config: ConfigLike, work_dir: Optional[str],
 def _build_runner(cfg):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+
+    # mmseg's runtime names its visualizer 'visualizer'; mmengine keeps one
+    # instance per name for the process, so a second Runner in this process
+    # (the pipeline's --in-process stages, a test) would log its scalars
+    # through the first one's, into the first run's folder. Without the
+    # name, each Runner's visualizer is named after its own experiment.
+    if isinstance(cfg.get('visualizer'), dict):
+        cfg.visualizer.pop('name', None)
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
