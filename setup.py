@@ -104,7 +104,7 @@ setup(
             'mmwsss-gpu-check = mmwsss.cli.gpu_check:main',
             'mmwsss-train = mmwsss.cli.train:main',
             'mmwsss-test = mmwsss.cli.test:main',
-            'mmwsss-report = mmwsss.evaluation.report.cli:run',
+            'mmwsss-report = mmwsss.cli.report:run',
         ],
     },
     python_requires='>=3.8',

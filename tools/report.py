@@ -26,7 +26,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmwsss.evaluation.report.cli import (  # noqa: E402,F401
+from mmwsss.cli.report import (  # noqa: E402,F401
     build_inputs, main, parse_args, run)
 
 if __name__ == '__main__':

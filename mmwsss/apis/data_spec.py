@@ -23,6 +23,7 @@ Bad input fails before any stage with one line naming the item
 (:class:`DataError`).
 """
 import copy
+import os
 import os.path as osp
 from abc import ABC, abstractmethod
 from typing import List, Optional, Sequence, Tuple
@@ -50,6 +51,27 @@ class DataSpec(ABC):
     """
 
     name: str = ''
+
+    def folders(self) -> List[str]:
+        """The data folders the run reads (training, then test)."""
+        dirs = [getattr(self, 'data_dir', None), getattr(self, 'val_dir', None)]
+        return [d for d in dirs if d]
+
+    def files(self) -> List[str]:
+        """Every file of the data folders with its size, ``'<folder
+        index>/<relative path> <bytes>'``, sorted: what a run is made from
+        (a changed, added or removed file changes it)."""
+        out = []
+        for i, folder in enumerate(self.folders()):
+            for root, dirs, names in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+                for name in names:
+                    if name.startswith('.'):
+                        continue
+                    path = osp.join(root, name)
+                    rel = osp.relpath(path, folder)
+                    out.append(f'{i}/{rel} {osp.getsize(path)}')
+        return sorted(out)
 
     @abstractmethod
     def check(self) -> str:

@@ -43,13 +43,15 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mmwsss.evaluation.pipeline_stats import (changed_fraction,
                                               last_logged_loss,
                                               seed_fg_fraction)
 from mmwsss.utils.package_files import resolve_config
 from .data_spec import DataSpec
+from .run_guard import (WorkDirLock, check_inputs, check_writable,
+                        die_with_parent)
 from .stage_configs import (BaseConfigs, Weights, default_mask_generator,
                             dump_config, prompt_config,
                             sam_config, seed_config, set_prompt_iters,
@@ -142,7 +144,9 @@ def _run_subprocess(python: str, stage: str, kwargs: dict, sink: '_LogSink',
             env=_child_env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True) as proc:
+            text=True,
+            preexec_fn=die_with_parent if os.name == 'posix' else None) \
+            as proc:
         for line in proc.stdout:
             sink.write(line)
         proc.wait()
@@ -172,7 +176,7 @@ def _prompt_stats(runner: 'PipelineRunner', res: dict) -> dict:
     if cal is None:
         try:
             cal = last_logged_loss(wd)
-        except FileNotFoundError:
+        except (FileNotFoundError, KeyError):
             cal = None
     return dict(
         coarse_seed_fg_fraction=seed_fg_fraction(
@@ -204,6 +208,18 @@ STAGE_METRICS: Dict[str, List[Callable[['PipelineRunner', dict], dict]]] = {
 STAGE_METRICS['prompts'].append(_prompt_stats)
 STAGE_METRICS['seeds'].append(_seed_stats)
 STAGE_METRICS['test_sams'].append(_tta_stats)
+
+#: The first stage a change of each recorded input invalidates (the later
+#: stages follow): a rerun with other inputs must ``--force`` it.
+INPUT_FIRST_STAGE = dict(
+    data_dirs='sam_masks',
+    files='sam_masks',
+    sam_weights='sam_masks',
+    mask_generator='sam_masks',
+    classes='prompts',
+    clip_weights='prompts',
+    prompt_iters='prompts',
+    stage2_iters='stage2')
 
 
 def weights_banner(weights: Weights,
@@ -281,7 +297,8 @@ class PipelineRunner:
         self.masks = osp.join(self.work, 'sam_masks')
         self.seeds = osp.join(self.work, 'seeds')
         self.results_file = osp.join(self.work, results_name)
-        os.makedirs(self.work, exist_ok=True)
+        self.force = force
+        check_writable(self.work)
         self.results: Dict[str, dict] = {}
         if osp.isfile(self.results_file):
             with open(self.results_file) as f:
@@ -470,8 +487,28 @@ class PipelineRunner:
         Returns:
             dict[str, dict]: The results of every stage.
         """
-        print(weights_banner(self.weights, self.configs.mask_generator), flush=True)
+        with WorkDirLock(self.work):
+            return self._run()
+
+    def inputs(self) -> Dict[str, Any]:
+        """What this run is made from, as recorded in the work dir
+        (:func:`~mmwsss.apis.run_guard.check_inputs`)."""
+        return dict(
+            data_dirs=self.spec.folders(),
+            files=self.spec.files(),
+            classes=list(getattr(self.spec, 'classes', None) or []),
+            clip_weights=[self.weights.clip, self.weights.clip_pretrained],
+            sam_weights=[self.weights.sam_type, self.weights.sam_checkpoint],
+            mask_generator=self.configs.mask_generator,
+            prompt_iters=list(self.prompt_iters or []),
+            stage2_iters=self.stage2_iters)
+
+    def _run(self) -> Dict[str, dict]:
+        print(weights_banner(self.weights, self.configs.mask_generator),
+              flush=True)
         print(self.spec.check(), flush=True)
+        check_inputs(self.work, self.inputs(), INPUT_FIRST_STAGE, self.force,
+                     STAGES)
         funcs = dict(
             sam_masks=self.sam_masks,
             prompts=self.prompts,

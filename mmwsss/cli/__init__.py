@@ -10,7 +10,7 @@
 ``mmwsss-gpu-check``       :mod:`.gpu_check`: stages + benchmarks on a GPU
 ``mmwsss-train``           :mod:`.train`: mmseg's train.py, mmwsss loaded
 ``mmwsss-test``            :mod:`.test`: mmseg's test.py, mmwsss loaded
-``mmwsss-report``          :mod:`mmwsss.evaluation.report.cli`: HTML report
+``mmwsss-report``          :mod:`mmwsss.cli.report`: HTML report
 =========================  ==============================================
 
 Every config argument may be an ``mmwsss::<folder>/<file>.py`` name (the

@@ -113,7 +113,7 @@ def build_runner(args: argparse.Namespace, **kwargs):
         SystemExit: With one line naming the bad input.
     """
     import mmwsss.registration  # noqa: F401  (stack additions + registries)
-    from mmwsss.apis import DataError, PipelineRunner, Weights, data_spec
+    from mmwsss.apis import DataError, PipelineRunner, data_spec
     classes = [c.strip()
                for c in args.classes.split(',')] if args.classes else None
     try:
@@ -123,7 +123,16 @@ def build_runner(args: argparse.Namespace, **kwargs):
         raise SystemExit(f'error: {e}')
     work = args.work_dir or osp.join('work_dirs',
                                      osp.basename(osp.abspath(args.data_dir)))
-    return PipelineRunner(
+    from mmwsss.apis.run_guard import RunGuardError
+    try:
+        return _runner(PipelineRunner, spec, work, args, kwargs)
+    except RunGuardError as e:
+        raise SystemExit(f'error: {e}')
+
+
+def _runner(cls, spec, work: str, args: argparse.Namespace, kwargs: dict):
+    from mmwsss.apis import Weights
+    return cls(
         spec,
         work,
         weights=Weights(args.clip, args.clip_pretrained, args.sam_type,
@@ -159,9 +168,13 @@ def write_run_report(runner) -> str:
 def main(argv: Optional[List[str]] = None) -> dict:
     """Run the pipeline (and write its report); return the results of
     every stage."""
+    from mmwsss.apis.run_guard import RunGuardError
     args = parse_args(argv)
     runner = build_runner(args)
-    results = runner.run()
+    try:
+        results = runner.run()
+    except RunGuardError as e:
+        raise SystemExit(f'error: {e}')
     if not args.no_report:
         write_run_report(runner)
     return results

@@ -476,7 +476,8 @@ class FMATwoPhaseTrainLoop(IterBasedTrainLoop):
                 f'iterations {self._iter}..{self._max_iters}',
                 logger='current')
             model.phase = 'seg'
-            self._forget_losses()
+            if self._iter == self.cls_iters:  # a resumed phase 2 keeps its
+                self._forget_losses()  # restored CAL history
             self._build_seg_iterator(seed_dir)
             self._train_until(self._max_iters)
         return self._finish()

@@ -11,7 +11,7 @@ import os.path as osp
 import sys
 from typing import List, Optional
 
-from ..seed_eval import SeedEvalError, add_dataset_arguments
+from mmwsss.evaluation.seed_eval import SeedEvalError, add_dataset_arguments
 
 __all__ = ['parse_args', 'build_inputs', 'main', 'run']
 
@@ -64,8 +64,8 @@ def build_inputs(args: argparse.Namespace):
         SeedEvalError: Neither a work dir nor ``--seeds`` with
             ``--dataset``.
     """
-    from ..seed_eval import parse_named_dirs
-    from .inputs import ReportInputs, inputs_from_work_dir
+    from mmwsss.evaluation.seed_eval import parse_named_dirs
+    from mmwsss.evaluation.report.inputs import ReportInputs, inputs_from_work_dir
     seeds = parse_named_dirs(args.seeds)
     if args.work_dir:
         inputs = inputs_from_work_dir(
@@ -105,7 +105,7 @@ def main(argv: Optional[List[str]] = None) -> str:
     args = parse_args(argv)
     from mmengine.logging import print_log
 
-    from .writer import write_report
+    from mmwsss.evaluation.report.writer import write_report
     out = args.out or (osp.join(args.work_dir, 'report')
                        if args.work_dir else 'work_dirs/seed_report')
     path = write_report(
