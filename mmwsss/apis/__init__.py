@@ -23,7 +23,6 @@ from .stages import (STAGE_FUNCTIONS, load_config,  # noqa: E402
 
 __all__ = [
     'DataError', 'DataSpec', 'FolderSpec', 'VOCSpec', 'data_spec', 'STAGES',
-    'TABLE_ROWS', 'PipelineRunner', 'weights_banner', 'BaseConfigs',
-    'Weights', 'STAGE_FUNCTIONS', 'load_config', 'prompt_learning',
-    'sam_masks', 'score_seeds', 'seeds', 'test', 'train', 'write_results'
+    'PipelineRunner', 'BaseConfigs', 'Weights', 'load_config',
+    'prompt_learning', 'sam_masks', 'score_seeds', 'seeds', 'test', 'train'
 ]

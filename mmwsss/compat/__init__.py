@@ -60,13 +60,9 @@ from .mmcv_ext import (MMCVOpUnavailableError, install_mmcv_ext_fallback,
                        mmcv_ext_is_fallback)
 
 __all__ = [
-    'MMCVOpUnavailableError', 'install_mmcv_ext_fallback',
-    'mmcv_ext_is_fallback', 'CheckpointFileError', 'UnsafeCheckpointError',
-    'SAFE_GLOBALS', 'add_safe_globals', 'check_checkpoint_file',
-    'load_checkpoint_file', 'load_local_checkpoint',
-    'checked_checkpoint_loading', 'NO_CHECKPOINT',
-    'install_no_checkpoint_scheme', 'apply_all', 'CONFIG_SCOPE',
-    'add_config_scope'
+    'MMCVOpUnavailableError', 'CheckpointFileError', 'UnsafeCheckpointError',
+    'load_checkpoint_file', 'checked_checkpoint_loading', 'NO_CHECKPOINT',
+    'apply_all'
 ]
 
 #: Former name of :func:`load_checkpoint_file`.

@@ -17,8 +17,6 @@ from .seed_scores import (SCORE_KEYS, format_comparison_markdown,  # noqa: E402
 __all__ = [
     'SeedMetric', 'seed_confusion', 'scores_from_confusion', 'seed_report',
     'format_seed_table', 'format_comparison_markdown', 'SCORE_KEYS',
-    'SeedEvalError', 'GTItem',
-    'BUILTIN_DATASETS', 'load_dataset_cfg', 'build_seed_eval_dataset',
-    'collect_gt_items', 'load_gt', 'find_missing_seeds', 'score_seed_dirs',
-    'parse_named_dirs'
+    'SeedEvalError', 'BUILTIN_DATASETS', 'build_seed_eval_dataset',
+    'score_seed_dirs', 'parse_named_dirs'
 ]

@@ -25,11 +25,9 @@ from .seeds import (SEED_SUFFIX, finished_seed, pending_seeds, read_seed_png,
 
 __all__ = [
     'atomic_write_bytes', 'dump_json_atomic', 'is_done', 'read_rgb_image',
-    'displayed_size', 'exif_orientation',
-    'MaskCacheError', 'SAMMaskRecord', 'config_fingerprint', 'load_masks',
-    'mask_cache_path', 'read_fingerprint', 'save_masks', 'SAMMaskSource',
+    'displayed_size', 'exif_orientation', 'MaskCacheError', 'SAMMaskRecord',
+    'load_masks', 'mask_cache_path', 'save_masks', 'SAMMaskSource',
     'SEED_SUFFIX', 'finished_seed', 'pending_seeds', 'read_seed_png',
-    'render_seed_overlay',
-    'seed_palette_colors', 'seed_path',
+    'render_seed_overlay', 'seed_palette_colors', 'seed_path',
     'write_seed_overlay', 'write_seed_png'
 ]

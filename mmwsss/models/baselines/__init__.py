@@ -25,9 +25,5 @@ from .taggers import CLIPZeroShotTagger
 
 __all__ = [
     'CAMClassifier', 'SAMTextSeeder', 'SAM3ConceptSeeder',
-    'CLIPZeroShotTagger',
-    'GroundingDINOBoxes', 'LabelledBoxes', 'assign_box_entities',
-    'paint_masks_by_score', 'tag_class_table', 'tags_to_classes',
-    'class_activation_maps', 'max_normalize', 'multi_hot', 'multilabel_bce',
-    'exclude_from_checkpoint'
+    'CLIPZeroShotTagger', 'GroundingDINOBoxes'
 ]

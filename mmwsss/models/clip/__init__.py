@@ -13,6 +13,5 @@ from .vit_ops import interpolate_pos_embed, pad_to_patch_multiple
 
 __all__ = [
     'FrozenCLIP', 'CLIPImageOutput', 'build_open_clip', 'read_clip_checkpoint',
-    'pad_to_patch_multiple', 'interpolate_pos_embed',
     'register_open_clip_config'
 ]
