@@ -168,9 +168,11 @@ def test_the_one_command_from_the_installed_package(installed, user_dir,
                        ('test_sams', 'val_mIoU')):
         assert 0 <= results[stage][key] <= 100, (stage, key)
         assert osp.isfile(results[stage]['results_file'])
+    # the same inputs (a rerun with others is refused: run_inputs.json)
     _run([
         osp.join(bin_dir, 'mmwsss-pipeline'), 'train', '--val-data', 'val',
-        '--work-dir', 'work', '--force', 'test_sams'
+        '--work-dir', 'work', '--prompt-iters', '1', '1', '--stage2-iters',
+        '1', '--mask-generator', 'masks_fast.py', '--force', 'test_sams'
     ], site, user_dir, timeout=600)
     with open(osp.join(user_dir, 'work', 'pipeline_results.json')) as f:
         again = json.load(f)['test_sams']

@@ -26,7 +26,7 @@ import copy
 import os
 import os.path as osp
 from abc import ABC, abstractmethod
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmwsss.engine.derived_data import image_dataset, seed_dataset
 
@@ -51,6 +51,9 @@ class DataSpec(ABC):
     """
 
     name: str = ''
+    #: Images of the data folders left out, by reason (names), set by
+    #: :meth:`check`.
+    dropped_images: Dict[str, List[str]] = {}
 
     def folders(self) -> List[str]:
         """The data folders the run reads (training, then test)."""
@@ -196,6 +199,17 @@ class FolderSpec(DataSpec):
             line += '; no --val-data: stage 2 is tested on the training images'
         if not self.val_has_gt:
             line += ' (not all have masks: predictions only, no mIoU)'
+        self.dropped_images = {
+            f'{name}: {reason}': names
+            for name, ds in (('train', train), ('val', val))
+            for reason, names in getattr(ds, 'dropped_images', {}).items()
+        } if self.val_dir else {
+            f'train: {reason}': names
+            for reason, names in getattr(train, 'dropped_images', {}).items()
+        }
+        if self.dropped_images:
+            line += '; left out: ' + ', '.join(
+                f'{len(v)} ({k})' for k, v in self.dropped_images.items())
         return line
 
     def model_classes(self, model: dict) -> None:

@@ -48,6 +48,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from mmwsss.evaluation.pipeline_stats import (changed_fraction,
                                               last_logged_loss,
                                               seed_fg_fraction)
+from mmwsss.io import dump_json_atomic
 from mmwsss.utils.package_files import resolve_config
 from .data_spec import DataSpec
 from .run_guard import (WorkDirLock, check_inputs, check_writable,
@@ -507,6 +508,11 @@ class PipelineRunner:
         print(weights_banner(self.weights, self.configs.mask_generator),
               flush=True)
         print(self.spec.check(), flush=True)
+        dump_json_atomic(
+            dict(dropped_images={
+                k: dict(count=len(v), first=v[:20])
+                for k, v in self.spec.dropped_images.items()
+            }), osp.join(self.work, 'data_check.json'))
         check_inputs(self.work, self.inputs(), INPUT_FIRST_STAGE, self.force,
                      STAGES)
         funcs = dict(

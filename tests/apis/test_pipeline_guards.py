@@ -41,6 +41,9 @@ def test_rerun_with_the_same_inputs_reuses_every_stage(
     results = _main(argv)
     out = capsys.readouterr().out
     assert out.count('done before') == 6
+    # the images the folder check left out, by reason (none here)
+    with open(osp.join(work, 'data_check.json')) as f:
+        assert json.load(f) == dict(dropped_images={})
     assert results['seeds']['seed_mIoU'] == tiny_pipeline['results'][
         'seeds']['seed_mIoU']
 
