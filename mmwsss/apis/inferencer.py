@@ -144,6 +144,13 @@ class WSSSInferencer(BaseInferencer):
         cfg.model.output_cams = False
         self.sam_generator = self._generator_cfg(sam_generator)
         self.mask_dir = mask_dir
+        if self.sam_generator is not None or mask_dir is not None:
+            # the configured SAMS seeders take the given mask source
+            for seeder in (cfg.model.get('seeder') or {}).values():
+                if seeder and seeder.get('type') == 'SAMSSeeder':
+                    seeder.update(
+                        mask_dir=mask_dir, sam_generator=self.sam_generator,
+                        fingerprint=None)
         self.checkpoint = checkpoint
         self.device = device
         self._tmp = tempfile.TemporaryDirectory(prefix='mmwsss_infer_')
@@ -350,9 +357,9 @@ class WSSSInferencer(BaseInferencer):
     def _sams_seeder(self):
         task = self.model.test_task
         seeder = self.model.seed_predictor.seeders.get(task)
+        if type(seeder).__name__ == 'SAMSSeeder':
+            return seeder
         if self.sam_generator is None and self.mask_dir is None:
-            if type(seeder).__name__ == 'SAMSSeeder':
-                return seeder
             return None
         from mmseg.registry import MODELS
         alpha = getattr(seeder, 'alpha', 0.7)
@@ -419,12 +426,19 @@ class WSSSInferencer(BaseInferencer):
         def to_out(seed) -> np.ndarray:
             return lut[seed.cpu().numpy().astype(np.int64)]
 
-        seed = to_out(sp.seeder(task)(refined, fg, (h, w), data_sample=ds))
-        sams = self._sams_seeder()
-        sams_seed = None
-        if sams is not None:
-            sams_seed = (seed if sams is sp.seeders.get(task) else to_out(
-                sams(refined, fg, (h, w), data_sample=ds)))
+        from mmwsss.io.mask_cache import MaskCacheError
+        try:
+            seed = to_out(sp.seeder(task)(refined, fg, (h, w),
+                                          data_sample=ds))
+            sams = self._sams_seeder()
+            sams_seed = None
+            if sams is not None:
+                sams_seed = (seed if sams is sp.seeders.get(task) else to_out(
+                    sams(refined, fg, (h, w), data_sample=ds)))
+        except MaskCacheError as err:
+            raise InferenceError(
+                f'{err} (or give a generator: sam_generator= / '
+                '--sam-generator mmwsss::sams/felzenszwalb.py)') from err
         names = ['background'] + list(classes)
         final = seed if sams_seed is None else sams_seed
         res = dict(
@@ -486,22 +500,29 @@ class WSSSInferencer(BaseInferencer):
         bar = (Progress(len(seq))
                if self.show_progress and len(seq) > 1 else None)
         for i, item in seq:
+            results.append(
+                self._one(i, item, classes,
+                          labels[i] if per_image else labels, threshold,
+                          return_vis, out_dir, overwrite))
             if bar is not None:
                 bar.update()
-            if out_dir is not None and not overwrite and isinstance(
-                    item, (str, os.PathLike)):
-                name = osp.splitext(osp.basename(str(item)))[0]
-                if osp.isfile(osp.join(out_dir, name + '.png')):
-                    results.append(dict(name=name, skipped=True))
-                    continue
-            loaded = self._load_input(item, i)
-            res = self.predict_one(loaded, classes,
-                                   labels[i] if per_image else labels,
-                                   threshold, return_vis or bool(out_dir))
-            if out_dir is not None:
-                self._write(res, out_dir)
-            results.append(res)
+        if bar is not None:
+            bar.close()
         return results
+
+    def _one(self, i, item, classes, labels, threshold, return_vis, out_dir,
+             overwrite) -> dict:
+        if out_dir is not None and not overwrite and isinstance(
+                item, (str, os.PathLike)):
+            name = osp.splitext(osp.basename(str(item)))[0]
+            if osp.isfile(osp.join(out_dir, name + '.png')):
+                return dict(name=name, skipped=True)
+        loaded = self._load_input(item, i)
+        res = self.predict_one(loaded, classes, labels, threshold,
+                               return_vis or bool(out_dir))
+        if out_dir is not None:
+            self._write(res, out_dir)
+        return res
 
     @staticmethod
     def _write(res: dict, out_dir: str) -> None:

@@ -167,6 +167,28 @@ def test_fma_checkpoint_matches_seed_stage(repo_root, fma_checkpoint,
         WSSSInferencer(osp.join(repo_root, SEEDS_DEMO))
 
 
+def test_fma_masks_missing_then_generated(repo_root, fma_checkpoint,
+                                          tmp_path):
+    empty = str(tmp_path / 'empty_cache')
+    opts = {'model.seeder.seg.mask_dir': empty}
+    path = osp.join(repo_root, 'data', 'voc_mini', 'JPEGImages', IMG + '.jpg')
+    inf = WSSSInferencer(
+        osp.join(repo_root, SEEDS_DEMO), fma_checkpoint, cfg_options=opts,
+        show_progress=False)
+    with pytest.raises(InferenceError, match='--sam-generator'):
+        inf(path, labels=['aeroplane'])
+    cache = str(tmp_path / 'filled')
+    inf = WSSSInferencer(
+        osp.join(repo_root, SEEDS_DEMO), fma_checkpoint, cfg_options=opts,
+        sam_generator='mmwsss::sams/felzenszwalb.py', mask_dir=cache,
+        show_progress=False)
+    (r, ) = inf(path, classes=['person', 'aeroplane'],
+                labels=['aeroplane', 'person'])
+    assert r['sams_seed'] is r['seed'] and r['seed'].shape == (281, 500)
+    assert set(np.unique(r['seed'])) <= {0, 1, 2}
+    assert os.listdir(cache) == [IMG + '.npz']
+
+
 def test_sams_on_the_fly_fills_the_cache(voc_mini_root, tmp_path):
     cache = str(tmp_path / 'cache')
     inf = WSSSInferencer(
