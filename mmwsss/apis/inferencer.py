@@ -7,7 +7,9 @@ Built on mmengine's ``BaseInferencer`` as ``MMSegInferencer`` is, from
   subset per image; images given no labels get the cls prompts'
   multi-label prediction, ``threshold``);
 * the training-free CLIP-ES route (``config=None``, no checkpoint): any
-  class names, fixed prompts.
+  class names, fixed prompts;
+* the training-free SAM 3 concept route (``route='sam3'`` or a
+  ``SAM3ConceptSeeder`` config): any class names, seeds only (no CAMs).
 
 Per image it returns the CAMs (C x H x W at image size, channel 0 the
 background = zeros), the CAA-refined CAMs, the seed of the config's seeder
@@ -35,6 +37,13 @@ __all__ = ['WSSSInferencer', 'InferenceError', 'CLIP_ES_CONFIG',
            'TINY_CLIP', 'IMAGE_EXTS']
 
 CLIP_ES_CONFIG = 'mmwsss::clip_es/clip-es_vit-b16_voc12aug.py'
+#: Training-free routes and their configs (``FMA-WSSS``: a config and a
+#: checkpoint).
+ROUTE_CONFIGS = {
+    'clip_es': CLIP_ES_CONFIG,
+    'sam3': 'mmwsss::sam3/voc_concept_seeds.py',
+}
+ROUTES = ('clip_es', 'sam3', 'fma')
 #: The tiny random CLIP of the demo (no weights needed).
 TINY_CLIP = dict(
     model_name='mmwsss-tiny-ViT-16', pretrained=None, random_attn_scale=4.0)
@@ -110,13 +119,37 @@ class WSSSInferencer(BaseInferencer):
                  sam_generator=None,
                  mask_dir: Optional[str] = None,
                  tiny_clip: Optional[bool] = None,
+                 route: Optional[str] = None,
                  show_progress: bool = True) -> None:
         from mmwsss.apis.stages import load_config
-        self.route = 'clip_es' if config is None else 'fma'
-        cfg = load_config(CLIP_ES_CONFIG if config is None else config,
-                          cfg_options)
+        if route is not None and route not in ROUTES:
+            raise InferenceError(f'route must be one of {ROUTES}, got '
+                                 f'{route!r}')
+        if config is None:
+            route = route or 'clip_es'
+            config = ROUTE_CONFIGS.get(route)
+            if config is None:
+                raise InferenceError(f'route {route!r} needs a config')
+        cfg = load_config(config, cfg_options)
+        if route is None:
+            route = {
+                'SAM3ConceptSeeder': 'sam3'
+            }.get(cfg.model.get('type'), 'fma')
+        self.route = route
         self.random_weights = False
-        if self.route == 'clip_es':
+        if self.route == 'sam3':
+            if checkpoint is not None:
+                raise InferenceError('the SAM 3 route is training-free: no '
+                                     '--checkpoint')
+            ck = cfg.model.sam3.get('checkpoint')
+            if tiny_clip or (tiny_clip is None
+                             and not (ck and osp.isfile(str(ck)))):
+                cfg.model.sam3.update(
+                    model_type='tiny', checkpoint=None,
+                    confidence_threshold=0.3)
+                self.random_weights = True
+            cfg.model.device = device
+        elif self.route == 'clip_es':
             if checkpoint is not None:
                 raise InferenceError('the CLIP-ES route is training-free: '
                                      'give --config with --checkpoint')
@@ -141,7 +174,8 @@ class WSSSInferencer(BaseInferencer):
             pre = cfg.model.clip.get('pretrained')
             if pre is None:
                 self.random_weights = True
-        cfg.model.output_cams = False
+        if self.route in ('clip_es', 'fma'):
+            cfg.model.output_cams = False
         self.sam_generator = self._generator_cfg(sam_generator)
         self.mask_dir = mask_dir
         if self.sam_generator is not None or mask_dir is not None:
@@ -163,7 +197,13 @@ class WSSSInferencer(BaseInferencer):
         super().__init__(
             model=cfg, weights=checkpoint, device=device, scope='mmseg',
             show_progress=show_progress)
+        if self.route == 'sam3' and self._classes is not None:
+            self._set_seed_only_classes(self._classes)
         self._check_classes(self._classes)
+
+    def _set_seed_only_classes(self, classes: Sequence[str]) -> None:
+        self.model.classes = ('background', ) + tuple(classes)
+        self.model.text_names = list(classes)
 
     # ------------------------------------------------------------------
     # BaseInferencer parts
@@ -231,6 +271,8 @@ class WSSSInferencer(BaseInferencer):
     @property
     def trained_classes(self) -> List[str]:
         """Foreground classes of the model (FMA-WSSS: the trained ones)."""
+        if self.route == 'sam3':
+            return list(self.model.classes[1:])
         return list(self.model.class_table.dataset_classes[1:])
 
     def _check_classes(self, classes: Optional[Sequence[str]]) -> None:
@@ -254,6 +296,13 @@ class WSSSInferencer(BaseInferencer):
         classes = self._classes if classes is None else list(classes)
         if isinstance(classes, str):
             classes = [c.strip() for c in classes.split(',') if c.strip()]
+        if self.route == 'sam3':
+            if classes is None:
+                raise InferenceError('the SAM 3 route needs class names '
+                                     '(classes=[...] / --classes a,b)')
+            self._check_classes(classes)
+            self._set_seed_only_classes(classes)
+            return list(classes)
         if self.route == 'clip_es':
             if classes is None:
                 raise InferenceError('the CLIP-ES route needs class names '
@@ -396,6 +445,18 @@ class WSSSInferencer(BaseInferencer):
             ids = sorted(out_index)
         image = item['image']
         h, w = image.shape[:2]
+        names = ['background'] + list(classes)
+        if self.route == 'sam3':  # seeds only: no CAMs
+            with torch.no_grad():
+                seed = self.model.seed_image(image, ids)
+            seed = seed.cpu().numpy().astype(np.uint8)
+            res = dict(
+                name=item['name'], img_path=item['img_path'], classes=names,
+                labels=[names[i] for i in ids], cams=None, caa_cams=None,
+                seed=seed, sams_seed=None, mask=seed)
+            if return_vis:
+                res['vis'] = render_seed_overlay(image, seed, names)
+            return res
         inputs, samples = self._sample(item, ids)
         ds = samples[0]
         sp = self.model.seed_predictor
@@ -439,7 +500,6 @@ class WSSSInferencer(BaseInferencer):
             raise InferenceError(
                 f'{err} (or give a generator: sam_generator= / '
                 '--sam-generator mmwsss::sams/felzenszwalb.py)') from err
-        names = ['background'] + list(classes)
         final = seed if sams_seed is None else sams_seed
         res = dict(
             name=item['name'],

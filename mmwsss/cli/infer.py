@@ -24,7 +24,7 @@ from typing import List, Optional
 
 __all__ = ['parse_args', 'main', 'console']
 
-BANNER = ('!' * 72 + '\n!!! {what}: RANDOM weights (no CLIP weights '
+BANNER = ('!' * 72 + '\n!!! {what}: RANDOM weights (no weights '
           'configured); the masks are\n!!! meaningless -- a smoke test of '
           'the plumbing only.\n' + '!' * 72)
 
@@ -51,6 +51,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='FMA-WSSS seed config (none: CLIP-ES)')
     parser.add_argument('--checkpoint', default=None,
                         help='prompt checkpoint of --config')
+    parser.add_argument(
+        '--route',
+        choices=('clip_es', 'sam3'),
+        default=None,
+        help='training-free route without --config (default clip_es; '
+        'sam3: SAM 3 concept seeds, the tiny random SAM 3 without '
+        'checkpoints/sam3.pt)')
     parser.add_argument(
         '--sam-generator',
         default=None,
@@ -97,10 +104,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
         device=args.device,
         sam_generator=args.sam_generator,
         mask_dir=args.mask_dir,
+        route=args.route,
         show_progress=True)
     if inf.random_weights:
-        print(BANNER.format(what='CLIP-ES route' if args.config is None
-                            else 'FMA-WSSS model'), flush=True)
+        what = {'clip_es': 'CLIP-ES route', 'sam3': 'SAM 3 route'}.get(
+            inf.route, 'FMA-WSSS model')
+        print(BANNER.format(what=what), flush=True)
     results = inf(
         args.inputs,
         classes=classes,

@@ -243,3 +243,20 @@ def test_cli_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         console([str(tmp_path), '--classes', 'cat'])
     assert 'no image files' in str(exc.value.code)
+
+
+def test_sam3_concept_route(voc_mini_root, tmp_path, capsys):
+    inf = WSSSInferencer(route='sam3', classes=['dog', 'person'],
+                         show_progress=False)
+    assert inf.random_weights
+    path = osp.join(voc_mini_root, 'JPEGImages', IMG + '.jpg')
+    (r, ) = inf(path)
+    assert r['cams'] is None and r['seed'].shape == (281, 500)
+    assert set(np.unique(r['seed'])) <= {0, 1, 2}
+    (r, ) = inf(np.zeros((9, 300), np.uint8), classes=['cat'])
+    assert r['seed'].shape == (9, 300) and r['classes'][1] == 'cat'
+    from mmwsss.cli.infer import main
+    res = main([path, '--route', 'sam3', '--classes', 'cat',
+                '--out', str(tmp_path)])
+    assert res['done'] == 1 and 'SAM 3 route: RANDOM' in \
+        capsys.readouterr().out
