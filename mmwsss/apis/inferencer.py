@@ -8,6 +8,8 @@ Built on mmengine's ``BaseInferencer`` as ``MMSegInferencer`` is, from
   multi-label prediction, ``threshold``);
 * the training-free CLIP-ES route (``config=None``, no checkpoint): any
   class names, fixed prompts;
+* the training-free Grounding DINO + SAM route (``route='sam_text'`` or a
+  ``SAMTextSeeder`` config): any class names, seeds only;
 * the training-free SAM 3 concept route (``route='sam3'`` or a
   ``SAM3ConceptSeeder`` config): any class names, seeds only (no CAMs).
 
@@ -42,8 +44,12 @@ CLIP_ES_CONFIG = 'mmwsss::clip_es/clip-es_vit-b16_voc12aug.py'
 ROUTE_CONFIGS = {
     'clip_es': CLIP_ES_CONFIG,
     'sam3': 'mmwsss::sam3/voc_concept_seeds.py',
+    'sam_text': 'mmwsss::sam_text/sam-text_gdino-swin-t_sam-vit-h_voc12aug.py',
 }
-ROUTES = ('clip_es', 'sam3', 'fma')
+#: Their tiny random stand-ins (no weights on disk).
+TINY_SAM_TEXT = 'mmwsss::sam_text/sam-text_tiny_voc-mini.py'
+ROUTES = ('clip_es', 'sam3', 'sam_text', 'fma')
+SEED_ONLY = ('sam3', 'sam_text')
 #: The tiny random CLIP of the demo (no weights needed).
 TINY_CLIP = dict(
     model_name='mmwsss-tiny-ViT-16', pretrained=None, random_attn_scale=4.0)
@@ -133,11 +139,26 @@ class WSSSInferencer(BaseInferencer):
         cfg = load_config(config, cfg_options)
         if route is None:
             route = {
-                'SAM3ConceptSeeder': 'sam3'
+                'SAM3ConceptSeeder': 'sam3',
+                'SAMTextSeeder': 'sam_text'
             }.get(cfg.model.get('type'), 'fma')
         self.route = route
         self.random_weights = False
-        if self.route == 'sam3':
+        self._tmp = tempfile.TemporaryDirectory(prefix='mmwsss_infer_')
+        if self.route == 'sam_text':
+            if checkpoint is not None:
+                raise InferenceError('the Grounding DINO + SAM route is '
+                                     'training-free: no --checkpoint')
+            det = cfg.model.get('detector_checkpoint')
+            sam_ck = cfg.model.sam.get('checkpoint')
+            if tiny_clip or (tiny_clip is None and not (
+                    det and osp.isfile(str(det)) and sam_ck
+                    and osp.isfile(str(sam_ck)))):
+                cfg = load_config(TINY_SAM_TEXT, cfg_options)
+                cfg.model.detector.language_model.name = osp.join(
+                    self._tmp.name, 'tiny_bert')
+                self.random_weights = True
+        elif self.route == 'sam3':
             if checkpoint is not None:
                 raise InferenceError('the SAM 3 route is training-free: no '
                                      '--checkpoint')
@@ -187,13 +208,10 @@ class WSSSInferencer(BaseInferencer):
                         fingerprint=None)
         self.checkpoint = checkpoint
         self.device = device
-        self._tmp = tempfile.TemporaryDirectory(prefix='mmwsss_infer_')
         self._base_cfg = cfg
         self._classes = None if classes is None else list(classes)
-        if self.route == 'clip_es' and self._classes is not None:
-            self._set_clip_es_classes(cfg, self._classes)
-        if self.route == 'clip_es' and self._classes is None:
-            self._set_clip_es_classes(cfg, ['object'])
+        if self.route in ('clip_es', 'sam_text'):
+            self._set_clip_es_classes(cfg, self._classes or ['object'])
         super().__init__(
             model=cfg, weights=checkpoint, device=device, scope='mmseg',
             show_progress=show_progress)
@@ -223,6 +241,7 @@ class WSSSInferencer(BaseInferencer):
         cfg.model.dataset = None
         cfg.model.classes = ['background'] + list(classes)
         cfg.model.pop('class_names', None)
+        cfg.model.pop('text_names', None)
 
     def _init_model(self, cfg, weights, device='cpu'):
         import torch
@@ -271,7 +290,7 @@ class WSSSInferencer(BaseInferencer):
     @property
     def trained_classes(self) -> List[str]:
         """Foreground classes of the model (FMA-WSSS: the trained ones)."""
-        if self.route == 'sam3':
+        if self.route in SEED_ONLY:
             return list(self.model.classes[1:])
         return list(self.model.class_table.dataset_classes[1:])
 
@@ -303,10 +322,11 @@ class WSSSInferencer(BaseInferencer):
             self._check_classes(classes)
             self._set_seed_only_classes(classes)
             return list(classes)
-        if self.route == 'clip_es':
+        if self.route in ('clip_es', 'sam_text'):
             if classes is None:
-                raise InferenceError('the CLIP-ES route needs class names '
-                                     '(classes=[...] / --classes a,b)')
+                raise InferenceError(
+                    f'the {self.route} route needs class names '
+                    '(classes=[...] / --classes a,b)')
             self._check_classes(classes)
             if self.trained_classes != list(classes):
                 self._set_clip_es_classes(self._base_cfg, classes)
@@ -446,9 +466,15 @@ class WSSSInferencer(BaseInferencer):
         image = item['image']
         h, w = image.shape[:2]
         names = ['background'] + list(classes)
-        if self.route == 'sam3':  # seeds only: no CAMs
+        if self.route in SEED_ONLY:  # seeds only: no CAMs
             with torch.no_grad():
-                seed = self.model.seed_image(image, ids)
+                if self.route == 'sam3':
+                    seed = self.model.seed_image(image, ids)
+                else:
+                    bgr = torch.from_numpy(
+                        np.ascontiguousarray(
+                            image[..., ::-1].transpose(2, 0, 1))).float()
+                    seed = self.model.seed_image(bgr, ids, rgb=image)
             seed = seed.cpu().numpy().astype(np.uint8)
             res = dict(
                 name=item['name'], img_path=item['img_path'], classes=names,

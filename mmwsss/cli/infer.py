@@ -53,11 +53,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='prompt checkpoint of --config')
     parser.add_argument(
         '--route',
-        choices=('clip_es', 'sam3'),
+        choices=('clip_es', 'sam3', 'sam_text'),
         default=None,
         help='training-free route without --config (default clip_es; '
-        'sam3: SAM 3 concept seeds, the tiny random SAM 3 without '
-        'checkpoints/sam3.pt)')
+        'sam3: SAM 3 concept seeds; sam_text: Grounding DINO boxes + SAM; '
+        'tiny random models when their weights are not on disk)')
     parser.add_argument(
         '--sam-generator',
         default=None,
@@ -107,7 +107,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         route=args.route,
         show_progress=True)
     if inf.random_weights:
-        what = {'clip_es': 'CLIP-ES route', 'sam3': 'SAM 3 route'}.get(
+        what = {'clip_es': 'CLIP-ES route', 'sam3': 'SAM 3 route',
+                'sam_text': 'Grounding DINO + SAM route'}.get(
             inf.route, 'FMA-WSSS model')
         print(BANNER.format(what=what), flush=True)
     results = inf(

@@ -260,3 +260,16 @@ def test_sam3_concept_route(voc_mini_root, tmp_path, capsys):
                 '--out', str(tmp_path)])
     assert res['done'] == 1 and 'SAM 3 route: RANDOM' in \
         capsys.readouterr().out
+
+
+def test_grounding_dino_sam_route(voc_mini_root):
+    inf = WSSSInferencer(route='sam_text', classes=['dog', 'red car'],
+                         show_progress=False)
+    assert inf.random_weights
+    path = osp.join(voc_mini_root, 'JPEGImages', IMG + '.jpg')
+    (r, ) = inf(path)
+    assert r['cams'] is None and r['seed'].shape == (281, 500)
+    assert set(np.unique(r['seed'])) <= {0, 1, 2}
+    (r, ) = inf(np.zeros((40, 30, 3), np.uint8), classes=['cat'])
+    assert r['seed'].shape == (40, 30) and r['classes'] == ['background',
+                                                             'cat']
