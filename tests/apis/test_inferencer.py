@@ -273,3 +273,13 @@ def test_grounding_dino_sam_route(voc_mini_root):
     (r, ) = inf(np.zeros((40, 30, 3), np.uint8), classes=['cat'])
     assert r['seed'].shape == (40, 30) and r['classes'] == ['background',
                                                              'cat']
+
+
+def test_exif_rotated_photo_is_used_as_displayed(clip_es, tmp_path):
+    img = Image.fromarray(
+        np.random.default_rng(1).integers(0, 255, (30, 50, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: displayed 50 x 30
+    img.save(tmp_path / 'rot.jpg', exif=exif.tobytes())
+    (r, ) = clip_es(str(tmp_path / 'rot.jpg'))
+    assert r['seed'].shape == (50, 30) and r['cams'].shape == (3, 50, 30)
