@@ -101,6 +101,7 @@ setup(
             'mmwsss-gen-masks = mmwsss.cli.gen_sam_masks:console',
             'mmwsss-eval-seeds = mmwsss.cli.eval_seeds:console',
             'mmwsss-compare-seeds = mmwsss.cli.compare_seeds:console',
+            'mmwsss-infer = mmwsss.cli.infer:console',
             'mmwsss-gpu-check = mmwsss.cli.gpu_check:main',
             'mmwsss-train = mmwsss.cli.train:main',
             'mmwsss-test = mmwsss.cli.test:main',

@@ -91,7 +91,7 @@ def test_the_wheel_carries_configs_tools_and_commands(installed, user_dir):
                  'model-index.yml', 'data/voc_mini/ImageSets'):
         assert osp.exists(osp.join(mim, path)), path
     for name in ('pipeline', 'gen-masks', 'eval-seeds', 'compare-seeds',
-                 'gpu-check', 'train', 'test'):
+                 'gpu-check', 'train', 'test', 'infer'):
         assert osp.isfile(osp.join(bin_dir, f'mmwsss-{name}')), name
     out = _python(
         'import sys, mmwsss, mmwsss.apis; print(mmwsss.__file__); '
