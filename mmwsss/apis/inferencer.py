@@ -127,7 +127,7 @@ class WSSSInferencer(BaseInferencer):
                  tiny_clip: Optional[bool] = None,
                  route: Optional[str] = None,
                  show_progress: bool = True) -> None:
-        from mmwsss.apis.stages import load_config
+        from mmwsss.apis.stage_io import load_config
         if route is not None and route not in ROUTES:
             raise InferenceError(f'route must be one of {ROUTES}, got '
                                  f'{route!r}')
@@ -230,7 +230,7 @@ class WSSSInferencer(BaseInferencer):
     def _generator_cfg(gen):
         if gen is None or isinstance(gen, dict):
             return gen
-        from mmwsss.apis.stages import load_config
+        from mmwsss.apis.stage_io import load_config
         cfg = load_config(gen)
         if 'sam_generator' not in cfg:
             raise InferenceError(f'{gen}: no sam_generator in this config')

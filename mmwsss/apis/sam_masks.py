@@ -115,7 +115,7 @@ class RefusedError(RuntimeError):
 def load_generator_config(config, cfg_options: Optional[dict] = None):
     """The config (Config, dict, file or ``mmwsss::`` name) with the
     overrides merged and its keys checked."""
-    from .stages import load_config
+    from .stage_io import load_config
     cfg = load_config(config, cfg_options)
     for key in ('sam_generator', 'dataset', 'mask_dir'):
         if not cfg.get(key):
@@ -399,7 +399,7 @@ def generate_sam_masks(config,
     from mmengine.registry import init_default_scope
 
     from .mm_tools import finish_distributed
-    from .stages import _results_path, write_results
+    from .stage_io import results_path, write_results
     t0 = time.time()
     cfg = load_generator_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
@@ -415,7 +415,7 @@ def generate_sam_masks(config,
         finish_distributed()
     res.update(work_dir=work_dir, seconds=round(time.time() - t0, 1))
     from mmengine.dist import is_main_process
-    path = _results_path(results_file, work_dir, 'sam_masks_results.json')
+    path = results_path(results_file, work_dir, 'sam_masks_results.json')
     return write_results(res, path if is_main_process() else None)
 
 

@@ -21,86 +21,18 @@ mmengine's ``Runner.test()``, the message hub and the loops' own results.
 :data:`STAGE_FUNCTIONS` names them for :mod:`.child`, which runs one in a
 fresh process (``python -m mmwsss.apis.child``) where isolation helps.
 """
-import copy
-import math
-import os
 import os.path as osp
 import time
-from typing import Any, Dict, Optional, Union
+from typing import Dict, Optional
 
 from .mm_tools import AMP_REPLACES, AMP_WRAPPER
+from .stage_io import ConfigLike, load_config, results_path, write_results
 
 __all__ = [
     'load_config', 'write_results', 'train', 'test', 'prompt_learning',
     'seeds', 'sam_masks', 'score_seeds', 'STAGE_FUNCTIONS', 'ConfigLike',
     'call_stage'
 ]
-
-#: A config: a Config, a dict, a file or an ``mmwsss::`` / ``mmseg::`` name.
-ConfigLike = Union[str, dict, 'Config']  # noqa: F821
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe data: numbers as floats (nan -> None), containers walked.
-    """
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, 'tolist') and callable(value.tolist):  # numpy, torch
-        return _plain(value.tolist())
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
-def write_results(results: dict, path: Optional[str]) -> dict:
-    """Write a stage's results as JSON (atomically) and return them as
-    plain data.
-
-    Args:
-        results (dict): The results.
-        path (str, optional): The JSON file; None writes nothing.
-
-    Returns:
-        dict: ``results`` as JSON-safe data (nan -> None).
-    """
-    from mmwsss.io import dump_json_atomic
-    data = _plain(results)
-    if path:
-        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-        dump_json_atomic(data, path)
-    return data
-
-
-def load_config(config: ConfigLike,
-                cfg_options: Optional[dict] = None) -> 'Config':  # noqa: F821
-    """A config from a Config (copied), dict, file or ``mmwsss::`` name.
-
-    Args:
-        config (Config | dict | str): The config.
-        cfg_options (dict, optional): Overrides (``'a.b': value``), merged
-            as mmengine's ``--cfg-options``.
-
-    Returns:
-        Config: A new config.
-    """
-    import mmwsss.registration  # noqa: F401  (mmwsss:: scope, registries)
-    from mmengine.config import Config
-
-    from mmwsss.utils.package_files import resolve_config
-    if isinstance(config, Config):
-        cfg = copy.deepcopy(config)
-    elif isinstance(config, dict):
-        cfg = Config(copy.deepcopy(config))
-    else:
-        cfg = Config.fromfile(resolve_config(str(config)))
-    if cfg_options:
-        cfg.merge_from_dict(dict(cfg_options))
-    return cfg
-
 
 def _config_name(config: ConfigLike, cfg) -> str:
     name = config if isinstance(config, str) else (cfg.filename or 'config')
@@ -154,16 +86,6 @@ def _last_checkpoint(work_dir: str) -> Optional[str]:
         return None
     with open(path) as f:
         return f.read().strip() or None
-
-
-def _results_path(results_file: Optional[str], work_dir: str,
-                  default: str) -> Optional[str]:
-    if results_file == '':
-        return None
-    if results_file is None:
-        return osp.join(work_dir, default)
-    return results_file if osp.isabs(results_file) else osp.join(
-        work_dir, results_file)
 
 
 def _is_main() -> bool:
@@ -228,7 +150,7 @@ def train(config: ConfigLike,
         },
         coarse_seeds=coarse,
         seconds=round(time.time() - t0, 1))
-    path = _results_path(results_file, cfg.work_dir, 'train_results.json')
+    path = results_path(results_file, cfg.work_dir, 'train_results.json')
     return write_results(results, path if _is_main() else None)
 
 
@@ -292,7 +214,7 @@ def test(config: ConfigLike,
         metrics=dict(metrics or {}),
         prediction_dir=out,
         seconds=round(time.time() - t0, 1))
-    path = _results_path(results_file, cfg.work_dir, 'test_tta_results.json'
+    path = results_path(results_file, cfg.work_dir, 'test_tta_results.json'
                          if tta else 'test_results.json')
     return write_results(results, path if _is_main() else None)
 
@@ -334,7 +256,7 @@ def prompt_learning(config: ConfigLike,
         coarse_seed_mIoU=None
         if scores.get('mIoU') is None else 100 * scores['mIoU'],
         phase2_cal_loss_last=sum(cal) if cal else None)
-    path = _results_path(results_file, res['work_dir'],
+    path = results_path(results_file, res['work_dir'],
                          'prompts_results.json')
     return write_results(res, path if _is_main() else None)
 
@@ -366,7 +288,7 @@ def seeds(config: ConfigLike,
         overlay_dir=ev.get('overlay_dir'),
         seed_scores_file=ev.get('output_file') or (osp.join(
             ev['out_dir'], 'seed_scores.json') if ev.get('out_dir') else None))
-    path = _results_path(results_file, res['work_dir'], 'seeds_results.json')
+    path = results_path(results_file, res['work_dir'], 'seeds_results.json')
     return write_results(res, path if _is_main() else None)
 
 
