@@ -13,6 +13,7 @@ unsafe file ends the tool with one line that names it. One difference: ``train.p
 autocast on a CPU, where mmengine's refuses to start), see
 :func:`amp_arguments`.
 """
+import errno
 import os
 import os.path as osp
 import runpy
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 AMP_WRAPPER = 'DeviceAmpOptimWrapper'
+# errno values of an output that cannot be written
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR,
+               errno.ENOSPC)
 # optim wrapper types ``--amp`` may replace (mmseg's train.py: the first two)
 AMP_REPLACES = ('OptimWrapper', 'AmpOptimWrapper', AMP_WRAPPER)
 
@@ -176,6 +180,14 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
             runpy.run_path(path, run_name='__main__')
     except CheckpointFileError as err:
         raise SystemExit(f'{type(err).__name__}: {err}') from None
+    except OSError as err:
+        # an output folder that cannot be made or written (work_dir, logs)
+        if debug or err.errno not in _UNWRITABLE or not err.filename:
+            raise
+        print(f'error: cannot write to {err.filename}: {err.strerror} '
+              '(choose another --work-dir or fix the permissions)',
+              file=sys.stderr)
+        raise SystemExit(2) from None
     except (TypeError, ValueError, KeyError) as err:
         line = None if debug else explain_build_error(err,
                                                       _tool_config(args))

@@ -45,3 +45,17 @@ def test_debug_shows_the_traceback(repo_root, tmp_path, capsys):
             str(tmp_path), '--cfg-options', 'model.cam_sofmax=exact',
             '--debug'
         ])
+
+
+def test_unwritable_work_dir_is_one_line(repo_root, tmp_path, capsys):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('')
+    with pytest.raises(SystemExit) as exit_info:
+        run_mmseg_tool('train.py', [
+            osp.join(repo_root, CONFIG), '--work-dir',
+            str(blocker / 'work')
+        ])
+    assert exit_info.value.code == 2
+    last = [ln for ln in capsys.readouterr().err.splitlines() if ln][-1]
+    assert last.startswith(f'error: cannot write to {blocker}'), last
+    assert 'Not a directory' in last
