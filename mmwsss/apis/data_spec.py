@@ -184,6 +184,14 @@ class FolderSpec(DataSpec):
                 img_path='images', seg_map_path='masks' if masks else None))
 
     def check(self) -> str:
+        # the command checks before it builds the runner, the runner again
+        # before its stages: the folder (every image header, every mask) is
+        # read once
+        if getattr(self, '_checked', None) is None:
+            self._checked = self._check()
+        return self._checked
+
+    def _check(self) -> str:
         train = _build(self.folder_dataset(self.data_dir))
         n_gt = sum(1 for i in range(len(train))
                    if train.get_data_info(i)['seg_map_path'])

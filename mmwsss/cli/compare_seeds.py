@@ -15,7 +15,6 @@ precision, mean recall, in percent, as in a paper) and
 markdown.
 """
 import argparse
-import sys
 from typing import List, Optional
 
 __all__ = ['parse_args', 'main', 'console']
@@ -71,10 +70,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
 def console(argv: Optional[List[str]] = None) -> None:
     """:func:`main` with a bad input ending the process in one line."""
     from mmwsss.evaluation.seed_eval import SeedEvalError
-    try:
-        main(argv)
-    except SeedEvalError as e:
-        sys.exit(f'error: {e}')
+
+    from ._mm import one_line_errors
+    one_line_errors(main, argv, (SeedEvalError, ))
 
 
 if __name__ == '__main__':

@@ -18,7 +18,6 @@ IoU / precision / recall table and writes the JSON report (default
 unless ``--allow-missing``.
 """
 import argparse
-import sys
 from typing import List, Optional
 
 __all__ = ['parse_args', 'main', 'console']
@@ -75,10 +74,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
 def console(argv: Optional[List[str]] = None) -> None:
     """:func:`main` with a bad input ending the process in one line."""
     from mmwsss.evaluation.seed_eval import SeedEvalError
-    try:
-        main(argv)
-    except SeedEvalError as e:
-        sys.exit(f'error: {e}')
+
+    from ._mm import one_line_errors
+    one_line_errors(main, argv, (SeedEvalError, ))
 
 
 if __name__ == '__main__':

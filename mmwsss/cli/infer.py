@@ -19,7 +19,6 @@ the IoU of each class.
 """
 import argparse
 import os.path as osp
-import sys
 from typing import List, Optional
 
 __all__ = ['parse_args', 'main', 'console']
@@ -169,10 +168,9 @@ def _score(results: list, gt_dir: str, out_dir: Optional[str],
 def console(argv: Optional[List[str]] = None) -> None:
     """:func:`main` with a bad input ending the process in one line."""
     from mmwsss.apis.inferencer import InferenceError
-    try:
-        main(argv)
-    except (InferenceError, FileNotFoundError) as e:
-        sys.exit(f'error: {e}')
+
+    from ._mm import one_line_errors
+    one_line_errors(main, argv, (InferenceError, FileNotFoundError))
 
 
 if __name__ == '__main__':

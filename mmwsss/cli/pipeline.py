@@ -123,30 +123,27 @@ def build_runner(args: argparse.Namespace, **kwargs):
         raise SystemExit(f'error: {e}')
     work = args.work_dir or osp.join('work_dirs',
                                      osp.basename(osp.abspath(args.data_dir)))
+    from mmwsss.apis import Weights
     from mmwsss.apis.run_guard import RunGuardError
     try:
-        return _runner(PipelineRunner, spec, work, args, kwargs)
-    except RunGuardError as e:
+        return PipelineRunner(
+            spec,
+            work,
+            weights=Weights(args.clip, args.clip_pretrained, args.sam_type,
+                            args.sam_checkpoint),
+            configs=BaseConfigs(
+                mask_generator=args.mask_generator,
+                prompts=args.prompt_config,
+                seeds=args.seed_config,
+                stage2=args.stage2_config),
+            force=args.force,
+            prompt_iters=tuple(args.prompt_iters)
+            if args.prompt_iters else None,
+            stage2_iters=args.stage2_iters,
+            python=args.python,
+            **dict(dict(in_process=args.in_process), **kwargs))
+    except RunGuardError as e:  # an unwritable work dir
         raise SystemExit(f'error: {e}')
-
-
-def _runner(cls, spec, work: str, args: argparse.Namespace, kwargs: dict):
-    from mmwsss.apis import Weights
-    return cls(
-        spec,
-        work,
-        weights=Weights(args.clip, args.clip_pretrained, args.sam_type,
-                        args.sam_checkpoint),
-        configs=BaseConfigs(
-            mask_generator=args.mask_generator,
-            prompts=args.prompt_config,
-            seeds=args.seed_config,
-            stage2=args.stage2_config),
-        force=args.force,
-        prompt_iters=tuple(args.prompt_iters) if args.prompt_iters else None,
-        stage2_iters=args.stage2_iters,
-        python=args.python,
-        **dict(dict(in_process=args.in_process), **kwargs))
 
 
 def write_run_report(runner) -> str:
