@@ -54,9 +54,10 @@ from .data_spec import DataSpec
 from .run_guard import (WorkDirLock, check_inputs, check_writable,
                         die_with_parent)
 from .stage_configs import (BaseConfigs, Weights, default_mask_generator,
-                            dump_config, prompt_config,
-                            sam_config, seed_config, set_prompt_iters,
-                            set_stage2_iters, stage2_config)
+                            dump_config, prompt_config, sam_config,
+                            seed_config, set_prompt_iters, set_stage2_iters,
+                            set_weclip_iters, stage2_config, weclip_config,
+                            weclip_seed_config)
 from .stages import call_stage, write_results
 
 __all__ = ['STAGES', 'TABLE_ROWS', 'STAGE_METRICS', 'PipelineRunner',
@@ -96,6 +97,17 @@ TABLE_ROWS: List[Tuple[str, str, Callable[[dict], str]]] = [
      lambda r: f'mIoU {_fmt(r.get("val_mIoU"))}, SAMS changed '
      f'{_pct(r.get("tta_changed_fraction"))} of the pixels'),
 ]
+
+#: The rows :data:`TABLE_ROWS` shows otherwise for ``method='weclip-plus'``:
+#: the ``prompts`` stage trains WeCLIP+, ``seeds`` writes its online pseudo
+#: labels.
+WECLIP_ROWS: Dict[str, Tuple[str, Callable[[dict], str]]] = dict(
+    prompts=('WeCLIP+ training (single stage)',
+             lambda r: f'{r.get("iterations", "?")} iterations, last loss ' +
+             _fmt_loss(r.get('loss_last'))),
+    seeds=('online pseudo labels (train)',
+           lambda r: f'seed mIoU {_fmt(r.get("seed_mIoU"))}, fg '
+           f'{_pct(r.get("seed_fg_fraction"))}'))
 
 
 class _LogSink(io.TextIOBase):
@@ -173,6 +185,11 @@ def _prompt_stats(runner: 'PipelineRunner', res: dict) -> dict:
     loss of phase 2 (0 for either means phase 2 learned nothing): the
     stage's own figure, else mmengine's ``scalars.json``."""
     wd = osp.join(runner.work, 'prompts')
+    if runner.configs.method == 'weclip-plus':  # one loss, no coarse seeds
+        try:
+            return dict(loss_last=last_logged_loss(wd, key='loss'))
+        except (FileNotFoundError, KeyError):
+            return dict(loss_last=None)
     cal = res.get('phase2_cal_loss_last')
     if cal is None:
         try:
@@ -220,6 +237,8 @@ INPUT_FIRST_STAGE = dict(
     classes='prompts',
     clip_weights='prompts',
     prompt_iters='prompts',
+    method='prompts',
+    weclip_iters='prompts',
     stage2_iters='stage2')
 
 
@@ -268,6 +287,8 @@ class PipelineRunner:
         force (str, optional): Redo this stage and every later one.
         prompt_iters (tuple[int, int], optional): Phase-1 / phase-2
             iterations; default the prompt config's.
+        weclip_iters (int, optional): WeCLIP+ training iterations
+            (``configs.method='weclip-plus'``); default the config's.
         stage2_iters (int, optional): Default the stage-2 config's.
         results_name (str): File of finished stages in ``work_dir``.
         title (str, optional): Heading of the final table.
@@ -285,12 +306,17 @@ class PipelineRunner:
                  force: Optional[str] = None,
                  prompt_iters: Optional[Tuple[int, int]] = None,
                  stage2_iters: Optional[int] = None,
+                 weclip_iters: Optional[int] = None,
                  results_name: str = 'pipeline_results.json',
                  title: Optional[str] = None,
                  python: str = sys.executable,
                  in_process: bool = False) -> None:
         self.in_process = in_process
-        self.title = title or f'FMA-WSSS pipeline on {spec.name}'
+        self.weclip = configs.method == 'weclip-plus'
+        self.weclip_iters = weclip_iters
+        self.title = title or (f'WeCLIP+ pipeline on {spec.name}'
+                               if self.weclip else
+                               f'FMA-WSSS pipeline on {spec.name}')
         self.spec, self.weights, self.configs = spec, weights, configs
         self.prompt_iters, self.stage2_iters = prompt_iters, stage2_iters
         self.python = python
@@ -393,6 +419,8 @@ class PipelineRunner:
             results_file=osp.join(res['work_dir'], 'sam_masks_results.json'))
 
     def prompts(self) -> dict:
+        if self.weclip:
+            return self._weclip_train()
         cfg = prompt_config(
             self.base('prompts'), self.spec, self.masks, self.weights)
         if self.prompt_iters:
@@ -412,9 +440,32 @@ class PipelineRunner:
             config=path,
             results_file=osp.join(wd, 'prompts_results.json'))
 
+    def _weclip_train(self) -> dict:
+        """WeCLIP+ in place of the prompts: one training run."""
+        cfg = weclip_config(self.base('weclip'), self.spec, self.weights)
+        if self.weclip_iters:
+            set_weclip_iters(cfg, self.weclip_iters)
+        path = dump_config(cfg, self.config_path('prompts'))
+        wd = osp.join(self.work, 'prompts')
+        res = self.call(
+            'train',
+            'prompts.log',
+            config=path,
+            work_dir=wd,
+            resume=self._resume(wd))
+        return dict(
+            checkpoint=res['checkpoint'],
+            iterations=res['iterations'],
+            config=path,
+            results_file=osp.join(wd, 'train_results.json'))
+
     def seeds_stage(self) -> dict:
-        cfg = seed_config(
-            self.base('seeds'), self.spec, self.masks, self.weights, self.work)
+        if self.weclip:
+            cfg = weclip_seed_config(self.results['prompts']['config'],
+                                     self.spec, self.work)
+        else:
+            cfg = seed_config(self.base('seeds'), self.spec, self.masks,
+                              self.weights, self.work)
         path = dump_config(cfg, self.config_path('seeds'))
         wd = osp.join(self.work, 'seeds_log')
         res = self.call(
@@ -502,7 +553,11 @@ class PipelineRunner:
             sam_weights=[self.weights.sam_type, self.weights.sam_checkpoint],
             mask_generator=self.configs.mask_generator,
             prompt_iters=list(self.prompt_iters or []),
-            stage2_iters=self.stage2_iters)
+            stage2_iters=self.stage2_iters,
+            # recorded only for WeCLIP+, so FMA-WSSS work dirs made before
+            # the option existed still resume
+            **(dict(method=self.configs.method,
+                    weclip_iters=self.weclip_iters) if self.weclip else {}))
 
     def _run(self) -> Dict[str, dict]:
         print(weights_banner(self.weights, self.configs.mask_generator),
@@ -545,8 +600,13 @@ class PipelineRunner:
 
     def table(self) -> str:
         """The results as a markdown table with wall times."""
-        rows = [(label, text(self.results[s]), self.results[s]['seconds'])
-                for s, label, text in TABLE_ROWS if s in self.results]
+        rows = []
+        for s, label, text in TABLE_ROWS:
+            if s in self.results:
+                if self.weclip and s in WECLIP_ROWS:
+                    label, text = WECLIP_ROWS[s]
+                rows.append((label, text(self.results[s]),
+                             self.results[s]['seconds']))
         w = max(len(a) for a, _, _ in rows)
         v = max(len(b) for _, b, _ in rows)
         lines = [

@@ -20,8 +20,14 @@ from .data_spec import DataSpec
 
 __all__ = [
     'Weights', 'BaseConfigs', 'default_mask_generator', 'sam_config', 'prompt_config', 'seed_config',
-    'stage2_config', 'dump_config', 'set_prompt_iters', 'set_stage2_iters'
+    'stage2_config', 'dump_config', 'set_prompt_iters', 'set_stage2_iters',
+    'METHODS', 'weclip_config', 'weclip_seed_config', 'set_weclip_iters'
 ]
+
+#: The first-stage methods of the pipeline: FMA-WSSS (two-phase prompts,
+#: then seeds from the seg prompts + SAMS) or WeCLIP+ (a single-stage
+#: segmentor whose online pseudo labels are the seeds).
+METHODS = ('fma-wsss', 'weclip-plus')
 
 
 @dataclass
@@ -52,10 +58,19 @@ class BaseConfigs:
     ``mask_dir`` are replaced). None: :func:`default_mask_generator`.
     """
     mask_generator: Optional[str] = None
+    method: str = 'fma-wsss'
     prompts: str = 'mmwsss::fma/voc_mini_prompts_demo.py'
     seeds: str = 'mmwsss::fma/voc_mini_seeds_demo.py'
     stage2: str = ('mmwsss::deeplabv3plus/deeplabv3plus_r18-tiny_1xb4-800iter_'
                    'voc-mini-pseudo-64x64.py')
+    #: The WeCLIP+ config of ``method='weclip-plus'`` (it trains in the
+    #: ``prompts`` stage and writes its pseudo labels in ``seeds``).
+    weclip: str = ('mmwsss::weclip/weclip-plus_tiny-clip-tiny-dinov2_'
+                   '1xb2-2iter_voc-mini-64x64.py')
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f'method {self.method!r}: one of {METHODS}')
 
 
 #: Quasi-superpixels with a SAM checkpoint (the paper's generator) ...
@@ -251,4 +266,75 @@ def set_stage2_iters(cfg: Config, iters: int) -> None:
     cfg.train_cfg.val_interval = min(cfg.train_cfg.val_interval, iters)
     for sched in cfg.param_scheduler:
         sched.end = iters
+    cfg.default_hooks.checkpoint.interval = iters
+
+
+def weclip_config(base: str, spec: DataSpec, weights: Weights) -> Config:
+    """WeCLIP+ training config on the data's training images (no
+    validation during training; the seeds stage scores its pseudo labels).
+
+    Args:
+        base (str): The WeCLIP / WeCLIP+ config.
+        spec (DataSpec): The data.
+        weights (Weights): Real CLIP weights replace the tiny CLIP (the
+            DINOv2 weights stay the config's ``model.dino.pretrained``).
+
+    Returns:
+        Config: The stage config.
+    """
+    cfg = Config.fromfile(base)
+    spec.model_classes(cfg.model)
+    if weights.real_clip:
+        cfg.model.clip.model_name = weights.clip
+        cfg.model.clip.pretrained = weights.clip_pretrained
+    cfg.train_dataloader.dataset = spec.train_dataset(
+        cfg.train_dataloader.dataset)
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    cfg.test_dataloader = cfg.test_evaluator = cfg.test_cfg = None
+    cfg.train_cfg.val_interval = 10**9
+    return cfg
+
+
+def weclip_seed_config(train_config: str, spec: DataSpec,
+                       work_dir: str) -> Config:
+    """WeCLIP+'s online pseudo labels of the training images as seeds
+    (``model.test_cfg.output='pseudo'``), written as class-index PNGs with
+    overlays and scored where masks exist, as FMA-WSSS's fine seeds.
+
+    Args:
+        train_config (str): The config the ``prompts`` stage trained with
+            (:func:`weclip_config`'s, dumped).
+        spec (DataSpec): The data.
+        work_dir (str): The run's folder (seeds in ``<work_dir>/seeds``).
+
+    Returns:
+        Config: The stage config.
+    """
+    cfg = Config.fromfile(train_config)
+    cfg.model.test_cfg.output = 'pseudo'
+    derived = spec.seed_dataset()
+    loader = seed_dataloader(cfg.train_dataloader.to_dict())
+    if derived is not None:
+        loader['dataset'] = derived
+    cfg.test_dataloader = loader
+    cfg.test_cfg = dict(type='TestLoop')
+    cfg.test_evaluator = dict(
+        type='SeedMetric',
+        seed_dir=osp.join(work_dir, 'seeds'),
+        out_dir=work_dir,
+        overlay_dir=osp.join(work_dir, 'overlays'))
+    return cfg
+
+
+def set_weclip_iters(cfg: Config, iters: int) -> None:
+    """WeCLIP+ training length with the LR schedule (warm-up at most a
+    quarter of the run) and checkpoint following."""
+    cfg.train_cfg.max_iters = iters
+    for sched in cfg.param_scheduler:
+        if 'max_iters' in sched:
+            sched.max_iters = iters
+        if 'warmup_iters' in sched:
+            sched.warmup_iters = min(sched.warmup_iters, max(1, iters // 4))
+        if 'end' in sched:
+            sched.end = iters
     cfg.default_hooks.checkpoint.interval = iters

@@ -1,4 +1,5 @@
-"""The whole FMA-WSSS pipeline on a labelled image folder, one command.
+"""The whole FMA-WSSS (or WeCLIP+) pipeline on a labelled image folder, one
+command.
 
 ``mmwsss-pipeline DATA_DIR [--work-dir DIR] [--val-data DIR]`` (in a
 clone also ``python tools/run_pipeline.py ...``, a thin wrapper)
@@ -12,6 +13,10 @@ masks exist) -> stage-2 model -> test (+ SAMS TTA); see
 ``<work-dir>/configs/<stage>.py`` first; rerunning resumes. At the end
 ``<work-dir>/report/report.html`` (``mmwsss-report``) is written and its
 path printed (``--no-report`` skips it).
+
+``--method weclip-plus`` replaces the first stage: the single-stage WeCLIP+
+(frozen CLIP + frozen DINOv2, ``--weclip-config``) trains on the images,
+and its online pseudo labels become the seeds that stage 2 learns from.
 
 Weights: without any, a tiny RANDOM CLIP and weight-free (Felzenszwalb)
 quasi-superpixels run, and the output says so loudly. Real models::
@@ -33,8 +38,8 @@ __all__ = [
 ]
 
 from mmwsss.apis.pipeline import STAGES
-from mmwsss.apis.stage_configs import (SAM_GENERATOR, WEIGHT_FREE_GENERATOR,
-                                       BaseConfigs)
+from mmwsss.apis.stage_configs import (METHODS, SAM_GENERATOR,
+                                       WEIGHT_FREE_GENERATOR, BaseConfigs)
 
 _DEFAULTS = BaseConfigs()
 
@@ -57,6 +62,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='quasi-superpixel config for mmwsss-gen-masks (default: '
         f'{SAM_GENERATOR} with --sam-checkpoint, else the weight-free '
         f'{WEIGHT_FREE_GENERATOR})')
+    p.add_argument(
+        '--method',
+        choices=METHODS,
+        default='fma-wsss',
+        help='first stage: FMA-WSSS prompts + seeds (default), or WeCLIP+ '
+        'trained on the images with its online pseudo labels as the seeds')
+    p.add_argument(
+        '--weclip-config',
+        default=_DEFAULTS.weclip,
+        help=f'WeCLIP / WeCLIP+ config of --method weclip-plus (default '
+        f'{_DEFAULTS.weclip})')
+    p.add_argument(
+        '--weclip-iters',
+        type=int,
+        help='WeCLIP+ training iterations (default: the config\'s)')
     for stage in ('prompt', 'seed', 'stage2'):
         default = getattr(
             _DEFAULTS, 'prompts'
@@ -133,6 +153,8 @@ def build_runner(args: argparse.Namespace, **kwargs):
                             args.sam_checkpoint),
             configs=BaseConfigs(
                 mask_generator=args.mask_generator,
+                method=args.method,
+                weclip=args.weclip_config,
                 prompts=args.prompt_config,
                 seeds=args.seed_config,
                 stage2=args.stage2_config),
@@ -140,6 +162,7 @@ def build_runner(args: argparse.Namespace, **kwargs):
             prompt_iters=tuple(args.prompt_iters)
             if args.prompt_iters else None,
             stage2_iters=args.stage2_iters,
+            weclip_iters=args.weclip_iters,
             python=args.python,
             **dict(dict(in_process=args.in_process), **kwargs))
     except RunGuardError as e:  # an unwritable work dir
