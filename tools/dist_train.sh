@@ -2,6 +2,7 @@
 # Usage: bash tools/dist_train.sh CONFIG GPUS [train.py args...]
 # Installed mmwsss, no clone: python -m torch.distributed.run --nproc_per_node=GPUS \
 #     -m mmwsss.cli.train ARGS --launcher pytorch   (what this script runs)
+# Without CUDA the processes run on the CPU with gloo (mmwsss/compat/cpu_dist.py).
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}

@@ -15,7 +15,7 @@ test_dataloader = dict(
     batch_size=1,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset={{_base_.train_cfg.coarse_seeds.dataloader.dataset}})
 test_evaluator = dict(
     type='SeedMetric',

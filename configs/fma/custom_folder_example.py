@@ -59,7 +59,7 @@ test_dataloader = dict(
     batch_size=1,
     num_workers=2,
     persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
         _delete_=True,
         **dataset,

@@ -10,7 +10,7 @@ test_dataloader = dict(
     batch_size=1,
     num_workers=0,
     persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     # the training images at full size, with GT (as the coarse seeds)
     dataset=dict(
         type='VOCImageLabelDataset',

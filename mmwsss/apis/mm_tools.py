@@ -11,7 +11,9 @@ unsafe file ends the tool with one line that names it. One difference: ``train.p
 :class:`mmwsss.engine.DeviceAmpOptimWrapper` instead of mmengine's
 ``AmpOptimWrapper`` (same float16 + dynamic loss scaling on CUDA; bfloat16
 autocast on a CPU, where mmengine's refuses to start), see
-:func:`amp_arguments`.
+:func:`amp_arguments`. And with ``--launcher`` on a machine without CUDA
+the run is distributed on the CPU with gloo
+(:func:`cpu_distributed_arguments`, :mod:`mmwsss.compat.cpu_dist`).
 """
 import errno
 import os
@@ -21,8 +23,8 @@ import sys
 from typing import Any, List, Optional
 
 __all__ = [
-    'amp_arguments', 'config_argument', 'finish_distributed',
-    'mmseg_tool_path', 'run_mmseg_tool'
+    'amp_arguments', 'config_argument', 'cpu_distributed_arguments',
+    'finish_distributed', 'mmseg_tool_path', 'run_mmseg_tool'
 ]
 
 AMP_WRAPPER = 'DeviceAmpOptimWrapper'
@@ -111,6 +113,53 @@ def amp_arguments(args: List[str]) -> List[str]:
     return out
 
 
+def _launcher(args: List[str]) -> str:
+    """The ``--launcher`` of a tool's arguments (``'none'`` if absent)."""
+    for i, arg in enumerate(args):
+        if arg == '--launcher' and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith('--launcher='):
+            return arg.split('=', 1)[1]
+    return 'none'
+
+
+def cpu_distributed_arguments(args: List[str]) -> List[str]:
+    """A tool's arguments with the overrides of a distributed run without
+    CUDA (:func:`mmwsss.compat.cpu_dist.cpu_distributed_overrides`: gloo,
+    ``CPUDistributedDataParallel``) placed first among ``--cfg-options``, so
+    the user's own still win.
+
+    Args:
+        args (list[str]): ``train.py`` / ``test.py`` arguments, the config
+            first.
+
+    Returns:
+        list[str]: The arguments (unchanged with CUDA or without a
+        launcher).
+    """
+    from mmwsss.compat.cpu_dist import (cpu_distributed,
+                                        cpu_distributed_overrides)
+    launcher = _launcher(args)
+    if not cpu_distributed(launcher):
+        return list(args)
+    cfg = _tool_config(args)
+    overrides = cpu_distributed_overrides(cfg if cfg is not None else {},
+                                          launcher)
+    if not overrides:
+        return list(args)
+    if os.environ.get('RANK', '0') == '0':
+        print('mmwsss: no CUDA device, distributed on the CPU: ' +
+              ', '.join(f'{k}={v}' for k, v in overrides.items()))
+    options = [f'{k}={v}' for k, v in overrides.items()]
+    out = list(args)
+    if '--cfg-options' in out:
+        at = out.index('--cfg-options') + 1
+        out[at:at] = options
+    else:
+        out += ['--cfg-options'] + options
+    return out
+
+
 def config_argument(args: List[str]) -> List[str]:
     """The arguments with a ``scope::`` config name (the first positional
     argument, e.g. ``mmwsss::fma/voc_prompts.py``) turned into its file,
@@ -166,6 +215,7 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     """
     import mmwsss.registration  # noqa: F401  (stack additions + registries)
     from mmwsss.compat import CheckpointFileError, checked_checkpoint_loading
+    from mmwsss.compat.cpu_dist import cpu_process_group
     from .config_errors import DEBUG_ENV, explain_build_error
     path = mmseg_tool_path(name)
     args = config_argument(sys.argv[1:] if argv is None else list(argv))
@@ -174,9 +224,10 @@ def run_mmseg_tool(name: str, argv: Optional[List[str]] = None) -> None:
     args = [a for a in args if a != '--debug']
     if name == 'train.py':
         args = amp_arguments(args)
+    args = cpu_distributed_arguments(args)
     argv_before, sys.argv = sys.argv, [path] + args
     try:
-        with checked_checkpoint_loading():
+        with checked_checkpoint_loading(), cpu_process_group():
             runpy.run_path(path, run_name='__main__')
     except CheckpointFileError as err:
         raise SystemExit(f'{type(err).__name__}: {err}') from None

@@ -38,18 +38,29 @@ Added on import (:func:`apply_all`)
    and ``_base_`` resolve ``mmwsss::folder/file.py`` to the configs an
    installed mmwsss carries in ``mmwsss/.mim/configs``, as ``mmseg::``
    (:mod:`.config_scope`). No other entry is touched.
+6. **The model wrapper ``CPUDistributedDataParallel``** (mmengine's
+   MODEL_WRAPPERS, where the Runner looks wrappers up): mmengine's DDP wrapper for a model on the CPU
+   (``device_ids=None``, SyncBN as BN), used only by item 9
+   (:mod:`.cpu_dist`).
 
 Scoped to mmwsss
 
-6. **Portable ops in mmwsss's models only**: the Mask2Former configs ask for
+7. **Portable ops in mmwsss's models only**: the Mask2Former configs ask for
    ``PortableMSDeformAttnPixelDecoder``; ``GroundingDINOBoxes`` converts its
    detector with :func:`~.mmcv_ops.use_portable_msda`. mmcv's own
    ``MultiScaleDeformableAttention`` is left as it is for every other model.
-7. **Checked checkpoint loading**: mmwsss components load files with
+8. **Checked checkpoint loading**: mmwsss components load files with
    :func:`load_checkpoint_file`, and ``tools/train.py`` / ``tools/test.py``
    run mmseg's tool inside :func:`checked_checkpoint_loading`; a file that is
    truncated, empty, text, or holds other types is refused in one line that
    names it (never fully unpickled).
+9. **Distributed runs without CUDA**: ``tools/train.py`` /
+   ``tools/test.py`` with a launcher, only while
+   ``torch.cuda.is_available()`` is False, start with the gloo backend and
+   item 6's wrapper (config overrides placed before the user's
+   ``--cfg-options``) inside :func:`~.cpu_dist.cpu_process_group`, where
+   mmengine's ``_init_dist_pytorch`` runs with ``torch.cuda.set_device`` as
+   a no-op (:mod:`.cpu_dist`). A GPU run is unchanged.
 """
 from .checkpoint import (SAFE_GLOBALS, CheckpointFileError,
                          UnsafeCheckpointError, add_safe_globals,
@@ -105,7 +116,7 @@ def install_no_checkpoint_scheme() -> None:
 
 
 def apply_all() -> None:
-    """Make the additions 1-5 above (idempotent).
+    """Make the additions 1-6 above (idempotent).
 
     Called by :mod:`mmwsss.registration` and by the packages of mmwsss that
     import mmseg (``datasets``, ``models``, ``evaluation``, ``engine``,
@@ -118,3 +129,4 @@ def apply_all() -> None:
     add_safe_globals()
     # after the stand-in: mmcv.ops needs an mmcv._ext to import
     from . import mmcv_ops  # noqa: F401  (registers the portable types)
+    from . import cpu_dist  # noqa: F401  (registers CPUDistributedDataParallel)

@@ -63,7 +63,8 @@ def seed_dataset(dataset: dict,
 def seed_dataloader(train_loader: dict,
                     pipeline: Optional[Sequence[dict]] = None) -> dict:
     """A batch-size-1, unshuffled dataloader config over the training
-    images for seeds, with the training loader's worker settings.
+    images for seeds (each image once over all ranks), with the training
+    loader's worker settings.
 
     Args:
         train_loader (dict): The ``train_dataloader`` config.
@@ -81,7 +82,9 @@ def seed_dataloader(train_loader: dict,
         num_workers=workers,
         persistent_workers=bool(
             workers and train_loader.get('persistent_workers', False)),
-        sampler=dict(type='DefaultSampler', shuffle=False),
+        # round_up=False: no rank pads its share with another's image, so
+        # every seed is written and scored once
+        sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
         dataset=seed_dataset(train_loader['dataset'], pipeline))
 
 

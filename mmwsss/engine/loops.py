@@ -204,7 +204,9 @@ def write_model_seeds(runner,
     """Write seed PNGs of a prompt model for every image of a dataloader.
 
     Images whose seed PNG exists are skipped unless ``overwrite``. Each rank
-    handles the share its sampler gives it; files are written atomically.
+    handles the share its sampler gives it (the derived loaders'
+    ``round_up=False``: no image twice); files are written atomically, and
+    every rank returns only when all seeds are written.
     With ground truth in the batches the seeds are scored (confusion summed
     over ranks).
 
@@ -236,6 +238,10 @@ def write_model_seeds(runner,
     if isinstance(dataset, dict):
         dataset = DATASETS.build(dataset)
     infos, done, todo = _pending_images(dataset, dirs, overwrite)
+    # every rank lists the pending images before any rank writes one: a
+    # rank that listed late would see another's new seeds as done, shard a
+    # shorter list and leave images of its share to nobody
+    barrier()
     loader = _loader_of(runner, dataloader, cfg, dataset, done, todo)
     scores = _SeedScores(alphas, len(model.dataset_classes))
     print_log(

@@ -30,6 +30,10 @@ from .seed_scores import format_seed_table, seed_confusion, seed_report
 
 __all__ = ['SeedMetric']
 
+#: The result of an image without ground truth. Not None: mmengine's
+#: ``collect_results`` drops None entries when it gathers the ranks'.
+NO_GT = 'no ground truth'
+
 
 def _field(sample: Any, key: str) -> Any:
     """``sample[key]`` for dicts (what the Evaluator passes) and data
@@ -198,7 +202,7 @@ class SeedMetric(BaseMetric):
                 continue
             gt = _pixel_data(sample, 'gt_sem_seg')
             if gt is None:
-                self.results.append(None)
+                self.results.append(NO_GT)
                 continue
             try:
                 conf = seed_confusion(pred, gt, num_classes,
@@ -225,7 +229,7 @@ class SeedMetric(BaseMetric):
             print_log(f'SeedMetric: seeds written to {self.seed_dir}; '
                       'format_only, not scored', logger='current')
             return OrderedDict()
-        scored = [r for r in results if r is not None]
+        scored = [r for r in results if r is not None and r != NO_GT]
         no_gt = len(results) - len(scored)
         if no_gt:
             print_log(

@@ -28,11 +28,13 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True))
 # One image at a time at full size: seed generation, seed scoring, val.
+# round_up=False: with several processes no rank repeats another's image
+# (each seed written once; mmengine gathers the unequal shares in order).
 val_dataloader = dict(
     batch_size=1,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False))
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False))
 train_eval_dataloader = val_dataloader
 test_dataloader = val_dataloader
 

@@ -29,6 +29,9 @@ param_scheduler = [
 ]
 train_cfg = dict(
     type='FMATwoPhaseTrainLoop', cls_iters=cls_iters, seg_iters=seg_iters)
+# Distributed runs (DDP): each phase trains one prompt learner, so the other
+# one's prompts get no gradient in it; DDP must look for unused parameters.
+find_unused_parameters = True
 val_cfg = None  # no validation loop (children: val_dataloader = None too)
 test_cfg = dict(type='TestLoop')
 
