@@ -13,6 +13,7 @@ crop_size = (64, 64)
 max_iters = 2
 
 model = dict(
+    data_preprocessor=dict(size=crop_size),
     clip=dict(model_name='mmwsss-tiny-ViT-16', pretrained=None),
     dino=dict(arch='tiny', pretrained=None),
     num_blocks=2,  # all blocks but the last of the 3-block tiny CLIP

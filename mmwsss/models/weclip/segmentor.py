@@ -484,16 +484,15 @@ class WeCLIP(BaseSegmentor):
         r = float(long_side) / max(h, w)
         return _bilinear(x, (int(h * r), int(w * r)))
 
-    def test_logits(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+    def test_logits(self, x: Tensor) -> Tensor:
         """Test-time logits of one image (ref 2.12).
 
         Args:
             x (Tensor): (1, 3, H, W) normalised image.
 
         Returns:
-            tuple[Tensor, Tensor]: (num_classes, h, w) logits at the
-            scale-1 patch grid (averaged over scales and flips in
-            ``'msc_flip'`` mode) and the scale-1 network input.
+            Tensor: (num_classes, h, w) logits at the scale-1 patch grid
+            (averaged over scales and flips in ``'msc_flip'`` mode).
         """
         cfg = self.test_cfg
         x = self._test_input(x)
@@ -514,14 +513,7 @@ class WeCLIP(BaseSegmentor):
                 seg = _bilinear(seg, base)
             seg = (seg[0] + seg[1].flip(-1)) / 2 if flip else seg[0]
             total = seg if total is None else total + seg
-        return total / len(scales), x
-
-    def _pseudo_output(self, x: Tensor, sample: SegDataSample,
-                       size: Tuple[int, int]) -> Tensor:
-        """The online pseudo label of one image at ``size``."""
-        feats = self.extract_feat(x)
-        return self.pseudo_labels(x, feats, [self.image_keys(sample)],
-                                  [size])[0]
+        return total / len(scales)
 
     def predict(self,
                 inputs: Tensor,
@@ -554,7 +546,16 @@ class WeCLIP(BaseSegmentor):
             meta = ds.metainfo
             h, w = meta.get('img_shape', inputs.shape[-2:])[:2]
             ori = tuple(int(v) for v in meta.get('ori_shape', (h, w))[:2])
-            logits, x1 = self.test_logits(inputs[i:i + 1, :, :h, :w])
+            x = inputs[i:i + 1, :, :h, :w]
+            if cfg['output'] == 'pseudo':
+                # one forward at the scale-1 input: its logits and label
+                x = self._test_input(x)
+                feats = self.extract_feat(x)
+                logits = feats['seg'][0].float()
+                pred = self.pseudo_labels(x, feats, [self.image_keys(ds)],
+                                          [ori])[0]
+            else:
+                logits = self.test_logits(x)
             flip_dims = None
             if meta.get('flip', False):
                 flip_dims = (-1, ) if meta.get(
@@ -562,7 +563,6 @@ class WeCLIP(BaseSegmentor):
                 logits = logits.flip(flip_dims)
             logits = _bilinear(logits[None], ori)[0]
             if cfg['output'] == 'pseudo':
-                pred = self._pseudo_output(x1, ds, ori)
                 if flip_dims is not None:
                     pred = pred.flip(flip_dims)
             elif cfg['crf']:
