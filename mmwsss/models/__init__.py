@@ -1,5 +1,5 @@
-"""mmwsss models: frozen CLIP, prompt learners, the FMA-WSSS model, SAM
-quasi-superpixel generators and SAMS TTA, seeders and baselines.
+"""mmwsss models: frozen CLIP and DINOv2, prompt learners, the FMA-WSSS
+model, SAM quasi-superpixel generators and SAMS TTA, seeders and baselines.
 
 Importing this package registers the model components it defines into
 ``mmseg.registry.MODELS``. mmseg's models import mmcv's compiled ops, which
@@ -11,7 +11,7 @@ from mmwsss.compat import apply_all
 
 apply_all()
 
-from . import baselines, clip, decode_heads, sams  # noqa: E402,F401
+from . import backbones, baselines, clip, decode_heads, sams  # noqa: E402,E501,F401
 from . import fma_prompt_model, losses, prompt_learners, seeders  # noqa: E402,E501,F401
 from . import weclip  # noqa: E402,F401
 from .clip_cams import CLIPCAMExtractor  # noqa: E402

@@ -9,10 +9,16 @@ One class, three files by job:
   :meth:`FrozenCLIP.encode_image`, one batched pass that returns the image
   embedding, the Softmax-GradCAM target and the attention of the last K
   blocks (CAA), at any input size;
+* :mod:`.block_taps` (:class:`~.block_taps.CLIPBlockTapsMixin`): the
+  WeCLIP / WeCLIP+ taps, :meth:`FrozenCLIP.encode_image_blocks` (every
+  block's raw output and attention, input cropped to the patch grid) and
+  :meth:`FrozenCLIP.last_block_logits` (one block on given tokens, logits
+  against text rows, GradCAM leaf at its ``ln_1``);
 * :mod:`.text_encoder` (:class:`~.text_encoder.CLIPTextEncoderMixin`):
   tokenizer, frozen token embedding lookup, and a text encoder that takes
   token EMBEDDINGS plus EOT positions, so learned context vectors can be
-  spliced in (CoOp) and get gradients of any order.
+  spliced in (CoOp) and get gradients of any order; template-averaged
+  class features (:meth:`FrozenCLIP.prompt_text_features`).
 """
 import logging
 from typing import Optional, Sequence, Tuple
@@ -25,6 +31,7 @@ from torch import Tensor, nn
 
 from mmseg.registry import MODELS
 
+from .block_taps import CLIPBlockTapsMixin
 from .image_encoder import CLIPImageEncoderMixin, CLIPImageOutput, pair
 from .loading import build_open_clip
 from .text_encoder import CLIPTextEncoderMixin
@@ -73,7 +80,8 @@ def check_frozen_clip_architecture(model: nn.Module, model_name: str) -> None:
 
 
 @MODELS.register_module()
-class FrozenCLIP(CLIPImageEncoderMixin, CLIPTextEncoderMixin, BaseModule):
+class FrozenCLIP(CLIPImageEncoderMixin, CLIPBlockTapsMixin,
+                 CLIPTextEncoderMixin, BaseModule):
     """Frozen open_clip ViT CLIP with GradCAM / attention / prompt hooks.
 
     Every CLIP parameter has ``requires_grad=False`` and CLIP stays in eval

@@ -6,6 +6,7 @@ gradients of any order.
 from typing import Sequence, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .vit_ops import block_forward
@@ -150,3 +151,42 @@ class CLIPTextEncoderMixin:
         """
         ids = self.tokenize(texts)
         return self.encode_text(self.token_embedding(ids), self.eot_index(ids))
+
+    def prompt_text_features(self, names: Sequence[str],
+                             templates: Sequence[str]) -> Tensor:
+        """Zero-shot class text features from prompt templates.
+
+        Every template is filled with every name (``template.format(name)``,
+        e.g. WeCLIP's single ``'a clean origami {}.'``), each string is
+        encoded (:meth:`encode_text_from_strings`) and L2-normalised, the
+        embeddings of one name are averaged over the templates, and the mean
+        is L2-normalised again (CLIP's ``zeroshot_classifier``). No autograd
+        graph.
+
+        Args:
+            names (Sequence[str]): K class names (a name may hold several
+                words, e.g. ``'person with clothes,people,human'``).
+            templates (Sequence[str]): T templates with one ``{}``.
+
+        Returns:
+            Tensor: (K, E) unit-norm text features on CLIP's device.
+        """
+        if isinstance(names, str) or isinstance(templates, str):
+            raise TypeError(
+                'FrozenCLIP.prompt_text_features takes sequences of names and '
+                'templates, not a single string')
+        names, templates = list(names), list(templates)
+        if not names or not templates:
+            raise ValueError(
+                'FrozenCLIP.prompt_text_features needs at least one name and '
+                f'one template, got names={names!r}, templates={templates!r}')
+        for t in templates:
+            if '{}' not in t:
+                raise ValueError(
+                    f'FrozenCLIP.prompt_text_features: template {t!r} has no '
+                    '"{}" for the class name')
+        texts = [t.format(n) for t in templates for n in names]
+        with torch.no_grad():
+            feats = F.normalize(self.encode_text_from_strings(texts), dim=-1)
+            feats = feats.view(len(templates), len(names), -1).mean(dim=0)
+            return F.normalize(feats, dim=-1)
