@@ -25,6 +25,7 @@ TINY_PLUS = osp.join(
 V1 = osp.join(REPO, 'configs', 'weclip',
               'weclip_vit-b16_1xb4-30k_voc12aug-320x320.py')
 TINY_V1_OVERRIDES = dict(
+    data_preprocessor=dict(size=(64, 64)),
     clip=dict(model_name='mmwsss-tiny-ViT-16', pretrained=None),
     num_blocks=2,
     head_blocks=2,
@@ -34,11 +35,11 @@ TINY_V1_OVERRIDES = dict(
 
 def tiny_model(v1: bool = False, **kwargs):
     torch.manual_seed(0)
-    cfg = Config.fromfile(V1 if v1 else TINY_PLUS).model
+    cfg = Config.fromfile(V1 if v1 else TINY_PLUS)
     if v1:
-        cfg.merge_from_dict(TINY_V1_OVERRIDES)
-    cfg.merge_from_dict(kwargs)
-    return MODELS.build(cfg)
+        cfg.merge_from_dict(dict(model=TINY_V1_OVERRIDES))
+    cfg.merge_from_dict(dict(model=kwargs))
+    return MODELS.build(cfg.model)
 
 
 def samples(labels, size=(64, 64), **meta):
@@ -343,46 +344,67 @@ def test_train_tool_runs_two_iterations(trained):
                for k in ckpt['state_dict'])
 
 
-def test_pseudo_labels_as_seeds_for_stage_two(trained, tmp_path):
-    seed_dir = str(tmp_path / 'seeds')
+def test_pseudo_labels_as_seeds_on_a_folder_for_stage_two(
+        voc_mini_root, tmp_path):
+    """tools/test.py with output='pseudo' and SeedMetric on a 3-class folder
+    dataset: one seed PNG per image at its size, holding only its classes;
+    PseudoLabelDataset serves them to a second stage."""
+    from _helpers import PIPELINE_CLASSES, PIPELINE_TRAIN, make_label_folder
+    from mmseg.registry import DATASETS
+
+    from mmwsss.io import read_seed_png
+    folder, seed_dir = str(tmp_path / 'data'), str(tmp_path / 'seeds')
+    labels = make_label_folder(voc_mini_root, folder, PIPELINE_TRAIN[:4])
+    names = list(PIPELINE_CLASSES)
+    folder_ds = dict(
+        type='ImageLabelFolderDataset',
+        data_root=folder,
+        label_file='labels.json',
+        classes='classes.txt',
+        data_prefix=dict(img_path='images', seg_map_path='masks'))
+    test_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations'),
+        dict(type='PackWSSSInputs')
+    ]
     cfg = tmp_path / 'seeds_cfg.py'
     cfg.write_text(
         f"_base_ = [{TINY_PLUS!r}]\n"
-        "model = dict(test_cfg=dict(output='pseudo'))\n"
-        "test_dataloader = dict(dataset=dict("
-        "ann_file='ImageSets/Segmentation/train.txt'))\n"
+        f"model = dict(dataset=None, classes={names!r}, "
+        "test_cfg=dict(output='pseudo'))\n"
+        "test_dataloader = dict(dataset=dict(_delete_=True, "
+        f"pipeline={test_pipeline!r}, test_mode=True, **{folder_ds!r}))\n"
         "test_evaluator = dict(_delete_=True, type='SeedMetric', "
         f"seed_dir={seed_dir!r}, out_dir={str(tmp_path)!r})\n")
-    _run([osp.join(REPO, 'tools', 'test.py'), str(cfg),
-          osp.join(trained, 'iter_2.pth'), '--work-dir',
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(cfg)).model)
+    assert model.num_classes == 4
+    ckpt = str(tmp_path / 'model.pth')
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    _run([osp.join(REPO, 'tools', 'test.py'), str(cfg), ckpt, '--work-dir',
           str(tmp_path / 'work')], cwd=REPO)
-    seeds = sorted(os.listdir(seed_dir))
-    assert len(seeds) == 10
-    from mmwsss.io import read_seed_png
-    from PIL import Image
-    from mmwsss.registration import register_all_modules  # noqa: F401
-    from mmseg.registry import DATASETS
-    seed = read_seed_png(osp.join(seed_dir, '2007_000032.png'))
-    img = Image.open(
-        osp.join(REPO, 'data', 'voc_mini', 'JPEGImages', '2007_000032.jpg'))
-    assert seed.shape == (img.size[1], img.size[0])
-    assert set(np.unique(seed).tolist()) <= {0, 1, 15}  # plane, person
+    assert sorted(os.listdir(seed_dir)) == sorted(
+        i + '.png' for i in PIPELINE_TRAIN[:4])
+    for img_id, present in labels.items():
+        seed = read_seed_png(osp.join(seed_dir, img_id + '.png'))
+        mask = np.array(
+            __import__('PIL.Image').Image.open(
+                osp.join(folder, 'masks', img_id + '.png')))
+        assert seed.shape == mask.shape
+        allowed = {0} | {names.index(n) + 1 for n in present}
+        assert set(np.unique(seed).tolist()) <= allowed
     ds = DATASETS.build(
         dict(
             type='PseudoLabelDataset',
             seed_dir=seed_dir,
-            dataset=dict(
-                type='VOCImageLabelDataset',
-                data_root=osp.join(REPO, 'data', 'voc_mini'),
-                ann_file='ImageSets/Segmentation/train.txt',
-                label_cache=None,
-                pipeline=[
-                    dict(type='LoadImageFromFile'),
-                    dict(type='LoadAnnotations'),
-                    dict(type='PackSegInputs')
-                ])))
-    sample = ds[0]
-    assert sample['data_samples'].gt_sem_seg.data.max() <= 20
+            dataset=folder_ds,
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations'),
+                dict(type='PackSegInputs')
+            ]))
+    assert len(ds) == 4
+    assert ds[0]['data_samples'].gt_sem_seg.data.max() <= 3
 
 
 def test_converter_loads_the_authors_state_dict(tmp_path):
