@@ -18,6 +18,14 @@ SAMS seeding, eq. 8-10      :func:`sams_seed`, :func:`sams_seed_from_record`
 CAM input resize            :func:`resize_normalized_like_pil`
 dense CRF (baseline)        :func:`dense_crf`, :func:`crf_seed`
 classic CAM (baseline)      :func:`class_activation_maps`
+WeCLIP(+) CAM refinement    :func:`select_attention_affinity`,
+                            :func:`transition_matrix`,
+                            :func:`propagate_cams`, :func:`cam_label_probs`
+PAR (WeCLIP, AFA)           :func:`par_refine`
+WeCLIP(+) losses, schedule  :func:`affinity_loss`,
+                            :func:`balanced_seg_loss`,
+                            :func:`weclip_dice_loss`,
+                            :func:`poly_warmup_factor`
 ==========================  ==============================================
 """
 from .caa import CLIP_ES_CAA, caa_refine, merge_attention
@@ -29,8 +37,17 @@ from .gradcam import (SOFTMAX_MODES, grad_cam, masked_softmax,
                       min_max_normalize, normalized_at_size, softmax_scores)
 from .losses import cal_loss, mcl_loss
 from .mask_filter import filter_quasi_superpixels
+from .par import (PAR_DILATIONS, par_neighbours, par_position_logits,
+                  par_refine, par_weights)
 from .sams import (MaskRuns, SAMSResult, mask_runs, mask_runs_from_rle,
                    sams_seed, sams_seed_from_record)
+from .weclip_cam import (cam_label_probs, cam_labels, mean_attention_affinity,
+                         minmax_norm, propagate_cams, scale_grad_cam,
+                         select_attention_affinity, transition_matrix)
+from .weclip_losses import (affinity_loss, balanced_seg_loss,
+                            cams_to_affinity_label, poly_warmup_factor,
+                            radius_mask, self_correct_labels,
+                            weclip_dice_loss)
 
 __all__ = [
     'masked_softmax', 'softmax_scores', 'grad_cam', 'min_max_normalize',
@@ -40,5 +57,10 @@ __all__ = [
     'sams_seed_from_record', 'patch_aligned_size', 'pil_resize',
     'resize_nearest_like_pil', 'resize_normalized_like_pil', 'dense_crf',
     'crf_seed', 'CLIP_ES_CRF', 'class_activation_maps', 'max_normalize',
-    'multi_hot'
+    'multi_hot', 'minmax_norm', 'scale_grad_cam', 'select_attention_affinity',
+    'mean_attention_affinity', 'transition_matrix', 'propagate_cams',
+    'cam_label_probs', 'cam_labels', 'PAR_DILATIONS', 'par_neighbours',
+    'par_position_logits', 'par_weights', 'par_refine', 'radius_mask',
+    'cams_to_affinity_label', 'affinity_loss', 'balanced_seg_loss',
+    'weclip_dice_loss', 'self_correct_labels', 'poly_warmup_factor'
 ]
