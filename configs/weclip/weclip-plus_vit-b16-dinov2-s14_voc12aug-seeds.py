@@ -3,7 +3,8 @@
 # seeds train any second-stage segmentor through PseudoLabelDataset, and
 # tools/compare_seeds.py / the report put them beside FMA-WSSS's.
 #
-#   python tools/test.py configs/weclip/weclip-plus_vit-b16-dinov2-s14_voc12aug-seeds.py \
+#   python tools/test.py \
+#       configs/weclip/weclip-plus_vit-b16-dinov2-s14_voc12aug-seeds.py \
 #       work_dirs/weclip-plus_vit-b16-dinov2-s14_1xb4-30k_voc12aug-320x320/iter_30000.pth
 #
 # The label of an image is the one the authors' test script returns beside
