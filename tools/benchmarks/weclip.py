@@ -29,6 +29,21 @@ the peak resident set size, above the level after the model was built. The
 last lines are ``part=<p> per_image_s=<x> peak_mib=<y>``: a training step
 divided by its batch size, a test image, an FMA prompt step divided by 16,
 an FMA CAM.
+
+Measured on this project's CPU machine (2 cores shared with other jobs; no
+GPU), random weights, 1 thread,
+``python tools/benchmarks/weclip.py --parts train test --steps 1 --warmup 1
+--images 2``::
+
+    part=train per_image_s=3.112 peak_mib=1143    (12.45 s per batch of 4)
+    part=test per_image_s=44.463 peak_mib=1997    (512 long side, 1 + 1.5, flips)
+
+beside FMA-WSSS on the same machine (the figures in ``prompt_step.py`` and
+``cam_speed.py``): seg prompt step 14.49 s per batch of 16 = 0.906 s per
+image (peak 1756 MiB), seed CAM 3.35 s per image (peak 753 MiB). The
+WeCLIP+ test runs CLIP's 11 blocks and DINOv2 on two flipped copies at two
+scales (up to 48x48 patches at scale 1.5); on a GPU run it with
+``--device cuda``.
 """
 import argparse
 import os.path as osp
