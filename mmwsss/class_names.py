@@ -21,7 +21,8 @@ __all__ = [
     'TAG_SYNONYMS_VOC', 'TEXT_NAMES_VOC', 'TEXT_NAMES_COCO',
     'TAG_BACKGROUND_WORDS', 'OPEN_VOCAB_TAGS_VOC', 'OPEN_VOCAB_TAGS_COCO',
     'voc_colormap', 'get_dataset_info', 'check_class_list', 'DATASET_INFO',
-    'IGNORE_INDEX', 'class_info', 'resolve_class_info', 'read_classes_txt'
+    'IGNORE_INDEX', 'class_info', 'resolve_class_info', 'read_classes_txt',
+    'WECLIP_TEMPLATE'
 ]
 
 #: Label value for pixels that count in no class (VOC boundaries, void).
@@ -91,6 +92,14 @@ CLIP_ES_PROMPT_NAMES_COCO: Tuple[str, ...] = (
     'remote control', 'keyboard', 'cell phone', 'microwave', 'oven',
     'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
     'teddy bear', 'hairdrier,blowdrier', 'toothbrush')
+
+#: WeCLIP / WeCLIP+'s one prompt template (``model_attn_aff_voc.py``). Their
+#: ``clip/clip_text.py`` is CLIP-ES's: the background prompts are
+#: :data:`CLIP_ES_BG_VOC` (25) / :data:`CLIP_ES_BG_COCO` (23) and the
+#: foreground names ``new_class_names`` / ``new_class_names_coco`` are
+#: :data:`CLIP_ES_PROMPT_NAMES_VOC` / :data:`CLIP_ES_PROMPT_NAMES_COCO`, so the
+#: ``'voc'`` / ``'coco'`` tables of :data:`DATASET_INFO` serve both methods.
+WECLIP_TEMPLATE = 'a clean origami {}.'
 
 #: The survey's tag -> VOC class mapping for zero-shot tags (RAM / CLIP tags
 #: to dataset classes). Keys are lower-case tags; values are VOC classes.

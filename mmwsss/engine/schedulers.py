@@ -1,4 +1,7 @@
-"""Learning-rate schedule of FMA-WSSS prompt learning (CoOp style).
+"""Learning-rate schedules: FMA-WSSS prompt learning (CoOp style) and
+WeCLIP's poly schedule with linear warm-up (:class:`PolyWarmupLR`).
+
+FMA-WSSS:
 
 The authors train each prompt set with SGD: a constant warm-up learning rate
 (1e-5) for 500 iterations, then cosine annealing from the base learning rate
@@ -14,7 +17,9 @@ from mmengine.optim.scheduler.lr_scheduler import LRSchedulerMixin
 from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
 from mmseg.registry import PARAM_SCHEDULERS
 
-__all__ = ['WarmupCosineLR', 'warmup_cosine_value']
+from mmwsss.functional import poly_warmup_factor
+
+__all__ = ['WarmupCosineLR', 'warmup_cosine_value', 'PolyWarmupLR']
 
 
 def warmup_cosine_value(step: int, total: int, base: float, warmup: int,
@@ -88,3 +93,55 @@ class WarmupCosineLR(LRSchedulerMixin, _ParamScheduler):
                                 self.warmup_lr, self.eta_min)
             for base in self.base_values
         ]
+
+
+@PARAM_SCHEDULERS.register_module()
+class PolyWarmupLR(LRSchedulerMixin, _ParamScheduler):
+    """The learning rate of WeCLIP's ``PolyWarmupAdamW``: ``lr0 * m(s)``
+    with :func:`mmwsss.functional.poly_warmup_factor` at the 0-based step
+    ``s`` (linear warm-up from ``warmup_ratio`` over ``warmup_iters``, then
+    ``(1 - s / max_iters) ** power``; unchanged after ``max_iters``).
+
+    Closed form in the step, so resuming needs only ``last_step``.
+
+    Args:
+        optimizer: Wrapped optimizer.
+        warmup_iters (int): Warm-up steps. Defaults to 50.
+        max_iters (int): The poly horizon. Defaults to 30000.
+        warmup_ratio (float): Factor at step 0. Defaults to 1e-6.
+        power (float): Poly exponent. Defaults to 1.0.
+        begin (int): First step. Defaults to 0.
+        end (int, optional): End step (exclusive); defaults to
+            ``max_iters``.
+        last_step (int): See mmengine schedulers. Defaults to -1.
+        by_epoch (bool): Defaults to False (iteration-based).
+        verbose (bool): Print every update. Defaults to False.
+    """
+
+    def __init__(self,
+                 optimizer,
+                 warmup_iters: int = 50,
+                 max_iters: int = 30000,
+                 warmup_ratio: float = 1e-6,
+                 power: float = 1.0,
+                 begin: int = 0,
+                 end: int = None,
+                 last_step: int = -1,
+                 by_epoch: bool = False,
+                 verbose: bool = False) -> None:
+        self.warmup_iters = int(warmup_iters)
+        self.max_iters = int(max_iters)
+        self.warmup_ratio = float(warmup_ratio)
+        self.power = float(power)
+        super().__init__(
+            optimizer,
+            begin=begin,
+            end=self.max_iters if end is None else end,
+            last_step=last_step,
+            by_epoch=by_epoch,
+            verbose=verbose)
+
+    def _get_value(self):
+        m = poly_warmup_factor(self.last_step, self.warmup_iters,
+                               self.max_iters, self.warmup_ratio, self.power)
+        return [base * m for base in self.base_values]

@@ -13,6 +13,7 @@ apply_all()
 
 from . import backbones, baselines, clip, decode_heads, sams  # noqa: E402,E501,F401
 from . import fma_prompt_model, losses, prompt_learners, seeders  # noqa: E402,E501,F401
+from . import weclip  # noqa: E402,F401
 from .clip_cams import CLIPCAMExtractor  # noqa: E402
 from .fma_prompt_model import FMAPromptModel  # noqa: E402
 from .losses import CALLoss, MCLLoss  # noqa: E402
