@@ -24,7 +24,8 @@ the progress lines, to the screen. Base configs are files or
 ``mmwsss::`` names (the configs an installed mmwsss carries).
 
 ``<work_dir>/<results_name>`` records finished stages (a rerun resumes;
-``force`` redoes a stage and every later one); the stages themselves skip
+``force`` redoes a stage and every later one from scratch, its old outputs
+moved to ``superseded/``, :data:`STAGE_OUTPUTS`); the stages themselves skip
 finished images and resume training from ``last_checkpoint``. Results are a
 dict per stage (:attr:`PipelineRunner.results`); :data:`STAGE_METRICS`
 adds computed entries to a stage's dict and :data:`TABLE_ROWS` says how
@@ -185,7 +186,7 @@ def _prompt_stats(runner: 'PipelineRunner', res: dict) -> dict:
     loss of phase 2 (0 for either means phase 2 learned nothing): the
     stage's own figure, else mmengine's ``scalars.json``."""
     wd = osp.join(runner.work, 'prompts')
-    if runner.configs.method == 'weclip-plus':  # one loss, no coarse seeds
+    if runner.weclip:  # one loss, no coarse seeds
         try:
             return dict(loss_last=last_logged_loss(wd, key='loss'))
         except (FileNotFoundError, KeyError):
@@ -226,6 +227,18 @@ STAGE_METRICS: Dict[str, List[Callable[['PipelineRunner', dict], dict]]] = {
 STAGE_METRICS['prompts'].append(_prompt_stats)
 STAGE_METRICS['seeds'].append(_seed_stats)
 STAGE_METRICS['test_sams'].append(_tta_stats)
+
+#: The folders in the work dir each stage writes. ``--force STAGE`` moves
+#: those of STAGE and every later stage to ``superseded/<time>/`` first,
+#: so the redo starts afresh (no training resumed from the old
+#: checkpoint, no finished seed kept) and nothing written is lost.
+STAGE_OUTPUTS: Dict[str, Tuple[str, ...]] = dict(
+    sam_masks=('sam_masks', 'sam_masks_log'),
+    prompts=('prompts', ),
+    seeds=('seeds', 'overlays', 'seeds_log'),
+    stage2=('stage2', ),
+    test=('predictions', ),
+    test_sams=('predictions_sams', ))
 
 #: The first stage a change of each recorded input invalidates (the later
 #: stages follow): a rerun with other inputs must ``--force`` it.
@@ -570,6 +583,7 @@ class PipelineRunner:
             }), osp.join(self.work, 'data_check.json'))
         check_inputs(self.work, self.inputs(), INPUT_FIRST_STAGE, self.force,
                      STAGES)
+        self._supersede_forced()
         funcs = dict(
             sam_masks=self.sam_masks,
             prompts=self.prompts,
@@ -597,6 +611,26 @@ class PipelineRunner:
         print(f'Outputs in {self.work}: configs/ (the config of each stage),'
               ' seeds/, overlays/, stage2/, logs/')
         return self.results
+
+    def _supersede_forced(self) -> None:
+        """Move the outputs of the forced stages (:data:`STAGE_OUTPUTS`)
+        to ``<work_dir>/superseded/<time>/`` and say so."""
+        if not self.force:
+            return
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        dest = osp.join(self.work, 'superseded', stamp)
+        moved = []
+        for stage in STAGES[STAGES.index(self.force):]:
+            for name in STAGE_OUTPUTS[stage]:
+                src = osp.join(self.work, name)
+                if osp.exists(src):
+                    os.makedirs(dest, exist_ok=True)
+                    os.replace(src, osp.join(dest, name))
+                    moved.append(name)
+        if moved:
+            print(f'--force {self.force}: moved {", ".join(moved)} to '
+                  f'{osp.relpath(dest, self.work)}/ (redone from scratch)',
+                  flush=True)
 
     def table(self) -> str:
         """The results as a markdown table with wall times."""

@@ -203,7 +203,7 @@ def test_phase2_cal_loss_from_the_stage_else_scalars(tmp_path):
     coarse.mkdir(parents=True)
     write_seed_png(str(coarse / 'a.png'), np.array([[0, 1], [1, 1]],
                                                    np.uint8))
-    runner = SimpleNamespace(work=str(work))
+    runner = SimpleNamespace(work=str(work), weclip=False)
     stats = _prompt_stats(runner, dict(phase2_cal_loss_last=0.03))
     assert stats == dict(
         coarse_seed_fg_fraction=0.75, phase2_cal_loss_last=0.03)
