@@ -431,46 +431,48 @@ class PipelineRunner:
             config=path,
             results_file=osp.join(res['work_dir'], 'sam_masks_results.json'))
 
+    def _train_in(self, name: str, function: str, cfg) -> Tuple[dict, str]:
+        """Dump ``cfg`` as ``configs/<name>.py`` and run the training stage
+        function ``function`` in ``<work_dir>/<name>``, resuming its last
+        checkpoint; its log is ``logs/<name>.log``.
+
+        Returns:
+            tuple[dict, str]: The stage's results and the config path.
+        """
+        path = dump_config(cfg, self.config_path(name))
+        wd = osp.join(self.work, name)
+        res = self.call(
+            function,
+            f'{name}.log',
+            config=path,
+            work_dir=wd,
+            resume=self._resume(wd))
+        return res, path
+
     def prompts(self) -> dict:
-        if self.weclip:
-            return self._weclip_train()
+        if self.weclip:  # WeCLIP+ in place of the prompts: one training run
+            cfg = weclip_config(self.base('weclip'), self.spec, self.weights)
+            if self.weclip_iters:
+                set_weclip_iters(cfg, self.weclip_iters)
+            res, path = self._train_in('prompts', 'train', cfg)
+            return dict(
+                checkpoint=res['checkpoint'],
+                iterations=res['iterations'],
+                config=path,
+                results_file=osp.join(self.work, 'prompts',
+                                      'train_results.json'))
         cfg = prompt_config(
             self.base('prompts'), self.spec, self.masks, self.weights)
         if self.prompt_iters:
             set_prompt_iters(cfg, *self.prompt_iters)
-        path = dump_config(cfg, self.config_path('prompts'))
-        wd = osp.join(self.work, 'prompts')
-        res = self.call(
-            'prompt_learning',
-            'prompts.log',
-            config=path,
-            work_dir=wd,
-            resume=self._resume(wd))
+        res, path = self._train_in('prompts', 'prompt_learning', cfg)
         return dict(
             checkpoint=res['checkpoint'],
             coarse_seed_mIoU=res['coarse_seed_mIoU'],
             phase2_cal_loss_last=res['phase2_cal_loss_last'],
             config=path,
-            results_file=osp.join(wd, 'prompts_results.json'))
-
-    def _weclip_train(self) -> dict:
-        """WeCLIP+ in place of the prompts: one training run."""
-        cfg = weclip_config(self.base('weclip'), self.spec, self.weights)
-        if self.weclip_iters:
-            set_weclip_iters(cfg, self.weclip_iters)
-        path = dump_config(cfg, self.config_path('prompts'))
-        wd = osp.join(self.work, 'prompts')
-        res = self.call(
-            'train',
-            'prompts.log',
-            config=path,
-            work_dir=wd,
-            resume=self._resume(wd))
-        return dict(
-            checkpoint=res['checkpoint'],
-            iterations=res['iterations'],
-            config=path,
-            results_file=osp.join(wd, 'train_results.json'))
+            results_file=osp.join(self.work, 'prompts',
+                                  'prompts_results.json'))
 
     def seeds_stage(self) -> dict:
         if self.weclip:
@@ -502,19 +504,12 @@ class PipelineRunner:
             osp.join(self.work, 'predictions'))
         if self.stage2_iters:
             set_stage2_iters(cfg, self.stage2_iters)
-        path = dump_config(cfg, self.config_path('stage2'))
-        wd = osp.join(self.work, 'stage2')
-        res = self.call(
-            'train',
-            'stage2.log',
-            config=path,
-            work_dir=wd,
-            resume=self._resume(wd))
+        res, path = self._train_in('stage2', 'train', cfg)
         out = dict(
             checkpoint=res['checkpoint'],
             iterations=res['iterations'],
             config=path,
-            results_file=osp.join(wd, 'train_results.json'))
+            results_file=osp.join(self.work, 'stage2', 'train_results.json'))
         if cfg.test_evaluator.get('format_only'):  # no GT: predictions
             out['prediction_dir'] = cfg.test_evaluator.output_dir
         return out
