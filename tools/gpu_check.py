@@ -58,6 +58,9 @@ BENCH = osp.join(REPO, 'tools', 'benchmarks')
 # the pipeline driver (it takes the data folder as its first argument)
 PIPELINE_SCRIPT = 'run_pipeline.py'
 TINY_CLIP = 'mmwsss-tiny-ViT-16'
+#: The tiny WeCLIP+ config of the weclip step's CPU form.
+WECLIP_TINY = osp.join('configs', 'weclip', 'weclip-plus_tiny-clip-tiny-'
+                       'dinov2_1xb2-2iter_voc-mini-64x64.py')
 
 # FMA-WSSS suppl. Table S1 ("Ours" row; CRF from the CLIP-ES row): hours on
 # PASCAL VOC 2012 trainaug (10,582 images), one RTX 3090 (suppl. sec. G).
@@ -108,7 +111,8 @@ BENCH_ARGS = dict(
         weight_free_masks=['--generator', 'felzenszwalb', '--repeats', '3'],
         sams_vs_crf=['--images', '5', '--repeats', '3'],
         stage2_step=['--arch', 'real', '--steps', '3'],
-        baselines=['--arch', 'real', '--images', '2']),
+        baselines=['--arch', 'real', '--images', '2'],
+        weclip=['--steps', '3', '--images', '5', '--parts', 'train', 'test']),
     cpu=dict(
         cam_speed=['--model-name', TINY_CLIP, '--images', '2'],
         prompt_step=[
@@ -130,7 +134,11 @@ BENCH_ARGS = dict(
         weight_free_masks=['--generator', 'felzenszwalb', '--repeats', '1'],
         sams_vs_crf=['--images', '2', '--repeats', '1'],
         stage2_step=['--arch', 'tiny', '--steps', '1'],
-        baselines=['--arch', 'tiny', '--images', '1']))
+        baselines=['--arch', 'tiny', '--images', '1'],
+        weclip=[
+            '--config', WECLIP_TINY, '--batch-size', '2', '--steps', '1',
+            '--warmup', '0', '--images', '1', '--parts', 'train', 'test'
+        ]))
 #: ``--quick`` (CI): arguments appended to a step's (later ones win): the
 #: mask benchmarks with 4x4 points, no warm-up and (SAM) no stock AMG.
 _QUICK_MASKS = ['--points-per-side', '4', '--no-warmup']
@@ -250,6 +258,13 @@ def rows_baselines(lines, arch: str) -> List[Row]:
             if 'pipeline' in d]
 
 
+def rows_weclip(lines, arch: str) -> List[Row]:
+    names = dict(train='WeCLIP+ training step', test='WeCLIP+ test')
+    return [(names[d['part']], arch, _f(d, 'per_image_s'), 's/image',
+             _f(d, 'peak_mib'), 'not in S1 (single stage)') for d in lines
+            if d.get('part') in names]
+
+
 ROWS: Dict[str, Callable] = dict(
     cam_speed=rows_cam_speed,
     prompt_step=rows_prompt_step,
@@ -257,7 +272,8 @@ ROWS: Dict[str, Callable] = dict(
        for step in MASK_STEPS},
     sams_vs_crf=rows_sams_vs_crf,
     stage2_step=rows_stage2_step,
-    baselines=rows_baselines)
+    baselines=rows_baselines,
+    weclip=rows_weclip)
 ARCH = dict(
     cuda=dict(
         cam_speed='ViT-B/16, VOC size',
@@ -269,7 +285,8 @@ ARCH = dict(
         weight_free_masks='3 scales, 256 px',
         sams_vs_crf='5 VOC images',
         stage2_step='real, 512x512',
-        baselines='real shapes'),
+        baselines='real shapes',
+        weclip='ViT-B/16 + ViT-S/14; train 4 x 320, test 512 msc + flip'),
     cpu=dict(
         cam_speed='tiny CLIP',
         prompt_step='tiny CLIP, batch 2',
@@ -280,7 +297,8 @@ ARCH = dict(
         weight_free_masks='3 scales, 256 px',
         sams_vs_crf='2 VOC images',
         stage2_step='tiny, 64x64',
-        baselines='tiny'))
+        baselines='tiny',
+        weclip='tiny CLIP + tiny DINOv2'))
 
 #: Datasets of the projected mask hours: name -> images.
 PROJECTED = (('VOC trainaug', S1_IMAGES), ('COCO train', 82081))

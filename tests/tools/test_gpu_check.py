@@ -44,7 +44,9 @@ OUTPUTS = dict(
     'peak_mib=628\nmodel=mask2former step_s=7.711 per_image_ms=3855.5 '
     'peak_mib=2743\n',
     baselines='pipeline=cam per_image_ms=43000.0 peak_mib=900\n'
-    'pipeline=sam_text per_image_ms=61000.0 peak_mib=3000\n')
+    'pipeline=sam_text per_image_ms=61000.0 peak_mib=3000\n',
+    weclip='part=train per_image_s=3.110 peak_mib=1143\n'
+    'part=test per_image_s=44.500 peak_mib=1997\n')
 
 
 def test_rows_of_every_benchmark(gpu_check):
@@ -75,6 +77,9 @@ def test_rows_of_every_benchmark(gpu_check):
             ] == [('stage 2 training step: deeplabv3plus', 1.155, 628.0),
                   ('stage 2 training step: mask2former', 7.711, 2743.0)]
     assert [r[2] for r in rows['baselines']] == [43000.0, 61000.0]
+    assert [(r[0], r[2], r[4]) for r in rows['weclip']
+            ] == [('WeCLIP+ training step', 3.11, 1143.0),
+                  ('WeCLIP+ test', 44.5, 1997.0)]
 
 
 def test_missing_summary_is_an_error(gpu_check):

@@ -28,20 +28,20 @@ Times: CUDA wall time (synchronised), or on the CPU the process's CPU time
 the peak resident set size, above the level after the model was built. The
 last lines are ``part=<p> per_image_s=<x> peak_mib=<y>``: a training step
 divided by its batch size, a test image, an FMA prompt step divided by 16,
-an FMA CAM.
+an FMA seed CAM (the CLIP forward plus GradCAM and CAA).
 
-Measured on this project's CPU machine (2 cores shared with other jobs; no
-GPU), random weights, 1 thread,
-``python tools/benchmarks/weclip.py --parts train test --steps 1 --warmup 1
---images 2``::
+Measured on this project's CPU machine (2 cores, no GPU), random weights,
+1 thread, all four parts in one run (``python tools/benchmarks/weclip.py
+--parts train test fma-step fma-cam``, 3 timed steps, 3 test images)::
 
-    part=train per_image_s=3.112 peak_mib=1143    (12.45 s per batch of 4)
-    part=test per_image_s=44.463 peak_mib=1997    (512 long side, 1 + 1.5, flips)
+    part=train per_image_s=3.208 peak_mib=1234    (12.8 s per batch of 4)
+    part=test per_image_s=42.070 peak_mib=2094    (512 long side, 1 + 1.5, flips)
+    part=fma-step per_image_s=0.820 peak_mib=1711 (13.1 s per batch of 16)
+    part=fma-cam per_image_s=7.655 peak_mib=788   (CLIP 5.09 s + GradCAM/CAA 2.57 s)
 
-beside FMA-WSSS on the same machine (the figures in ``prompt_step.py`` and
-``cam_speed.py``): seg prompt step 14.49 s per batch of 16 = 0.906 s per
-image (peak 1756 MiB), seed CAM 3.35 s per image (peak 753 MiB). The
-WeCLIP+ test runs CLIP's 11 blocks and DINOv2 on two flipped copies at two
+The fma-cam figure is this run's ``cam_speed.py`` summary (clip_ms 5085.9 +
+cam_ms 2569.6). The WeCLIP+ test runs CLIP's 11 blocks and DINOv2 on two
+flipped copies at two
 scales (up to 48x48 patches at scale 1.5); on a GPU run it with
 ``--device cuda``.
 """
@@ -195,8 +195,10 @@ def fma_rows(args: argparse.Namespace) -> Dict[str, Dict]:
     if 'fma-cam' in args.parts:
         import cam_speed
         r = cam_speed.main(['--images', str(args.images)] + common)
+        # a seed's whole CAM cost: the CLIP forward + GradCAM + CAA
         out['fma-cam'] = dict(
-            per_image_s=r['cam_ms'] / 1000, peak_mib=r['peak_mib'])
+            per_image_s=(r['clip_ms'] + r['cam_ms']) / 1000,
+            peak_mib=r['peak_mib'])
     return out
 
 
