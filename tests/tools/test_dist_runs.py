@@ -29,6 +29,7 @@ from _helpers import PIPELINE_TRAIN, PIPELINE_VAL, make_label_folder
 #: Prompt iterations of each phase in the shared runs.
 PHASE_ITERS = 2
 STAGE2_ITERS = 2
+WECLIP_ITERS = 2
 #: Seconds any one run may take (a hang fails the test, not CI).
 RUN_TIMEOUT = 300
 IMAGES = sorted(PIPELINE_TRAIN)
@@ -95,7 +96,8 @@ def _configs(repo_root: str, root: str, spec, masks: str) -> dict:
     """The stage configs of the pipeline, each importing the probe."""
     from mmwsss.apis.stage_configs import (Weights, dump_config, prompt_config,
                                            seed_config, set_prompt_iters,
-                                           set_stage2_iters, stage2_config)
+                                           set_stage2_iters, set_weclip_iters,
+                                           stage2_config, weclip_config)
     configs = osp.join(repo_root, 'configs')
     weights = Weights()
     prompts = prompt_config(
@@ -114,9 +116,13 @@ def _configs(repo_root: str, root: str, spec, masks: str) -> dict:
             '64x64.py'), spec, masks, osp.join(root, 'seeds', 'seeds'),
         len(spec.classes) + 1, osp.join(root, 'pred'))
     set_stage2_iters(stage2, STAGE2_ITERS)
+    weclip = weclip_config(
+        osp.join(configs, 'weclip', 'weclip-plus_tiny-clip-tiny-dinov2_'
+                 '1xb2-2iter_voc-mini-64x64.py'), spec, weights)
+    set_weclip_iters(weclip, WECLIP_ITERS)
     out = {}
-    for name, cfg in (('prompts', prompts), ('seeds', seeds), ('stage2',
-                                                               stage2)):
+    for name, cfg in (('prompts', prompts), ('seeds', seeds),
+                      ('stage2', stage2), ('weclip', weclip)):
         cfg.custom_imports = dict(
             imports=['mmwsss.registration', '_dist_probe'],
             allow_failed_imports=False)
@@ -186,6 +192,25 @@ def dist_runs(repo_root, voc_mini_root, tmp_path_factory) -> dict:
     run('stage2',
         [configs['stage2'], 2, '--work-dir',
          osp.join(root, 'stage2')], 'dist_train.sh')
+    # WeCLIP+ trained by two processes, its pseudo labels written as seeds
+    # by two processes and, from the same checkpoint, by one
+    from mmwsss.apis.stage_configs import dump_config, weclip_seed_config
+    for name in ('weclip_seeds', 'weclip_seeds_one'):
+        cfg = weclip_seed_config(configs['weclip'], spec,
+                                 osp.join(root, name))
+        cfg.test_evaluator.overwrite = True
+        configs[name] = dump_config(
+            cfg, osp.join(root, 'configs', name + '.py'))
+    run('weclip', [configs['weclip'], 2, '--work-dir',
+                   osp.join(root, 'weclip')], 'dist_train.sh')
+    wckpt = osp.join(root, 'weclip', f'iter_{WECLIP_ITERS}.pth')
+    run('weclip_seeds', [configs['weclip_seeds'], wckpt, 2, '--work-dir',
+                         osp.join(root, 'weclip_seeds')], 'dist_test.sh')
+    run('weclip_seeds_one', [
+        sys.executable,
+        osp.join(repo_root, 'tools', 'test.py'), configs['weclip_seeds_one'],
+        wckpt, '--work-dir', osp.join(root, 'weclip_seeds_one')
+    ])
     return out
 
 
@@ -348,3 +373,32 @@ def test_killed_rank_fails_the_run_without_a_hang(dist_runs, repo_root):
                      out), out[-6000:]
     assert 'Signal 9 (SIGKILL)' in out
     assert not _alive(pids[0])
+
+
+def test_weclip_two_processes_train_and_write_each_seed_once(dist_runs):
+    """WeCLIP+ under DDP (2 CPU processes): both ranks train every
+    iteration; its online pseudo labels are written once each, split over
+    the ranks, byte-identical to one process with the same checkpoint."""
+    root = dist_runs['root']
+    events = dist_runs['weclip_events']
+    for rank in (0, 1):
+        assert sorted(e['iter'] for e in events if e['kind'] == 'iter' and
+                      e['rank'] == rank) == list(range(WECLIP_ITERS))
+    assert 'model_wrapper_cfg.type=CPUDistributedDataParallel' in \
+        dist_runs['weclip_out']
+    pngs = [i + '.png' for i in IMAGES]
+    dist_dir = osp.join(root, 'weclip_seeds', 'seeds')
+    writes = _writes(dist_runs['weclip_seeds_events'], dist_dir)
+    assert sorted(writes) == pngs
+    assert all(len(r) == 1 for r in writes.values()), writes
+    assert collections.Counter(r[0] for r in writes.values()) == {0: 3, 1: 2}
+    one_dir = osp.join(root, 'weclip_seeds_one', 'seeds')
+    for png in pngs:
+        with open(osp.join(dist_dir, png), 'rb') as a, \
+                open(osp.join(one_dir, png), 'rb') as b:
+            assert a.read() == b.read(), png
+    scores = []
+    for name in ('weclip_seeds', 'weclip_seeds_one'):
+        with open(osp.join(root, name, 'seed_scores.json')) as f:
+            scores.append(json.load(f)['mIoU'])
+    assert scores[0] == scores[1]
