@@ -109,3 +109,37 @@ def test_stage2_learns_from_weclip_seeds_and_the_table_says_so(
     assert 'WeCLIP+ pipeline on' in out
     assert 'WeCLIP+ training (single stage)' in out
     assert 'online pseudo labels (train)' in out
+
+
+def test_report_of_a_weclip_run(weclip_run):
+    """The report names WeCLIP+, plots its loss terms (no FMA-WSSS phase
+    is missing), scores its pseudo labels, and its CAM strips show the
+    pseudo label's scores, which remake the saved seeds exactly."""
+    from mmwsss.evaluation.report.cams import recompute_cams
+    from mmwsss.evaluation.report.data import report_data
+    from mmwsss.evaluation.report.inputs import (WECLIP_CURVE,
+                                                 inputs_from_work_dir)
+    work = weclip_run['work']
+    data, _ = report_data(inputs_from_work_dir(work, cams=False))
+    assert data['title'].startswith('WeCLIP+ report')
+    assert list(data['seed_sets']) == ['WeCLIP+ pseudo labels']
+    assert data['seed_sets']['WeCLIP+ pseudo labels']['mIoU'] == \
+        pytest.approx(weclip_run['results']['seeds']['seed_mIoU'], abs=0.01)
+    assert WECLIP_CURVE in data['curves']
+    # stage 2's one iteration logs nothing; no prompt phase is expected
+    assert data['missing_curves'] == ['stage 2 (segmentor on the seeds)']
+    assert 'loss_aff' in data['curves'][WECLIP_CURVE]
+    settings = dict(data['settings'])
+    assert 'DINOv2 tiny' in settings['WeCLIP+'] and 'prompt phases' \
+        not in settings
+    stems = sorted(os.listdir(osp.join(work, 'seeds')))[:2]
+    cams = recompute_cams(
+        osp.join(work, 'configs', 'seeds.py'),
+        weclip_run['results']['prompts']['checkpoint'],
+        [osp.splitext(s)[0] for s in stems],
+        seed_dir=osp.join(work, 'seeds'))
+    assert len(cams) == 2
+    for c in cams.values():
+        assert c.seed_agreement == 1.0
+        assert c.cams.shape[0] == len(c.class_ids)
+        assert 0 <= c.cams.min() and c.cams.max() <= 1

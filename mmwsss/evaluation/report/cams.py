@@ -3,7 +3,7 @@
 The pipeline does not store CAMs (only seeds). For the report's strips they
 are recomputed with the seed stage's config and checkpoint: the model's own
 ``predict`` with ``output_cams=True`` gives the refined CAMs (what the
-seeder saw) and the seed. That seed is compared with the saved one, so a
+seeder saw; for WeCLIP the pseudo label's scores after PAR) and the seed. That seed is compared with the saved one, so a
 strip says when its CAMs do not reproduce the saved seed (e.g. a random
 CLIP built with another random state) instead of showing them as if they
 did.
@@ -49,8 +49,9 @@ def _build(config: str, checkpoint: str, device: str) -> Tuple:
     # model: a CLIP with random weights is rebuilt identically
     if cfg.get('randomness'):
         set_random_seed(**cfg.randomness)
-    cfg.model.output_cams = True
-    cfg.model.reuse_seeds_from = None
+    cfg.model.output_cams = True  # FMAPromptModel's and WeCLIP's option
+    if 'reuse_seeds_from' in cfg.model:
+        cfg.model.reuse_seeds_from = None
     model = MODELS.build(cfg.model)
     load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
     model.to(device).eval()

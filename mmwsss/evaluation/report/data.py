@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 from ..pipeline_stats import CAL_LOSS_KEYS, scalars_files
 from ..seed_eval import (build_seed_eval_dataset, collect_gt_items,
                          score_seed_dirs)
-from .inputs import ReportInputs
+from .inputs import STAGE2_CURVE, WECLIP_CURVE, ReportInputs
 
 __all__ = [
     'score_seed_sets', 'pixel_shares', 'rank_images', 'read_scalars',
@@ -22,7 +22,8 @@ CURVES = {
     'phase 2 (seg prompts, CAL loss)':
     (CAL_LOSS_KEYS, ('loss', ) + CAL_LOSS_KEYS),
 }
-STAGE2_CURVE = 'stage 2 (segmentor on the seeds)'
+#: The loss terms of :data:`WECLIP_CURVE`.
+WECLIP_KEYS = ('loss', 'loss_seg', 'loss_dice', 'loss_aff', 'loss_mutual')
 
 
 def score_seed_sets(inputs: ReportInputs) -> Tuple[Dict[str, dict], object]:
@@ -151,6 +152,9 @@ def training_curves(scalar_runs: Dict[str, str]) -> Dict[str, dict]:
             series = _series(records, needed, keys)
             if series is not None:
                 curves[name] = series
+        series = _series(records, ('loss_seg', 'loss_aff'), WECLIP_KEYS)
+        if series is not None:
+            curves[WECLIP_CURVE] = series
     if 'stage2' in scalar_runs:
         series = _series(
             read_scalars(scalar_runs['stage2']), ('loss', ),
@@ -203,7 +207,7 @@ def report_data(inputs: ReportInputs,
         best=best,
         curves=curves,
         missing_curves=[
-            n for n in (*CURVES, STAGE2_CURVE)
+            n for n in (inputs.expected_curves or (*CURVES, STAGE2_CURVE))
             if inputs.scalar_runs and n not in curves
         ],
         phase_split=inputs.phase_split,

@@ -19,6 +19,12 @@ from ..seed_eval import SeedEvalError
 
 __all__ = ['ReportInputs', 'inputs_from_work_dir', 'RESULTS_NAMES']
 
+#: Curve of the single-stage model's training (WeCLIP / WeCLIP+,
+#: ``--method weclip-plus``): its loss terms, logged in the ``prompts`` run.
+WECLIP_CURVE = 'WeCLIP training (online pseudo labels)'
+#: Curve of the segmentor trained on the seeds.
+STAGE2_CURVE = 'stage 2 (segmentor on the seeds)'
+
 #: Results files of a pipeline work dir, in the order they are looked for.
 RESULTS_NAMES = ('pipeline_results.json', 'demo_results.json')
 
@@ -54,6 +60,9 @@ class ReportInputs:
         settings (list[tuple[str, str]]): Run settings shown at the top.
         title (str): Page title.
         notes (list[str]): Remarks shown under the settings.
+        expected_curves (list[str], optional): Training curves the runs
+            should have logged (one missing is said so); None: FMA-WSSS's
+            two prompt phases and stage 2.
     """
     seed_dirs: Dict[str, str]
     dataset: str
@@ -72,6 +81,7 @@ class ReportInputs:
     settings: List[Tuple[str, str]] = field(default_factory=list)
     title: str = 'Seed report'
     notes: List[str] = field(default_factory=list)
+    expected_curves: Optional[List[str]] = None
 
 
 def find_results_file(work_dir: str) -> str:
@@ -154,13 +164,28 @@ def _settings(work_dir: str, results_file: str, prompts: Optional[Config],
                     f'({ds.get("ann_file") or "all images"})'))
     out += [('CLIP', _clip_setting(prompts)),
             ('mask generator', _mask_setting(sam))]
-    if prompts is not None and prompts.get('train_cfg'):
+    if _weclip_name(prompts):
+        tc = prompts.get('train_cfg') or {}
+        dino = prompts.model.get('dino')
+        out.append((_weclip_name(prompts), 'frozen CLIP' + (
+            f' + DINOv2 {dino.get("arch")} ({dino.get("pretrained") or "RANDOM weights"})'
+            if dino else '') + f', {tc.get("max_iters")} iterations; its '
+                    'online pseudo labels are the seeds'))
+    elif prompts is not None and prompts.get('train_cfg'):
         tc = prompts.train_cfg
         out.append(('prompt phases', f'phase 1 (cls prompts, MCL) '
                     f'{tc.get("cls_iters")} iterations, phase 2 (seg '
                     f'prompts, CAL) {tc.get("seg_iters")} iterations'))
     out.append(('stage 2', _stage2_setting(stage2)))
     return out
+
+
+def _weclip_name(prompts: Optional[Config]) -> Optional[str]:
+    """'WeCLIP' / 'WeCLIP+' when the first stage trained that model
+    (``mmwsss-pipeline --method weclip-plus``), else None."""
+    if prompts is None or prompts.get('model', {}).get('type') != 'WeCLIP':
+        return None
+    return 'WeCLIP+' if prompts.model.get('dino') else 'WeCLIP'
 
 
 def _stage_seconds(results: Dict[str, dict]) -> Dict[str, float]:
@@ -171,8 +196,10 @@ def _stage_seconds(results: Dict[str, dict]) -> Dict[str, float]:
     }
 
 
-def _seed_dirs(work_dir: str, results: Dict[str, dict],
-               baselines: Optional[Dict[str, str]]) -> Dict[str, str]:
+def _seed_dirs(work_dir: str,
+               results: Dict[str, dict],
+               baselines: Optional[Dict[str, str]],
+               fine_name: str = 'fine seeds') -> Dict[str, str]:
     """Coarse and fine seeds of the work dir (those that exist), then the
     baselines; fine seeds last so they rank the images by default."""
     dirs = {}
@@ -183,7 +210,7 @@ def _seed_dirs(work_dir: str, results: Dict[str, dict],
     fine = results.get('seeds', {}).get('seed_dir') or osp.join(
         work_dir, 'seeds')
     if osp.isdir(fine):
-        dirs['fine seeds'] = fine
+        dirs[fine_name] = fine
     if not dirs:
         raise SeedEvalError(f'no seed folder in {work_dir} (prompts/'
                             'coarse_seeds, seeds/): run the pipeline first')
@@ -225,23 +252,28 @@ def inputs_from_work_dir(work_dir: str,
         for name in ('prompts', 'stage2') if glob.glob(
             osp.join(work_dir, name, '*', 'vis_data', 'scalars.json'))
     }
+    weclip = _weclip_name(prompts)
     checkpoint = results.get('prompts', {}).get('checkpoint')
     use_cams = bool(cams and checkpoint and osp.isfile(checkpoint))
     notes = []
     if cams and not use_cams:
-        notes.append('No CAMs: the phase-2 checkpoint '
+        notes.append(f'No CAMs: the {weclip or "phase-2"} checkpoint '
                      f'({checkpoint or "prompts stage not recorded"}) is '
                      'missing, so they cannot be recomputed.')
     return ReportInputs(
-        seed_dirs=_seed_dirs(work_dir, results, baselines),
+        seed_dirs=_seed_dirs(
+            work_dir, results, baselines,
+            f'{weclip} pseudo labels' if weclip else 'fine seeds'),
         dataset=seeds_cfg,
         cam_config=seeds_cfg if use_cams else None,
         cam_checkpoint=checkpoint if use_cams else None,
         scalar_runs=runs,
         phase_split=(prompts.train_cfg.get('cls_iters')
-                     if prompts is not None else None),
+                     if prompts is not None and not weclip else None),
         stage_seconds=_stage_seconds(results),
         settings=_settings(work_dir, results_file, prompts, sam, stage2,
                            seeds),
-        title=f'FMA-WSSS report: {osp.basename(osp.abspath(work_dir))}',
-        notes=notes)
+        title=f'{weclip or "FMA-WSSS"} report: '
+        f'{osp.basename(osp.abspath(work_dir))}',
+        notes=notes,
+        expected_curves=[WECLIP_CURVE, STAGE2_CURVE] if weclip else None)

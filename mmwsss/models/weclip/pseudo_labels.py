@@ -17,7 +17,7 @@ Two steps, both batched where the authors loop:
 
 The numbers are :mod:`mmwsss.functional`'s; this module wires them.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -75,7 +75,9 @@ def refine_image_cams(cams: Tensor,
                       seg_prob: Optional[Tensor] = None,
                       box_threshold: Optional[float] = None,
                       bg_power: float = 1.0,
-                      par_cfg: Optional[dict] = None) -> Tensor:
+                      par_cfg: Optional[dict] = None,
+                      return_scores: bool = False
+                      ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """The pseudo label of one image from its GradCAMs.
 
     Args:
@@ -98,12 +100,20 @@ def refine_image_cams(cams: Tensor,
         bg_power (float): Background ``(1 - max cam) ** bg_power``.
         par_cfg (dict, optional): Keyword arguments of
             :func:`mmwsss.functional.par_refine`.
+        return_scores (bool): Also return the scores the label is the
+            argmax of. Defaults to False.
 
     Returns:
-        Tensor: (H, W) long labels, 0 (background) or ``key + 1``.
+        Tensor | tuple[Tensor, Tensor]: (H, W) long labels, 0 (background)
+        or ``key + 1``; with ``return_scores`` also the (K + 1, H, W)
+        scores after PAR (background first, then the classes of ``keys``).
     """
     if cams.shape[0] == 0:
-        return torch.zeros(size, dtype=torch.long, device=cams.device)
+        labels = torch.zeros(size, dtype=torch.long, device=cams.device)
+        if return_scores:
+            return labels, torch.ones((1, ) + tuple(size),
+                                      device=cams.device)
+        return labels
     if attn_pred is not None:
         aff = W.select_attention_affinity(attn_maps, attn_pred.detach())
     else:
@@ -119,4 +129,5 @@ def refine_image_cams(cams: Tensor,
     with torch.no_grad():
         probs = W.par_refine(image[None].float(), probs[None],
                              **(par_cfg or {}))[0]
-    return W.cam_labels(probs, keys)
+    labels = W.cam_labels(probs, keys)
+    return (labels, probs) if return_scores else labels

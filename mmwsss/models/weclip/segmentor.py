@@ -178,6 +178,13 @@ class WeCLIP(BaseSegmentor):
             (:data:`WECLIP_CRF` on the output), ``output`` (``'seg'``: the
             decoder's prediction; ``'pseudo'``: the online pseudo label at
             the original size, for seeds).
+        output_cams (bool): With ``test_cfg.output='pseudo'``,
+            ``seg_logits`` holds the pseudo label's scores after PAR
+            (background in channel 0, each labelled class in its own
+            channel, zero elsewhere; divided by PAR's gain ``(1 + w2) **
+            num_iter`` into [0, 1]) instead of the decoder's logits: what
+            the report shows as the CAMs of a seed (the
+            ``FMAPromptModel`` option of the same name). Defaults to False.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` with the
             ImageNet mean / std (what the authors feed CLIP and DINO).
         init_cfg (dict, optional): Initialisation config.
@@ -202,6 +209,7 @@ class WeCLIP(BaseSegmentor):
                  loss_cfg: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
+                 output_cams: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
@@ -224,6 +232,7 @@ class WeCLIP(BaseSegmentor):
         self.loss_cfg = _merged(_LOSS_DEFAULTS, loss_cfg, 'loss_cfg')
         self.test_cfg = _merged(_TEST_DEFAULTS, test_cfg, 'test_cfg')
         self.train_cfg = train_cfg
+        self.output_cams = bool(output_cams)
         if self.test_cfg['mode'] not in _MODES:
             raise ValueError(f'WeCLIP test_cfg.mode={self.test_cfg["mode"]!r}'
                              f'; expected one of {_MODES}')
@@ -355,7 +364,8 @@ class WeCLIP(BaseSegmentor):
     def pseudo_labels(self, inputs: Tensor, feats: dict,
                       keys: Sequence[Sequence[int]],
                       sizes: Sequence[Tuple[int, int]],
-                      seg_trans: bool = True) -> Tensor:
+                      seg_trans: bool = True,
+                      return_scores: bool = False) -> list:
         """The online pseudo labels of a batch (ref 2.8).
 
         Args:
@@ -365,9 +375,12 @@ class WeCLIP(BaseSegmentor):
             sizes (Sequence[tuple[int, int]]): Label size per image.
             seg_trans (bool): Affinity selected against the predicted one
                 (else the plain mean of ``warmup_attn_maps`` maps).
+            return_scores (bool): Return (label, scores) pairs (see
+                :func:`~.pseudo_labels.refine_image_cams`).
 
         Returns:
-            list[Tensor]: (H_i, W_i) long label maps (0 and key + 1).
+            list: (H_i, W_i) long label maps (0 and key + 1), or pairs of
+            a label map and its (K_i + 1, H_i, W_i) scores.
         """
         cfg = self.cam_cfg
         device = inputs.device
@@ -395,8 +408,10 @@ class WeCLIP(BaseSegmentor):
         for i, k in enumerate(keys):
             sel = (pair_img == i).nonzero().flatten()
             if len(sel) == 0:
-                labels.append(
-                    torch.zeros(sizes[i], dtype=torch.long, device=device))
+                empty = torch.zeros(sizes[i], dtype=torch.long, device=device)
+                labels.append((empty, torch.ones((1, ) + tuple(sizes[i]),
+                                                 device=device))
+                              if return_scores else empty)
                 continue
             maps = torch.cat([feats['attn'][i].float(),
                               last_attn[sel[0]][None]])[:, 1:, 1:][-n_maps:]
@@ -413,7 +428,8 @@ class WeCLIP(BaseSegmentor):
                     if cfg['seg_prob_weight'] else None,
                     box_threshold=cfg['box_threshold'],
                     bg_power=cfg['bg_power'],
-                    par_cfg=cfg['par']))
+                    par_cfg=cfg['par'],
+                    return_scores=return_scores))
         return labels
 
     # ------------------------------------------------------------------
@@ -552,8 +568,11 @@ class WeCLIP(BaseSegmentor):
                 x = self._test_input(x)
                 feats = self.extract_feat(x)
                 logits = feats['seg'][0].float()
-                pred = self.pseudo_labels(x, feats, [self.image_keys(ds)],
-                                          [ori])[0]
+                keys = self.image_keys(ds)
+                pred, scores = self.pseudo_labels(
+                    x, feats, [keys], [ori], return_scores=True)[0]
+                if self.output_cams:
+                    logits = self._cam_channels(scores, keys, x.device)
             else:
                 logits = self.test_logits(x)
             flip_dims = None
@@ -561,7 +580,8 @@ class WeCLIP(BaseSegmentor):
                 flip_dims = (-1, ) if meta.get(
                     'flip_direction', 'horizontal') == 'horizontal' else (-2, )
                 logits = logits.flip(flip_dims)
-            logits = _bilinear(logits[None], ori)[0]
+            if tuple(logits.shape[-2:]) != ori:
+                logits = _bilinear(logits[None], ori)[0]
             if cfg['output'] == 'pseudo':
                 if flip_dims is not None:
                     pred = pred.flip(flip_dims)
@@ -574,6 +594,18 @@ class WeCLIP(BaseSegmentor):
                     seg_logits=PixelData(data=logits),
                     pred_sem_seg=PixelData(data=pred[None].long())))
         return list(data_samples)
+
+    def _cam_channels(self, scores: Tensor, keys: Sequence[int],
+                      device) -> Tensor:
+        """(K + 1, H, W) pseudo-label scores -> (num_classes, H, W): the
+        background in channel 0, class ``key`` in ``key + 1``, divided by
+        PAR's gain into [0, 1] (see ``output_cams``)."""
+        par = dict(self.cam_cfg['par'])
+        gain = (1.0 + float(par.get('w2', 0.01)))**int(par.get('num_iter', 20))
+        out = scores.new_zeros((self.num_classes, ) + scores.shape[-2:])
+        idx = torch.as_tensor([0] + [k + 1 for k in keys], device=device)
+        out[idx] = (scores[:len(idx)] / gain).clamp(0, 1)
+        return out
 
     @staticmethod
     def _crf(logits: Tensor, data_sample: SegDataSample) -> Tensor:
