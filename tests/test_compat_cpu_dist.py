@@ -126,14 +126,16 @@ def test_process_group_and_wrapper_without_cuda(monkeypatch):
             ddp = MODEL_WRAPPERS.build(
                 dict(type=CPU_DDP, broadcast_buffers=False),
                 default_args=dict(module=model, device_ids=[0]))
+            assert ddp.device_ids is None
+            bn = ddp.module[1]  # mmengine's revert_sync_batchnorm
+            assert isinstance(bn, nn.modules.batchnorm._BatchNorm)
+            assert not isinstance(bn, nn.SyncBatchNorm)
+            ddp.train()
+            out = ddp(torch.rand(2, 3, 4, 4))  # SyncBN would refuse the CPU
+            assert out.shape == (2, 4, 4, 4)
         assert dist_utils._init_dist_pytorch is original
-        assert ddp.device_ids is None
-        bn = ddp.module[1]  # mmengine's revert_sync_batchnorm: _BatchNormXd
-        assert isinstance(bn, nn.modules.batchnorm._BatchNorm)
-        assert not isinstance(bn, nn.SyncBatchNorm)
-        ddp.train()
-        out = ddp(torch.rand(2, 3, 4, 4))  # SyncBN would refuse the CPU
-        assert out.shape == (2, 4, 4, 4)
+        # the group ends with the tool (no live gloo group at shutdown)
+        assert not torch_dist.is_initialized()
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()

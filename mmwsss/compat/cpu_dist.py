@@ -33,7 +33,7 @@ from mmengine.registry import MODEL_WRAPPERS
 
 __all__ = [
     'CPU_DDP', 'cpu_distributed', 'cpu_distributed_overrides',
-    'cpu_process_group', 'CPUDistributedDataParallel'
+    'cpu_process_group', 'end_process_group', 'CPUDistributedDataParallel'
 ]
 
 #: The model wrapper of distributed CPU runs (mmengine's MODEL_WRAPPERS,
@@ -94,13 +94,19 @@ def _no_set_device(device: Any) -> None:
 
 @contextlib.contextmanager
 def cpu_process_group() -> Iterator[None]:
-    """Let mmengine's pytorch launcher start a process group without CUDA.
+    """Let mmengine's pytorch launcher start a process group without CUDA,
+    and end it cleanly.
 
     Without CUDA, mmengine's ``_init_dist_pytorch`` (the function the
     Runner's ``init_dist`` calls for ``--launcher pytorch``) runs with
     ``torch.cuda.set_device`` as a no-op; it is restored when that call
-    returns, and mmengine's function when the context exits. With CUDA
-    nothing changes.
+    returns, and mmengine's function when the context exits. On exit the
+    process group the tool started is destroyed (after a barrier when the
+    tool returned normally): mmengine never does, and a process that
+    reaches interpreter shutdown with a live gloo group can abort in
+    gloo's worker threads (``terminate called without an active
+    exception``, SIGABRT: pytorch issue 190489), which failed one rank of
+    a finished run now and then. With CUDA nothing changes.
     """
     if torch.cuda.is_available():
         yield
@@ -117,10 +123,28 @@ def cpu_process_group() -> Iterator[None]:
             torch.cuda.set_device = set_device
 
     dist_utils._init_dist_pytorch = init_without_cuda
+    finished = False
     try:
         yield
+        finished = True
     finally:
         dist_utils._init_dist_pytorch = original
+        end_process_group(barrier=finished)
+
+
+def end_process_group(barrier: bool = True) -> None:
+    """Destroy the default process group, if one is live.
+
+    Args:
+        barrier (bool): Wait for every rank first (a normal end; not after
+            an error, where a peer may be gone). Defaults to True.
+    """
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if barrier:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 @MODEL_WRAPPERS.register_module()
