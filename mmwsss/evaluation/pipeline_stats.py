@@ -20,7 +20,7 @@ from mmwsss.io import SEED_SUFFIX, read_seed_png
 
 __all__ = [
     'CAL_LOSS_KEYS', 'seed_fg_fraction', 'last_logged_loss',
-    'changed_fraction', 'scalars_files'
+    'changed_fraction', 'scalars_files', 'read_scalars'
 ]
 
 #: The phase-2 CAL loss as mmengine logs it (``FMAPromptModel`` /
@@ -90,6 +90,32 @@ def scalars_files(path: str) -> List[str]:
     return files
 
 
+def read_scalars(run: str) -> List[dict]:
+    """Every record of a run's mmengine ``scalars.json`` files, in order.
+
+    Args:
+        run (str): A run's work dir or one ``scalars.json``
+            (:func:`scalars_files`).
+
+    Returns:
+        list[dict]: One dict per logged line.
+
+    Raises:
+        ValueError: A line is not JSON (names the file and line).
+    """
+    records = []
+    for path in scalars_files(run):
+        with open(path) as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f'{path}:{n} is not JSON: {err}') from err
+    return records
+
+
 def last_logged_loss(log_path: str,
                      key: Union[str, Sequence[str]] = CAL_LOSS_KEYS) -> float:
     """Last logged value of a loss in an mmengine run.
@@ -113,18 +139,10 @@ def last_logged_loss(log_path: str,
     keys = [key] if isinstance(key, str) else list(key)
     last = None
     seen = set()
-    for path in scalars_files(log_path):
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f'{path}:{n} is not JSON: {err}') from err
-                seen.update(rec)
-                if all(k in rec for k in keys):
-                    last = rec
+    for rec in read_scalars(log_path):
+        seen.update(rec)
+        if all(k in rec for k in keys):
+            last = rec
     if last is None:
         raise KeyError(f'no record of {log_path} logs {keys}; logged keys: '
                        f'{sorted(seen)}')

@@ -3,10 +3,9 @@ tool's own function (:func:`~mmwsss.evaluation.score_seed_dirs`, which
 ``tools/eval_seeds.py`` and ``tools/compare_seeds.py`` call), pixel shares,
 the worst / best images, training curves from mmengine's scalar logs and
 stage times."""
-import json
 from typing import Dict, List, Optional, Tuple
 
-from ..pipeline_stats import CAL_LOSS_KEYS, scalars_files
+from ..pipeline_stats import CAL_LOSS_KEYS, read_scalars
 from ..seed_eval import (build_seed_eval_dataset, collect_gt_items,
                          score_seed_dirs)
 from .inputs import STAGE2_CURVE, WECLIP_CURVE, ReportInputs
@@ -93,32 +92,6 @@ def rank_images(per_image: Dict[str, dict],
         return stems, []
     k = min(num, len(stems) // 2)
     return stems[:k], stems[::-1][:k]
-
-
-def read_scalars(run: str) -> List[dict]:
-    """Every record of a run's mmengine ``scalars.json`` files, in order.
-
-    Args:
-        run (str): A run's work dir or one ``scalars.json``
-            (:func:`~mmwsss.evaluation.pipeline_stats.scalars_files`).
-
-    Returns:
-        list[dict]: One dict per logged line.
-
-    Raises:
-        ValueError: A line is not JSON (names the file and line).
-    """
-    records = []
-    for path in scalars_files(run):
-        with open(path) as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f'{path}:{n} is not JSON: {err}') from err
-    return records
 
 
 def _series(records: List[dict], needed: Tuple[str, ...],
