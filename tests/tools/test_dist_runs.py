@@ -92,6 +92,23 @@ def _writes(events: list, folder: str, ext: str = '.png') -> dict:
     return dict(out)
 
 
+def _each_seed_written_once(events: list, folder: str) -> None:
+    """Every image's seed PNG in ``folder`` was written exactly once, the
+    two ranks splitting the 5 images 3 / 2 (rank 0 the larger share)."""
+    writes = _writes(events, folder)
+    assert sorted(writes) == [i + '.png' for i in IMAGES]
+    assert all(len(r) == 1 for r in writes.values()), writes
+    assert collections.Counter(r[0] for r in writes.values()) == {0: 3, 1: 2}
+
+
+def _same_seed_bytes(dir_a: str, dir_b: str) -> None:
+    """The seed PNGs of every image are byte-identical in both folders."""
+    for name in (i + '.png' for i in IMAGES):
+        with open(osp.join(dir_a, name), 'rb') as a, \
+                open(osp.join(dir_b, name), 'rb') as b:
+            assert a.read() == b.read(), name
+
+
 def _configs(repo_root: str, root: str, spec, masks: str) -> dict:
     """The stage configs of the pipeline, each importing the probe."""
     from mmwsss.apis.stage_configs import (Weights, dump_config, prompt_config,
@@ -222,11 +239,7 @@ def test_two_phase_prompts_each_coarse_seed_once_then_phase_two(dist_runs):
     assert 'env_cfg.dist_cfg.backend=gloo' in out
     coarse = osp.join(root, 'prompts', 'coarse_seeds')
     pngs = [i + '.png' for i in IMAGES]
-    writes = _writes(events, coarse)
-    assert sorted(writes) == pngs  # every image's coarse seed ...
-    assert all(len(r) == 1 for r in writes.values()), writes  # ... once
-    by_rank = collections.Counter(r[0] for r in writes.values())
-    assert by_rank == {0: 3, 1: 2}  # each rank its own share
+    _each_seed_written_once(events, coarse)  # each rank its own share
     assert sorted(os.listdir(coarse)) == pngs  # and nothing else left
     # phase 2 starts on every rank after the last coarse seed is written,
     # with all of them in the folder
@@ -275,20 +288,14 @@ def test_seeds_each_written_once_and_equal_to_one_process(dist_runs):
     pngs = [i + '.png' for i in IMAGES]
     dist_dir = osp.join(root, 'seeds', 'seeds')
     one_dir = osp.join(root, 'seeds_one', 'seeds')
-    writes = _writes(dist_runs['seeds_events'], dist_dir)
-    assert sorted(writes) == pngs
-    assert all(len(r) == 1 for r in writes.values()), writes
-    assert collections.Counter(r[0] for r in writes.values()) == {0: 3, 1: 2}
+    _each_seed_written_once(dist_runs['seeds_events'], dist_dir)
     overlays = _writes(dist_runs['seeds_events'],
                        osp.join(root, 'seeds', 'overlays'), '.jpg')
     assert sorted(overlays) == [i + '.jpg' for i in IMAGES]
     assert all(len(r) == 1 for r in overlays.values()), overlays
     # the one-process run writes the same files, byte for byte
     assert sorted(_writes(dist_runs['seeds_one_events'], one_dir)) == pngs
-    for name in pngs:
-        with open(osp.join(dist_dir, name), 'rb') as a, \
-                open(osp.join(one_dir, name), 'rb') as b:
-            assert a.read() == b.read(), name
+    _same_seed_bytes(dist_dir, one_dir)
     # ... and the same scores: mIoU, per class, images with / without GT
     reports = []
     for folder in ('seeds', 'seeds_one'):
@@ -386,17 +393,9 @@ def test_weclip_two_processes_train_and_write_each_seed_once(dist_runs):
                       e['rank'] == rank) == list(range(WECLIP_ITERS))
     assert 'model_wrapper_cfg.type=CPUDistributedDataParallel' in \
         dist_runs['weclip_out']
-    pngs = [i + '.png' for i in IMAGES]
     dist_dir = osp.join(root, 'weclip_seeds', 'seeds')
-    writes = _writes(dist_runs['weclip_seeds_events'], dist_dir)
-    assert sorted(writes) == pngs
-    assert all(len(r) == 1 for r in writes.values()), writes
-    assert collections.Counter(r[0] for r in writes.values()) == {0: 3, 1: 2}
-    one_dir = osp.join(root, 'weclip_seeds_one', 'seeds')
-    for png in pngs:
-        with open(osp.join(dist_dir, png), 'rb') as a, \
-                open(osp.join(one_dir, png), 'rb') as b:
-            assert a.read() == b.read(), png
+    _each_seed_written_once(dist_runs['weclip_seeds_events'], dist_dir)
+    _same_seed_bytes(dist_dir, osp.join(root, 'weclip_seeds_one', 'seeds'))
     scores = []
     for name in ('weclip_seeds', 'weclip_seeds_one'):
         with open(osp.join(root, name, 'seed_scores.json')) as f:
