@@ -56,9 +56,9 @@ from .run_guard import (WorkDirLock, check_inputs, check_writable,
                         die_with_parent)
 from .stage_configs import (BaseConfigs, Weights, default_mask_generator,
                             dump_config, prompt_config, sam_config,
-                            seed_config, set_prompt_iters, set_stage2_iters,
-                            set_weclip_iters, stage2_config, weclip_config,
-                            weclip_seed_config)
+                            seed_config, seed_outputs, set_prompt_iters,
+                            set_stage2_iters, set_weclip_iters, stage2_config,
+                            weclip_config, weclip_seed_config)
 from .stages import call_stage, write_results
 
 __all__ = ['STAGES', 'TABLE_ROWS', 'STAGE_METRICS', 'PipelineRunner',
@@ -81,6 +81,11 @@ def _fmt_loss(x: Optional[float]) -> str:
     return '-' if x is None else f'{x:.3g}'
 
 
+def _seed_text(r: dict) -> str:
+    return (f'seed mIoU {_fmt(r.get("seed_mIoU"))}, fg '
+            f'{_pct(r.get("seed_fg_fraction"))}')
+
+
 #: (stage, row label, result text from the stage's result dict).
 TABLE_ROWS: List[Tuple[str, str, Callable[[dict], str]]] = [
     ('sam_masks', 'SAM quasi-superpixels', lambda r: f'{r["images"]} images'),
@@ -88,9 +93,7 @@ TABLE_ROWS: List[Tuple[str, str, Callable[[dict], str]]] = [
      lambda r: 'coarse seed mIoU ' + _fmt(r.get('coarse_seed_mIoU')) +
      ', fg ' + _pct(r.get('coarse_seed_fg_fraction')) + ', last CAL loss ' +
      _fmt_loss(r.get('phase2_cal_loss_last'))),
-    ('seeds', 'fine seeds (train)',
-     lambda r: f'seed mIoU {_fmt(r.get("seed_mIoU"))}, fg '
-     f'{_pct(r.get("seed_fg_fraction"))}'),
+    ('seeds', 'fine seeds (train)', _seed_text),
     ('stage2', 'stage 2: DeepLabV3+ (tiny)',
      lambda r: f'{r.get("iterations", "?")} iterations'),
     ('test', 'test (val)', lambda r: f'mIoU {_fmt(r.get("val_mIoU"))}'),
@@ -106,9 +109,7 @@ WECLIP_ROWS: Dict[str, Tuple[str, Callable[[dict], str]]] = dict(
     prompts=('WeCLIP+ training (single stage)',
              lambda r: f'{r.get("iterations", "?")} iterations, last loss ' +
              _fmt_loss(r.get('loss_last'))),
-    seeds=('online pseudo labels (train)',
-           lambda r: f'seed mIoU {_fmt(r.get("seed_mIoU"))}, fg '
-           f'{_pct(r.get("seed_fg_fraction"))}'))
+    seeds=('online pseudo labels (train)', _seed_text))
 
 
 class _LogSink(io.TextIOBase):
@@ -325,17 +326,16 @@ class PipelineRunner:
                  python: str = sys.executable,
                  in_process: bool = False) -> None:
         self.in_process = in_process
-        self.weclip = configs.method == 'weclip-plus'
+        self.spec, self.weights, self.configs = spec, weights, configs
         self.weclip_iters = weclip_iters
         self.title = title or (f'WeCLIP+ pipeline on {spec.name}'
                                if self.weclip else
                                f'FMA-WSSS pipeline on {spec.name}')
-        self.spec, self.weights, self.configs = spec, weights, configs
         self.prompt_iters, self.stage2_iters = prompt_iters, stage2_iters
         self.python = python
         self.work = osp.abspath(work_dir)
         self.masks = osp.join(self.work, 'sam_masks')
-        self.seeds = osp.join(self.work, 'seeds')
+        self.seeds = seed_outputs(self.work)['seed_dir']
         self.results_file = osp.join(self.work, results_name)
         self.force = force
         check_writable(self.work)
@@ -348,6 +348,11 @@ class PipelineRunner:
                 self.results.pop(s, None)
 
     # ---------------------------------------------------------- plumbing
+    @property
+    def weclip(self) -> bool:
+        """WeCLIP+ trains in the ``prompts`` stage (``--method``)."""
+        return self.configs.method == 'weclip-plus'
+
     def save(self) -> None:
         tmp = self.results_file + '.tmp'
         with open(tmp, 'w') as f:

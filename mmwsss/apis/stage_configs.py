@@ -21,7 +21,8 @@ from .data_spec import DataSpec
 __all__ = [
     'Weights', 'BaseConfigs', 'default_mask_generator', 'sam_config', 'prompt_config', 'seed_config',
     'stage2_config', 'dump_config', 'set_prompt_iters', 'set_stage2_iters',
-    'METHODS', 'weclip_config', 'weclip_seed_config', 'set_weclip_iters'
+    'METHODS', 'weclip_config', 'weclip_seed_config', 'set_weclip_iters',
+    'seed_outputs'
 ]
 
 #: The first-stage methods of the pipeline: FMA-WSSS (two-phase prompts,
@@ -186,6 +187,15 @@ def prompt_config(base: str, spec: DataSpec, mask_dir: str,
     return cfg
 
 
+def seed_outputs(work_dir: str) -> dict:
+    """Where a run's seeds go: ``SeedMetric``'s ``seed_dir``
+    (``<work_dir>/seeds``), ``out_dir`` (the scores) and ``overlay_dir``."""
+    return dict(
+        seed_dir=osp.join(work_dir, 'seeds'),
+        out_dir=work_dir,
+        overlay_dir=osp.join(work_dir, 'overlays'))
+
+
 def seed_config(base: str, spec: DataSpec, mask_dir: str, weights: Weights,
                 work_dir: str) -> Config:
     """Fine-seed config: seg-prompt seeds of the training images, written
@@ -196,8 +206,8 @@ def seed_config(base: str, spec: DataSpec, mask_dir: str, weights: Weights,
     """
     cfg = Config.fromfile(base)
     _model(cfg, spec, mask_dir, weights)
-    seed_dir = osp.join(work_dir, 'seeds')
-    cfg.model.reuse_seeds_from = seed_dir
+    outputs = seed_outputs(work_dir)
+    cfg.model.reuse_seeds_from = outputs['seed_dir']
     derived = spec.seed_dataset()
     if derived is None:
         cfg.test_dataloader.dataset = spec.train_dataset(
@@ -206,10 +216,7 @@ def seed_config(base: str, spec: DataSpec, mask_dir: str, weights: Weights,
         loader = seed_dataloader(cfg.train_dataloader.to_dict())
         loader['dataset'] = derived
         cfg.test_dataloader = loader
-    cfg.test_evaluator.update(
-        seed_dir=seed_dir,
-        out_dir=work_dir,
-        overlay_dir=osp.join(work_dir, 'overlays'))
+    cfg.test_evaluator.update(outputs)
     return cfg
 
 
@@ -318,11 +325,7 @@ def weclip_seed_config(train_config: str, spec: DataSpec,
         loader['dataset'] = derived
     cfg.test_dataloader = loader
     cfg.test_cfg = dict(type='TestLoop')
-    cfg.test_evaluator = dict(
-        type='SeedMetric',
-        seed_dir=osp.join(work_dir, 'seeds'),
-        out_dir=work_dir,
-        overlay_dir=osp.join(work_dir, 'overlays'))
+    cfg.test_evaluator = dict(type='SeedMetric', **seed_outputs(work_dir))
     return cfg
 
 

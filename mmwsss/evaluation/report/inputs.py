@@ -164,10 +164,11 @@ def _settings(work_dir: str, results_file: str, prompts: Optional[Config],
                     f'({ds.get("ann_file") or "all images"})'))
     out += [('CLIP', _clip_setting(prompts)),
             ('mask generator', _mask_setting(sam))]
-    if _weclip_name(prompts):
+    weclip = _weclip_name(prompts)
+    if weclip:
         tc = prompts.get('train_cfg') or {}
         dino = prompts.model.get('dino')
-        out.append((_weclip_name(prompts), 'frozen CLIP' + (
+        out.append((weclip, 'frozen CLIP' + (
             f' + DINOv2 {dino.get("arch")} ({dino.get("pretrained") or "RANDOM weights"})'
             if dino else '') + f', {tc.get("max_iters")} iterations; its '
                     'online pseudo labels are the seeds'))
