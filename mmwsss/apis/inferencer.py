@@ -90,6 +90,22 @@ def _as_rgb_uint8(arr: np.ndarray, name: str) -> np.ndarray:
     return np.clip(np.round(arr), 0, 255).astype(np.uint8)
 
 
+def _tiny_wanted(tiny: Optional[bool], *weights) -> bool:
+    """Whether a route runs its tiny random models: asked for (``tiny``
+    True), or not refused (None) and a weight file is not there.
+
+    Args:
+        tiny (bool, optional): The ``tiny_clip`` argument.
+        *weights: The route's weight files (paths or None).
+
+    Returns:
+        bool: Use the tiny models.
+    """
+    if tiny is not None:
+        return bool(tiny)
+    return not all(w and osp.isfile(str(w)) for w in weights)
+
+
 class WSSSInferencer(BaseInferencer):
     """Text to semantic mask for any photo.
 
@@ -151,9 +167,7 @@ class WSSSInferencer(BaseInferencer):
                                      'training-free: no --checkpoint')
             det = cfg.model.get('detector_checkpoint')
             sam_ck = cfg.model.sam.get('checkpoint')
-            if tiny_clip or (tiny_clip is None and not (
-                    det and osp.isfile(str(det)) and sam_ck
-                    and osp.isfile(str(sam_ck)))):
+            if _tiny_wanted(tiny_clip, det, sam_ck):
                 cfg = load_config(TINY_SAM_TEXT, cfg_options)
                 cfg.model.detector.language_model.name = osp.join(
                     self._tmp.name, 'tiny_bert')
@@ -163,8 +177,7 @@ class WSSSInferencer(BaseInferencer):
                 raise InferenceError('the SAM 3 route is training-free: no '
                                      '--checkpoint')
             ck = cfg.model.sam3.get('checkpoint')
-            if tiny_clip or (tiny_clip is None
-                             and not (ck and osp.isfile(str(ck)))):
+            if _tiny_wanted(tiny_clip, ck):
                 cfg.model.sam3.update(
                     model_type='tiny', checkpoint=None,
                     confidence_threshold=0.3)
@@ -175,8 +188,7 @@ class WSSSInferencer(BaseInferencer):
                 raise InferenceError('the CLIP-ES route is training-free: '
                                      'give --config with --checkpoint')
             pre = cfg.model.clip.get('pretrained')
-            if tiny_clip or (tiny_clip is None
-                             and not (pre and osp.isfile(str(pre)))):
+            if _tiny_wanted(tiny_clip, pre):
                 cfg.model.clip.update(TINY_CLIP)
                 self.random_weights = True
             cfg.model.reuse_seeds_from = None
